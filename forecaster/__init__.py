@@ -1,0 +1,1 @@
+"""Forecaster: time-series forecasting with scheduled retraining."""

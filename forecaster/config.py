@@ -1,0 +1,53 @@
+"""Operational settings from the environment (FORECASTER_*), read only at entry points."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class Settings(BaseSettings):
+    """Everything an operator sets; model hyperparameters live with each model version instead."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FORECASTER_", env_file=".env", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///forecaster.db"  # env: FORECASTER_DATABASE_URL
+    api_key: SecretStr | None = None  # env: FORECASTER_API_KEY; mutating routes need it
+    data_dir: Path = Path(".")  # where relative files (models cache, exports) go
+    log_level: str = "INFO"
+    torch_threads: int = Field(default=0, ge=0)  # 0: leave torch's default
+    prefect_api_url: str | None = None  # None: flows run in-process
+    retrain_config: Path | None = (
+        None  # YAML with the candidate list; None: built-in defaults
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(
+                f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}"
+            )
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                f"database_url={value!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

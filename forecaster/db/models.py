@@ -1,0 +1,172 @@
+"""SQLAlchemy 2 ORM models: series, observation, model_version, evaluation, run (DESIGN.md § Data model)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SOURCES = ("yahoo", "meteostat", "csv")
+ARCHITECTURES = ("lstm", "gru", "rnn", "seq2seq_attention")
+STRATEGIES = ("recursive", "direct")
+MODEL_STATUSES = ("candidate", "champion", "archived", "failed")
+RUN_KINDS = ("ingest", "retrain", "forecast")
+RUN_STATUSES = ("pending", "running", "completed", "failed")
+
+
+def utcnow() -> datetime:
+    """Naive UTC now: every timestamp in the database is naive UTC (SQLite has no time zones)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Series(Base):
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    source: Mapped[str] = mapped_column(String(20))  # yahoo | meteostat | csv
+    params: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # ticker; station id or lat/lon
+    frequency: Mapped[str] = mapped_column(
+        String(10), default="D"
+    )  # pandas alias: B, D, h
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, default=utcnow, onupdate=utcnow
+    )
+
+
+class Observation(Base):
+    """Narrow on purpose: sources with different variables share one table; pivot for training."""
+
+    __tablename__ = "observation"
+
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # naive UTC
+    value: Mapped[float | None] = mapped_column(
+        Float, nullable=True
+    )  # NULL: a reported gap
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), index=True
+    )
+    architecture: Mapped[str] = mapped_column(String(32))
+    strategy: Mapped[str] = mapped_column(String(16))
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    feature_spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    normalization: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    train_start: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    train_end: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    weights: Mapped[bytes | None] = mapped_column(
+        LargeBinary, nullable=True
+    )  # safetensors
+    status: Mapped[str] = mapped_column(String(16), default="candidate", index=True)
+    primary_metric: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    primary_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Evaluation(Base):
+    """One figure: a model's (or its baseline's) metric for one variable at one horizon step."""
+
+    __tablename__ = "evaluation"
+    __table_args__ = (
+        UniqueConstraint(
+            "model_version_id",
+            "split",
+            "model",
+            "variable",
+            "step",
+            "metric",
+            name="uq_evaluation_cell",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id", ondelete="CASCADE"), index=True
+    )
+    split: Mapped[str] = mapped_column(String(32))  # test | backtest | ...
+    model: Mapped[str] = mapped_column(
+        String(32)
+    )  # "model" | "naive" | "seasonal_naive"
+    variable: Mapped[str] = mapped_column(String(64))
+    step: Mapped[int] = mapped_column(Integer)  # 1..H; 0 = all steps pooled
+    metric: Mapped[str] = mapped_column(String(16))  # mae rmse mape smape mase coverage
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Run(Base):
+    __tablename__ = "run"
+    __table_args__ = (Index("ix_run_kind_status", "kind", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ingest | retrain | forecast
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any]] = mapped_column(
+        default=dict
+    )  # rows written, versions produced
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ForecastPoint(Base):
+    """Cache of a champion's forecast, so reads are instant."""
+
+    __tablename__ = "forecast"
+
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(DateTime)
+    value: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,306 @@
+"""Queries and upserts. Functions take the session as a keyword and never commit or close it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from forecaster.db.models import SOURCES, Observation, Run, Series, utcnow
+from forecaster.errors import BadDateRange, InvalidData, UnknownRun, UnknownSeries
+
+UPSERT_CHUNK = (
+    5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
+)
+
+
+def _naive_utc(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
+
+
+# --- series ---------------------------------------------------------------------------
+
+
+def register_series(
+    *,
+    session: Session,
+    key: str,
+    source: str,
+    params: dict[str, Any] | None = None,
+    frequency: str = "D",
+    timezone: str = "UTC",
+) -> Series:
+    """Create the series, or update its source parameters if the key exists."""
+    if source not in SOURCES:
+        raise InvalidData(f"source={source!r} is not one of {', '.join(SOURCES)}")
+    if not key or len(key) > 100 or not all(c.isalnum() or c in "-_.^=" for c in key):
+        raise InvalidData(
+            f"series key {key!r} is invalid: use 1-100 letters, digits, '-', '_', '.', '^' or '='"
+        )
+    series = session.scalar(select(Series).where(Series.key == key))
+    if series is None:
+        series = Series(
+            key=key,
+            source=source,
+            params=params or {},
+            frequency=frequency,
+            timezone=timezone,
+        )
+        session.add(series)
+    else:
+        series.source, series.params = source, params or {}
+        series.frequency, series.timezone = frequency, timezone
+        series.updated_at = utcnow()
+    session.flush()
+    return series
+
+
+def get_series(*, session: Session, key: str) -> Series:
+    series = session.scalar(select(Series).where(Series.key == key))
+    if series is None:
+        known = session.scalars(select(Series.key).order_by(Series.key)).all()
+        hint = (
+            f"known series: {', '.join(known)}" if known else "no series are stored yet"
+        )
+        raise UnknownSeries(
+            f"unknown series {key!r}; {hint} (GET /api/v1/series lists them)"
+        )
+    return series
+
+
+def list_series(*, session: Session) -> Sequence[Series]:
+    return session.scalars(select(Series).order_by(Series.key)).all()
+
+
+def series_summaries(*, session: Session) -> list[dict[str, Any]]:
+    """Key, source, variables, first/last timestamp and row count of every series."""
+    stats = {
+        row.series_id: row
+        for row in session.execute(
+            select(
+                Observation.series_id,
+                func.min(Observation.ts).label("first"),
+                func.max(Observation.ts).label("last"),
+                func.count().label("rows"),
+            ).group_by(Observation.series_id)
+        )
+    }
+    variables: dict[int, list[str]] = {}
+    for sid, var in session.execute(
+        select(Observation.series_id, Observation.variable)
+        .distinct()
+        .order_by(Observation.variable)
+    ):
+        variables.setdefault(sid, []).append(var)
+    out = []
+    for s in list_series(session=session):
+        st = stats.get(s.id)
+        out.append(
+            {
+                "key": s.key,
+                "source": s.source,
+                "params": s.params,
+                "frequency": s.frequency,
+                "timezone": s.timezone,
+                "variables": variables.get(s.id, []),
+                "first": st.first if st else None,
+                "last": st.last if st else None,
+                "rows": st.rows if st else 0,
+            }
+        )
+    return out
+
+
+# --- observations ----------------------------------------------------------------------
+
+
+def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL."""
+    if frame.empty:
+        return []
+    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    values = frame.to_numpy(dtype="float64")
+    ts = np.repeat(index.to_pydatetime(), values.shape[1])
+    variables = np.tile(np.asarray(frame.columns, dtype=object), values.shape[0])
+    flat = values.reshape(-1)
+    return [
+        {
+            "series_id": series_id,
+            "variable": v,
+            "ts": t,
+            "value": None if np.isnan(x) else float(x),
+        }
+        for t, v, x in zip(ts, variables, flat, strict=True)
+    ]
+
+
+def upsert_observations(
+    *, session: Session, series_id: int, frame: pd.DataFrame
+) -> int:
+    """Idempotent bulk upsert of a wide frame: re-running a range never duplicates or loses a row.
+
+    Returns the number of (variable, ts) cells written.
+    """
+    rows = frame_to_rows(series_id, frame)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        stmt = insert(Observation).values(rows[start : start + UPSERT_CHUNK])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["series_id", "variable", "ts"],
+            set_={"value": stmt.excluded.value},
+        )
+        session.execute(stmt)
+    if rows:
+        session.execute(
+            Series.__table__.update()
+            .where(Series.id == series_id)
+            .values(updated_at=utcnow())
+        )
+    return len(rows)
+
+
+def latest_timestamp(*, session: Session, series_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.max(Observation.ts)).where(Observation.series_id == series_id)
+    )
+
+
+def count_observations(*, session: Session, series_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Observation)
+            .where(Observation.series_id == series_id)
+        )
+        or 0
+    )
+
+
+def _range_query(
+    series_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    variables: Sequence[str] | None,
+) -> Select[tuple[datetime, str, float | None]]:
+    if start is not None and end is not None and start > end:
+        raise BadDateRange(
+            f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end"
+        )
+    q = select(Observation.ts, Observation.variable, Observation.value).where(
+        Observation.series_id == series_id
+    )
+    if start is not None:
+        q = q.where(Observation.ts >= start)
+    if end is not None:
+        q = q.where(Observation.ts <= end)
+    if variables:
+        q = q.where(Observation.variable.in_(list(variables)))
+    return q
+
+
+def read_frame(
+    *,
+    session: Session,
+    series_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A time range as a wide frame: naive-UTC DatetimeIndex named `ts`, one float column per variable."""
+    rows = session.execute(_range_query(series_id, start, end, variables)).all()
+    if not rows:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="ts"), dtype="float64")
+    long = pd.DataFrame(rows, columns=["ts", "variable", "value"])
+    wide = long.pivot(index="ts", columns="variable", values="value").astype("float64")
+    wide.columns.name = None
+    wide.index = pd.DatetimeIndex(wide.index, name="ts")
+    return wide.sort_index()
+
+
+def read_observations_page(
+    *,
+    session: Session,
+    series_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[tuple[datetime, str, float | None]], int]:
+    """One page of long rows ordered by (ts, variable), and the total count in the range."""
+    q = _range_query(series_id, start, end, variables)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    page = session.execute(
+        q.order_by(Observation.ts, Observation.variable).limit(limit).offset(offset)
+    ).all()
+    return [(r.ts, r.variable, r.value) for r in page], total
+
+
+# --- runs -----------------------------------------------------------------------------
+
+
+def create_run(
+    *, session: Session, kind: str, parameters: dict[str, Any] | None = None
+) -> Run:
+    run = Run(kind=kind, parameters=parameters or {}, status="pending")
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(*, session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise UnknownRun(f"unknown run id {run_id}; GET /api/v1/runs lists recent runs")
+    return run
+
+
+def start_run(*, session: Session, run_id: int, flow_run_id: str | None = None) -> None:
+    run = get_run(session=session, run_id=run_id)
+    run.status, run.started_at = "running", utcnow()
+    if flow_run_id:
+        run.flow_run_id = flow_run_id
+
+
+def finish_run(
+    *,
+    session: Session,
+    run_id: int,
+    status: str,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    run = get_run(session=session, run_id=run_id)
+    run.status, run.finished_at = status, utcnow()
+    run.result = result or {}
+    run.error = error
+
+
+def list_runs(
+    *,
+    session: Session,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> Sequence[Run]:
+    q = select(Run).order_by(Run.id.desc()).limit(limit)
+    if kind:
+        q = q.where(Run.kind == kind)
+    if status:
+        q = q.where(Run.status == status)
+    return session.scalars(q).all()
+
+
+def active_runs(*, session: Session, kind: str) -> Iterable[Run]:
+    return session.scalars(
+        select(Run)
+        .where(Run.kind == kind, Run.status.in_(("pending", "running")))
+        .order_by(Run.id)
+    ).all()

@@ -1,0 +1,62 @@
+"""Domain errors. Messages say what was wrong, the value given and what is valid.
+
+* ForecasterError
+  + NotFound:        UnknownSeries, UnknownModel, UnknownRun
+  + Conflict:        NoChampion, RunInProgress
+  + InvalidRequest:  HorizonTooLong, BadDateRange, InvalidData
+  + SourceError:     the upstream data source failed or returned nothing
+"""
+
+from __future__ import annotations
+
+
+class ForecasterError(Exception):
+    """Base of every error a user can cause or see."""
+
+
+class NotFound(ForecasterError):
+    pass
+
+
+class UnknownSeries(NotFound):
+    pass
+
+
+class UnknownModel(NotFound):
+    pass
+
+
+class UnknownRun(NotFound):
+    pass
+
+
+class Conflict(ForecasterError):
+    pass
+
+
+class NoChampion(Conflict):
+    pass
+
+
+class RunInProgress(Conflict):
+    pass
+
+
+class InvalidRequest(ForecasterError):
+    pass
+
+
+class HorizonTooLong(InvalidRequest):
+    pass
+
+
+class BadDateRange(InvalidRequest):
+    pass
+
+
+class InvalidData(InvalidRequest):
+    """Input data (a CSV, a frame, a window) cannot be used as given."""
+
+
+class SourceError(ForecasterError):
+    """The upstream data source failed or returned nothing."""
