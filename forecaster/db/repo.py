@@ -150,13 +150,14 @@ def upsert_observations(
     rows = frame_to_rows(series_id, frame)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Observation)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["series_id", "variable", "ts"],
+        set_={"value": stmt.excluded.value},
+    )
     for start in range(0, len(rows), UPSERT_CHUNK):
-        stmt = insert(Observation).values(rows[start : start + UPSERT_CHUNK])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["series_id", "variable", "ts"],
-            set_={"value": stmt.excluded.value},
-        )
-        session.execute(stmt)
+        # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+        session.execute(stmt, rows[start : start + UPSERT_CHUNK])
     if rows:
         session.execute(
             Series.__table__.update()

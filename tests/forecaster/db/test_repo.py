@@ -1,0 +1,212 @@
+"""Storage on a real SQLite file and a real PostgreSQL server: idempotent upserts, gaps, wide reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db import repo
+from forecaster.db.session import current_revision, head_revision
+from forecaster.errors import BadDateRange, InvalidData, UnknownRun, UnknownSeries
+
+
+def _frame(days: int = 10, start: str = "2024-01-01") -> pd.DataFrame:
+    idx = pd.date_range(start, periods=days, freq="D", name="ts")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"close": rng.normal(100, 5, days), "volume": rng.normal(1e6, 1e4, days)},
+        index=idx,
+    )
+    frame.iloc[3, 0] = np.nan  # a gap the source reported
+    return frame
+
+
+def test_migrations_create_every_table_at_head(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    engine = session_factory.kw["bind"]
+    assert set(inspect(engine).get_table_names()) >= {
+        "series",
+        "observation",
+        "model_version",
+        "evaluation",
+        "run",
+        "forecast",
+        "alembic_version",
+    }
+    assert current_revision(engine) == head_revision(database_url)
+
+
+def test_upsert_twice_gives_identical_rows(
+    session_factory: sessionmaker[Session],
+) -> None:
+    frame = _frame()
+    with session_factory.begin() as session:
+        sid = repo.register_series(
+            session=session,
+            key="AAPL",
+            source="yahoo",
+            params={"ticker": "AAPL"},
+            frequency="B",
+        ).id
+        assert (
+            repo.upsert_observations(session=session, series_id=sid, frame=frame) == 20
+        )
+    with session_factory.begin() as session:
+        first = repo.read_frame(session=session, series_id=sid)
+        repo.upsert_observations(session=session, series_id=sid, frame=frame)
+    with session_factory.begin() as session:
+        assert repo.count_observations(session=session, series_id=sid) == 20
+        again = repo.read_frame(session=session, series_id=sid)
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(again, frame, check_freq=False)
+
+
+def test_gaps_are_stored_as_nulls_not_dropped(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        repo.upsert_observations(session=session, series_id=sid, frame=_frame())
+        rows, total = repo.read_observations_page(
+            session=session, series_id=sid, variables=["close"]
+        )
+    assert total == 10
+    assert rows[3] == (datetime(2024, 1, 4), "close", None)
+
+
+def test_upsert_overlap_updates_values_and_extends_range(
+    session_factory: sessionmaker[Session],
+) -> None:
+    old, new = _frame(10), _frame(10, start="2024-01-06") + 1.0
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        repo.upsert_observations(session=session, series_id=sid, frame=old)
+        repo.upsert_observations(session=session, series_id=sid, frame=new)
+        assert repo.count_observations(session=session, series_id=sid) == 2 * 15
+        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(
+            2024, 1, 15
+        )
+        wide = repo.read_frame(
+            session=session, series_id=sid, start=datetime(2024, 1, 6)
+        )
+    pd.testing.assert_frame_equal(wide, new, check_freq=False)
+
+
+def test_timezone_aware_index_is_stored_as_utc(
+    session_factory: sessionmaker[Session],
+) -> None:
+    idx = pd.DatetimeIndex(
+        ["2024-01-02 00:00", "2024-01-03 00:00"], tz="America/New_York", name="ts"
+    )
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        repo.upsert_observations(
+            session=session,
+            series_id=sid,
+            frame=pd.DataFrame({"v": [1.0, 2.0]}, index=idx),
+        )
+        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(
+            2024, 1, 3, 5
+        )
+
+
+def test_large_upsert_is_chunked(session_factory: sessionmaker[Session]) -> None:
+    idx = pd.date_range("2000-01-01", periods=6_000, freq="h", name="ts")
+    frame = pd.DataFrame(
+        {"a": np.arange(6_000.0), "b": np.arange(6_000.0) * 2}, index=idx
+    )
+    with session_factory.begin() as session:
+        sid = repo.register_series(
+            session=session, key="big", source="csv", frequency="h"
+        ).id
+        assert (
+            repo.upsert_observations(session=session, series_id=sid, frame=frame)
+            == 12_000
+        )
+    with session_factory.begin() as session:
+        assert repo.count_observations(session=session, series_id=sid) == 12_000
+
+
+def test_summaries_report_variables_range_and_rows(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        sid = repo.register_series(
+            session=session, key="AAPL", source="yahoo", frequency="B"
+        ).id
+        repo.register_series(session=session, key="empty", source="csv")
+        repo.upsert_observations(session=session, series_id=sid, frame=_frame())
+        summaries = {s["key"]: s for s in repo.series_summaries(session=session)}
+    assert summaries["AAPL"]["variables"] == ["close", "volume"]
+    assert summaries["AAPL"]["rows"] == 20
+    assert summaries["AAPL"]["first"] == datetime(2024, 1, 1)
+    assert summaries["empty"]["rows"] == 0 and summaries["empty"]["last"] is None
+
+
+def test_unknown_series_message_lists_known_keys(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        repo.register_series(session=session, key="AAPL", source="yahoo")
+        with pytest.raises(UnknownSeries) as err:
+            repo.get_series(session=session, key="MSFT")
+    assert (
+        str(err.value)
+        == "unknown series 'MSFT'; known series: AAPL (GET /api/v1/series lists them)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "source"),
+    [
+        ("bad key", "csv"),  # space
+        ("", "csv"),  # empty
+        ("ok", "ftp"),  # unknown source
+    ],
+)
+def test_register_rejects_bad_input(
+    session_factory: sessionmaker[Session], key: str, source: str
+) -> None:
+    with session_factory.begin() as session, pytest.raises(InvalidData):
+        repo.register_series(session=session, key=key, source=source)
+
+
+def test_reversed_date_range_is_rejected(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        with pytest.raises(
+            BadDateRange, match="start=2024-02-01 is after end=2024-01-01"
+        ):
+            repo.read_frame(
+                session=session,
+                series_id=sid,
+                start=datetime(2024, 2, 1),
+                end=datetime(2024, 1, 1),
+            )
+
+
+def test_run_lifecycle(session_factory: sessionmaker[Session]) -> None:
+    with session_factory.begin() as session:
+        run_id = repo.create_run(
+            session=session, kind="ingest", parameters={"series": ["AAPL"]}
+        ).id
+        assert [r.id for r in repo.active_runs(session=session, kind="ingest")] == [
+            run_id
+        ]
+        repo.start_run(session=session, run_id=run_id)
+        repo.finish_run(session=session, run_id=run_id, status="failed", error="boom")
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=run_id)
+        assert (run.status, run.error) == ("failed", "boom")
+        assert run.finished_at is not None and run.started_at is not None
+        assert list(repo.active_runs(session=session, kind="ingest")) == []
+        with pytest.raises(UnknownRun):
+            repo.get_run(session=session, run_id=999)
