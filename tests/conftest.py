@@ -74,3 +74,12 @@ def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
     factory = make_session_factory(database_url)
     yield factory
     factory.kw["bind"].dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One ephemeral Prefect API for the whole run: real flows, real task runs and states."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

@@ -1,0 +1,73 @@
+"""The `forecaster` command from a user's seat: exit codes and messages, real database, real flows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from forecaster.cli import main
+from tests.conftest import SHARED_DATA
+from tests.fixtures.yahoo import patch_yahoo
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--database-url", f"sqlite:///{tmp_path / 'cli.db'}"]
+
+
+def test_ingest_sample_then_series_json(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*db, "ingest", "sample"]) == 0
+    capsys.readouterr()
+    assert main([*db, "series", "--json"]) == 0
+    rows = {r["key"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"AAPL", "IBM", "seattle-weather"}
+    assert rows["AAPL"]["source"] == "csv" and rows["AAPL"]["frequency"] == "B"
+    assert rows["seattle-weather"]["variables"] == [
+        "prcp",
+        "tmax",
+        "tmin",
+        "wspd",
+    ]  # empty columns not stored
+    assert rows["seattle-weather"]["first"].startswith("2012-01-01")
+    assert rows["seattle-weather"]["rows"] == 1461 * 4
+
+
+def test_unknown_ticker_exits_non_zero_and_writes_nothing(
+    db: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    patch_yahoo(
+        monkeypatch, {"AAPL": SHARED_DATA / "stocks" / "AAPL.csv"}, cache_dir=tmp_path
+    )
+    monkeypatch.setattr("flows.ingest.RETRY_DELAYS", [0.0])
+    assert main([*db, "ingest", "yahoo", "NOPE", "--start", "2013-01-02"]) == 1
+    out = capsys.readouterr()
+    assert "error: NOPE: " in out.err and "NOPE" in out.err.split("error: NOPE: ")[1]
+    assert "NOPE" in out.out and " 0 " in out.out  # registered, nothing stored
+
+
+def test_csv_without_time_column_is_a_clear_error(
+    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b\n1,2\n3,4\n")
+    assert main([*db, "ingest", "csv", str(path), "--key", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "time column" in err and "--time-column" in err
+
+
+def test_bad_date_is_rejected_by_the_parser(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([*db, "ingest", "yahoo", "AAPL", "--start", "yesterday"])
+    assert exit_.value.code == 2
+    assert "'yesterday' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
