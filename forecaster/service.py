@@ -1,0 +1,281 @@
+"""What the API, the flows and the CLI share: train a series, forecast a series, keep models loaded.
+
+An HTTP handler and a flow task that do the same thing call the same function here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from forecaster import registry
+from forecaster.db import repo
+from forecaster.db.models import ModelVersion, Series
+from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
+from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, train_model
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("recursive", "direct")
+
+
+class ModelCache:
+    """Loaded models by version id, and computed forecasts by (version, data end, horizon, level).
+
+    A forecast read never retrains or reloads a model; a promotion or new data changes the key.
+    Thread-safe: sync FastAPI routes run in a thread pool.
+    """
+
+    def __init__(self, max_forecasts: int = 512) -> None:
+        self._models: dict[int, TrainedModel] = {}
+        self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
+        self._max = max_forecasts
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def model(self, version: ModelVersion) -> TrainedModel:
+        with self._lock:
+            found = self._models.get(version.id)
+        if found is not None:
+            return found
+        loaded = registry.load_version(version)
+        with self._lock:
+            return self._models.setdefault(version.id, loaded)
+
+    def forecast(self, key: tuple[Any, ...], compute: Callable[[], Forecast]) -> Forecast:
+        with self._lock:
+            found = self._forecasts.get(key)
+            if found is not None:
+                self._forecasts.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        result = compute()
+        with self._lock:
+            self._forecasts[key] = result
+            while len(self._forecasts) > self._max:
+                self._forecasts.popitem(last=False)
+        return result
+
+    def forget(self, version_id: int | None = None) -> None:
+        """Drop a version (all when None): after a promotion the next read loads the champion anew."""
+        with self._lock:
+            if version_id is None:
+                self._models.clear()
+                self._forecasts.clear()
+                return
+            self._models.pop(version_id, None)
+            for k in [k for k in self._forecasts if k[0] == version_id]:
+                del self._forecasts[k]
+
+    @property
+    def loaded(self) -> list[int]:
+        with self._lock:
+            return sorted(self._models)
+
+
+@dataclass
+class SeriesForecast:
+    """Everything a forecast response needs."""
+
+    series_key: str
+    frequency: str
+    version: ModelVersion
+    strategy: str
+    horizon: int
+    level: float
+    issued_at: datetime
+    points: pd.DataFrame  # step, ts, variable, value, lower, upper
+    attention: np.ndarray | None  # (H, L) for seq2seq_attention
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
+    metrics_split: str = "backtest"
+
+
+def metrics_table(
+    *, session: Session, version_id: int, splits: tuple[str, ...] = ("backtest", "test")
+) -> tuple[str, list[dict[str, Any]]]:
+    """The version's figures per (variable, step, metric), the model beside both baselines.
+
+    Uses the first split of `splits` the version has (the recent backtest when it was scored on one).
+    """
+    rows = registry.version_metrics(session=session, version_id=version_id)
+    have = {r.split for r in rows}
+    split = next((s for s in splits if s in have), "")
+    cells: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for r in rows:
+        if r.split != split:
+            continue
+        cell = cells.setdefault(
+            (r.variable, r.step, r.metric),
+            {
+                "variable": r.variable,
+                "step": r.step,
+                "metric": r.metric,
+                "model": None,
+                "naive": None,
+                "seasonal_naive": None,
+            },
+        )
+        cell[r.model] = r.value
+    return split, [cells[k] for k in sorted(cells)]
+
+
+def resolve_version(
+    *, session: Session, series: Series, strategy: str, model: str | int
+) -> ModelVersion:
+    if strategy not in STRATEGIES:
+        raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if str(model) == "champion":
+        return registry.get_champion(
+            session=session, series_id=series.id, strategy=strategy, series_key=series.key
+        )
+    try:
+        version_id = int(model)
+    except ValueError:
+        raise InvalidRequest(
+            f"model={model!r} is neither 'champion' nor a model version id"
+        ) from None
+    version = registry.get_version(session=session, version_id=version_id)
+    if version.series_id != series.id:
+        raise UnknownModel(
+            f"model version {version_id} belongs to another series, not {series.key!r}; "
+            f"GET /api/v1/models?series={series.key} lists this series' versions"
+        )
+    if version.weights is None:
+        raise InvalidRequest(f"model version {version_id} failed to train and has no forecasts")
+    return version
+
+
+def forecast_series(
+    *,
+    session: Session,
+    series_key: str,
+    horizon: int | None = None,
+    strategy: str = "recursive",
+    model: str | int = "champion",
+    level: float | None = None,
+    cache: ModelCache | None = None,
+) -> SeriesForecast:
+    """Forecast the next `horizon` steps of a series with its champion (or a given version)."""
+    cache = cache or ModelCache()
+    series = repo.get_series(session=session, key=series_key)
+    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
+    if str(model) != "champion":
+        strategy = version.strategy
+    trained = cache.model(version)
+    h = trained.check_horizon(horizon)
+    lvl = trained.spec.level if level is None else level
+    if not 0 < lvl < 1:
+        raise InvalidRequest(f"level={lvl} must be between 0 and 1 (exclusive), e.g. 0.9")
+    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    if data_end is None:
+        raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
+
+    def compute() -> Forecast:
+        history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
+        return trained.predict(history, horizon=h, level=lvl)
+
+    fc = cache.forecast((version.id, data_end, h, lvl), compute)
+    split, metrics = metrics_table(session=session, version_id=version.id)
+    return SeriesForecast(
+        series_key=series.key,
+        frequency=series.frequency,
+        version=version,
+        strategy=version.strategy,
+        horizon=h,
+        level=lvl,
+        issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
+        points=fc.points,
+        attention=fc.attention,
+        metrics=metrics,
+        metrics_split=split,
+    )
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def default_targets(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The variable(s) a series is forecast for unless told: close for prices, tmax for weather."""
+    for name in ("close", "tmax", "tavg", "temp", "ot"):
+        if name in frame.columns:
+            return (name,)
+    return (str(frame.columns[0]),)
+
+
+def default_inputs(frame: pd.DataFrame, targets: tuple[str, ...]) -> tuple[str, ...]:
+    """Targets plus the other variables that are mostly observed (sparse ones would be noise)."""
+    observed = frame.notna().mean()
+    extra = [c for c in frame.columns if c not in targets and observed[c] >= 0.9]
+    return (*targets, *extra)
+
+
+@dataclass
+class TrainRequest:
+    series_key: str
+    spec: ModelSpec
+    promote: bool = False
+    metric: str = registry.DEFAULT_METRIC
+    origins: int = registry.DEFAULT_BACKTEST_ORIGINS
+
+
+def load_training_frame(*, session: Session, series_key: str) -> tuple[Series, pd.DataFrame]:
+    series = repo.get_series(session=session, key=series_key)
+    frame = repo.read_frame(session=session, series_id=series.id)
+    if frame.empty:
+        raise InvalidData(
+            f"series {series_key!r} has no observations; ingest it first (forecaster ingest ...)"
+        )
+    return series, frame
+
+
+def complete_spec(spec: ModelSpec, series: Series, frame: pd.DataFrame) -> ModelSpec:
+    targets = spec.targets or default_targets(frame)
+    unknown = [t for t in targets if t not in frame.columns]
+    if unknown:
+        raise InvalidRequest(
+            f"unknown target {', '.join(map(repr, unknown))} for series {series.key!r}; "
+            f"its variables are {', '.join(frame.columns)}"
+        )
+    inputs = spec.inputs or default_inputs(frame, tuple(targets))
+    return replace(spec, targets=tuple(targets), inputs=tuple(inputs))
+
+
+def train_series(
+    *,
+    session: Session,
+    request: TrainRequest,
+    run_id: int | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> registry.Decision:
+    """Train one candidate on a stored series, score it beside the baselines, register it, and
+    promote it per the champion rule."""
+    series, frame = load_training_frame(session=session, series_key=request.series_key)
+    spec = complete_spec(request.spec, series, frame)
+    frame = frame[list(spec.inputs or frame.columns)]
+    outcome = train_model(
+        frame, spec, freq=series.frequency, device=device, threads=threads, progress=progress
+    )
+    origins = max(1, min(request.origins, len(frame) // 10))
+    return registry.register_candidate(
+        session=session,
+        series_id=series.id,
+        outcome=outcome,
+        frame=frame,
+        run_id=run_id,
+        metric=request.metric,
+        origins=origins,
+        force=request.promote,
+    )
