@@ -1,0 +1,176 @@
+"""Stacked LSTM/GRU/RNN forecasters: a MIMO head over the last state (H=1 for the recursive
+strategy), or SegRNN-style segment encoding with parallel multi-step decoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from forecaster.data.scaling import RevIN
+from forecaster.models.base import Cell, init_weights, recurrent_layer
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    n_features: int  # F input variables (calendar covariates come separately)
+    horizon: int = 1  # 1: one-step model for the recursive strategy
+    out_idx: tuple[int, ...] | None = None  # the inputs to predict; None: all
+    n_calendar: int = 0  # C known-future calendar covariates
+    hidden_size: int = 64
+    num_layers: int = 2
+    dropout: float = 0.1
+    cell: Cell = "lstm"
+    bidirectional: bool = False
+    revin: bool = True
+    revin_affine: bool = False
+    lookback: int | None = None  # required with segment_len
+    segment_len: int | None = None  # SegRNN: segments of this many steps
+
+    @property
+    def outputs(self) -> tuple[int, ...]:
+        return tuple(range(self.n_features)) if self.out_idx is None else self.out_idx
+
+
+class RNNForecaster(nn.Module):
+    """Recurrent encoder over (inputs, calendar); a linear head maps its final state, plus the
+    calendar of the H future steps, to all H x V outputs at once."""
+
+    out_idx: Tensor
+
+    def __init__(self, cfg: RNNConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        n_out = len(cfg.outputs)
+        self.register_buffer(
+            "out_idx", torch.tensor(cfg.outputs, dtype=torch.int64), persistent=False
+        )
+        self.revin = RevIN(cfg.n_features, affine=cfg.revin_affine) if cfg.revin else None
+        self.rnn = recurrent_layer(
+            cfg.cell,
+            cfg.n_features + cfg.n_calendar,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout,
+            bidirectional=cfg.bidirectional,
+        )
+        directions = 2 if cfg.bidirectional else 1
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(
+            directions * cfg.hidden_size + cfg.horizon * cfg.n_calendar,
+            cfg.horizon * n_out,
+        )
+        init_weights(self)
+
+    def forward(
+        self,
+        x: Tensor,
+        cal: Tensor | None = None,
+        target: Tensor | None = None,
+        teacher_forcing: float = 0.0,
+    ) -> Tensor:
+        """x (B, L, F), cal (B, L + H, C) -> (B, H, V); target/teacher_forcing are unused here."""
+        b, length, _ = x.shape
+        stats = None
+        if self.revin is not None:
+            stats = self.revin.stats(x)
+            x = self.revin.normalize(x, stats)
+        inp = x if cal is None else torch.cat([x, cal[:, :length]], dim=2)  # (B, L, F + C)
+        _, state = self.rnn(inp)
+        h_n = state[0] if isinstance(state, tuple) else state  # (layers * dirs, B, hidden)
+        if self.cfg.bidirectional:
+            last = torch.cat(
+                [h_n[-2], h_n[-1]], dim=1
+            )  # forward and backward final states: (B, 2 * hidden)
+        else:
+            last = h_n[-1]  # (B, hidden)
+        feats = last if cal is None else torch.cat([last, cal[:, length:].reshape(b, -1)], dim=1)
+        y: Tensor = self.head(self.drop(feats))  # (B, H * V)
+        y = y.view(b, self.cfg.horizon, -1)  # (B, H, V)
+        if stats is not None and self.revin is not None:
+            y = self.revin.denormalize(y, stats, self.out_idx)
+        return y
+
+
+class SegmentRNN(nn.Module):
+    """SegRNN (Lin et al., 2023): channel-independent, each variable its own sequence.
+
+    Lookback segments of w steps are embedded (Linear + ReLU) and run through the RNN; the H/w
+    output segments are decoded in parallel, one batched RNN step from the encoder's final state,
+    each fed a learned position embedding joined to a channel embedding.
+    """
+
+    out_idx: Tensor
+
+    def __init__(self, cfg: RNNConfig) -> None:
+        super().__init__()
+        if cfg.segment_len is None or cfg.lookback is None:
+            raise ValueError("SegmentRNN needs segment_len and lookback")
+        if cfg.lookback % cfg.segment_len:
+            raise ValueError(
+                f"lookback={cfg.lookback} is not a multiple of segment_len={cfg.segment_len}"
+            )
+        self.cfg = cfg
+        w, d = cfg.segment_len, cfg.hidden_size
+        n_out = len(cfg.outputs)
+        self.n_in = cfg.lookback // w
+        self.n_out_segments = -(-cfg.horizon // w)  # ceil: the last segment is cut to H
+        self.register_buffer(
+            "out_idx", torch.tensor(cfg.outputs, dtype=torch.int64), persistent=False
+        )
+        self.revin = RevIN(n_out, affine=cfg.revin_affine) if cfg.revin else None
+        self.embed = nn.Sequential(nn.Linear(w, d), nn.ReLU())
+        self.rnn = recurrent_layer(cfg.cell, d, d, num_layers=cfg.num_layers, dropout=cfg.dropout)
+        self.pos_emb = nn.Parameter(torch.randn(self.n_out_segments, d - d // 2))
+        self.channel_emb = nn.Parameter(torch.randn(n_out, d // 2))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.head = nn.Linear(d, w)
+        init_weights(self)
+
+    def forward(
+        self,
+        x: Tensor,
+        cal: Tensor | None = None,
+        target: Tensor | None = None,
+        teacher_forcing: float = 0.0,
+    ) -> Tensor:
+        """x (B, L, F) -> (B, H, V); channel-independent, so only the predicted columns are read."""
+        x = x.index_select(2, self.out_idx)  # (B, L, V)
+        b, _, v = x.shape
+        m, w, d = self.n_out_segments, self.cfg.segment_len or 1, self.cfg.hidden_size
+        stats = None
+        if self.revin is not None:
+            stats = self.revin.stats(x)
+            x = self.revin.normalize(x, stats)
+        else:
+            last = x[:, -1:].detach()  # SegRNN without RevIN: subtract the last value
+            x = x - last
+        seg = x.permute(0, 2, 1).reshape(b * v, self.n_in, w)  # (B, L, V) -> (B*V, L/w, w)
+        _, state = self.rnn(self.embed(seg))  # (B*V, L/w, d) -> h_n (layers, B*V, d)
+        dec_in = torch.cat(
+            [
+                self.pos_emb.unsqueeze(0).expand(v, m, -1),
+                self.channel_emb.unsqueeze(1).expand(v, m, -1),
+            ],
+            dim=2,
+        )  # (V, M, d)
+        dec_in = dec_in.unsqueeze(0).expand(b, v, m, d).reshape(b * v * m, 1, d)  # (B*V*M, 1, d)
+        # every output segment starts from its series' final encoder state
+        h0: Tensor | tuple[Tensor, Tensor]
+        if isinstance(state, tuple):
+            h0 = (state[0].repeat_interleave(m, 1), state[1].repeat_interleave(m, 1))
+        else:
+            h0 = state.repeat_interleave(m, dim=1)  # (layers, B*V*M, d)
+        # one batched RNN step decodes all segments: (B*V*M, 1, d)
+        out, _ = self.rnn(dec_in, h0)
+        y: Tensor = self.head(self.drop(out[:, 0]))  # (B*V*M, w)
+        y = y.view(b, v, m * w)[:, :, : self.cfg.horizon].permute(0, 2, 1)  # (B, H, V)
+        if stats is not None and self.revin is not None:
+            return self.revin.denormalize(y, stats)
+        return y + last
+
+
+def build_rnn(cfg: RNNConfig) -> nn.Module:
+    """The module for a config: SegmentRNN when segment_len is set, else RNNForecaster."""
+    return SegmentRNN(cfg) if cfg.segment_len is not None else RNNForecaster(cfg)
