@@ -28,14 +28,15 @@ def test_rnn_emits_all_horizon_steps_for_the_chosen_outputs(cell, bidirectional)
 def test_rnn_initialization_is_xavier_and_orthogonal():
     torch.manual_seed(0)
     model = RNNForecaster(RNNConfig(n_features=2, hidden_size=16, cell="gru", num_layers=1))
-    w_hh = model.rnn.weight_hh_l0  # (3 * hidden, hidden)
+    params = dict(model.rnn.named_parameters())
+    w_hh = params["weight_hh_l0"]  # (3 * hidden, hidden)
     assert torch.allclose(w_hh.T @ w_hh, torch.eye(16), atol=1e-5)
-    assert torch.count_nonzero(model.rnn.bias_ih_l0) == 0
+    assert torch.count_nonzero(params["bias_ih_l0"]) == 0
 
 
 def test_lstm_forget_gate_bias_starts_at_one():
     model = RNNForecaster(RNNConfig(n_features=2, hidden_size=4, cell="lstm", num_layers=1))
-    assert model.rnn.bias_ih_l0[4:8].tolist() == [1.0] * 4
+    assert dict(model.rnn.named_parameters())["bias_ih_l0"][4:8].tolist() == [1.0] * 4
 
 
 def test_revin_makes_the_model_equivariant_to_shifting_each_window():

@@ -1,0 +1,260 @@
+"""One fit loop for every model: AdamW, gradient clipping, warmup + cosine LR, early stopping with
+best-weights restore, seeds, a time budget and a progress callback."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from forecaster.data.windows import WindowSet
+from forecaster.models.seq2seq import Seq2SeqOutput
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    clip: float = 1.0  # max gradient norm
+    patience: int = 5  # epochs without a better validation loss before stopping
+    warmup_frac: float = 0.05  # share of all steps spent warming the LR up linearly
+    min_lr_frac: float = 0.1  # the cosine decays to lr * min_lr_frac
+    time_budget_s: float | None = None  # stop (keeping the best weights) after this many seconds
+    threads: int | None = None  # torch.set_num_threads for the fit; None leaves it alone
+    teacher_forcing: float = 0.0  # scheduled sampling: starts here, decays linearly to 0
+
+
+@dataclass(frozen=True)
+class FitResult:
+    epochs_run: int
+    best_epoch: int  # 1-based; 0 if no epoch finished
+    best_val_loss: float
+    train_losses: tuple[float, ...]
+    val_losses: tuple[float, ...]
+    stopped: Literal["completed", "early_stopping", "time_budget"]
+    seconds: float
+    windows_per_s: float  # training windows per second of the training passes (validation excluded)
+    steps: int
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe: a non-finite loss (a diverged run) becomes None."""
+
+        def safe(v: float) -> float | None:
+            return v if math.isfinite(v) else None
+
+        out = asdict(self)
+        out["best_val_loss"] = safe(self.best_val_loss)
+        out["train_losses"] = [safe(v) for v in self.train_losses]
+        out["val_losses"] = [safe(v) for v in self.val_losses]
+        return out
+
+
+def lr_at(
+    step: int, *, total_steps: int, base_lr: float, warmup_steps: int, min_lr: float
+) -> float:
+    """Linear warmup to base_lr, then cosine decay to min_lr at total_steps (as nanoGPT's get_lr)."""
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    if step >= total_steps:
+        return min_lr
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (base_lr - min_lr)
+
+
+def teacher_forcing_at(epoch: int, *, epochs: int, start: float) -> float:
+    """Scheduled sampling ratio for a 0-based epoch: `start` decaying linearly to 0 at the last epoch."""
+    return start * max(0.0, 1.0 - epoch / max(1, epochs - 1)) if epochs > 1 else start
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The device asked for, or a GPU when one is present, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _y_hat(out: Tensor | Seq2SeqOutput) -> Tensor:
+    return out.y_hat if isinstance(out, Seq2SeqOutput) else out
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, windows: WindowSet, *, batch_size: int = 1024) -> float:
+    """Mean squared error over all windows, in eval mode (one host sync at the end)."""
+    was_training = model.training
+    model.eval()
+    device = windows.values.device
+    total = torch.zeros((), device=device)
+    for i in range(0, len(windows), batch_size):
+        idx = torch.arange(i, min(i + batch_size, len(windows)), device=device)
+        x, cal, y = windows.batch(idx)
+        total += nn.functional.mse_loss(_y_hat(model(x, cal)), y, reduction="sum")
+    model.train(was_training)
+    return float(total.item()) / max(
+        1, len(windows) * windows.horizon * int(windows.out_idx.numel())
+    )
+
+
+def fit(
+    model: nn.Module,
+    train: WindowSet,
+    valid: WindowSet,
+    *,
+    cfg: TrainConfig,
+    device: str | torch.device | None,
+    seed: int,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Train `model` in place on `train`, keeping the weights with the best loss on `valid`.
+
+    Same seed, same data, same device -> bit-identical weights. The loss is accumulated on the
+    device and read once per epoch, so no step waits for the host.
+
+    Args:
+        progress: called after each epoch with epoch, epochs, train_loss, val_loss,
+            best_val_loss, lr, elapsed_s, windows_per_s.
+    """
+    if len(train) == 0 or len(valid) == 0:
+        raise ValueError(f"need training and validation windows, got {len(train)} and {len(valid)}")
+    dev = resolve_device(device)
+    old_threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _fit(
+            model,
+            train.to(dev),
+            valid.to(dev),
+            cfg=cfg,
+            device=dev,
+            seed=seed,
+            progress=progress,
+        )
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _fit(
+    model: nn.Module,
+    train: WindowSet,
+    valid: WindowSet,
+    *,
+    cfg: TrainConfig,
+    device: torch.device,
+    seed: int,
+    progress: Progress | None,
+) -> FitResult:
+    torch.manual_seed(seed)  # dropout and scheduled sampling draw from the global generator
+    order = torch.Generator().manual_seed(seed)  # the shuffling has its own, on the CPU
+    model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    n = len(train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_frac * total_steps)
+    start = time.monotonic()
+    best_val, best_epoch, bad_epochs, step, seen, train_seconds = (
+        math.inf,
+        0,
+        0,
+        0,
+        0,
+        0.0,
+    )
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    train_losses: list[float] = []
+    val_losses: list[float] = []
+    stopped: Literal["completed", "early_stopping", "time_budget"] = "completed"
+    lr = cfg.lr
+    for epoch in range(cfg.epochs):
+        tf = teacher_forcing_at(epoch, epochs=cfg.epochs, start=cfg.teacher_forcing)
+        perm = torch.randperm(n, generator=order).to(device)
+        total = torch.zeros((), device=device)
+        epoch_seen = 0
+        epoch_start = time.monotonic()
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            x, cal, y = train.batch(idx)
+            lr = lr_at(
+                step,
+                total_steps=total_steps,
+                base_lr=cfg.lr,
+                warmup_steps=warmup,
+                min_lr=cfg.lr * cfg.min_lr_frac,
+            )
+            for group in opt.param_groups:
+                group["lr"] = lr
+            loss = nn.functional.mse_loss(_y_hat(model(x, cal, target=y, teacher_forcing=tf)), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            if cfg.clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            total += loss.detach() * idx.numel()
+            step += 1
+            epoch_seen += idx.numel()
+            if cfg.time_budget_s is not None and time.monotonic() - start > cfg.time_budget_s:
+                stopped = "time_budget"
+                break
+        seen += epoch_seen
+        train_losses.append(
+            float(total.item()) / epoch_seen
+        )  # the epoch's one host sync for training
+        train_seconds += time.monotonic() - epoch_start
+        val = validation_loss(model, valid)
+        val_losses.append(val)
+        if val < best_val:
+            best_val, best_epoch, bad_epochs = val, epoch + 1, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            bad_epochs += 1
+        elapsed = time.monotonic() - start
+        if progress is not None:
+            progress(
+                {
+                    "epoch": epoch + 1,
+                    "epochs": cfg.epochs,
+                    "train_loss": train_losses[-1],
+                    "val_loss": val,
+                    "best_val_loss": best_val,
+                    "lr": lr,
+                    "elapsed_s": elapsed,
+                    "windows_per_s": seen / max(train_seconds, 1e-9),
+                }
+            )
+        if stopped == "time_budget":
+            break
+        if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
+            stopped = "time_budget"
+            break
+        if bad_epochs >= cfg.patience:
+            stopped = "early_stopping"
+            break
+    model.load_state_dict(best_state)  # best-weights restore
+    model.eval()
+    seconds = time.monotonic() - start
+    return FitResult(
+        epochs_run=len(train_losses),
+        best_epoch=best_epoch,
+        best_val_loss=best_val,
+        train_losses=tuple(train_losses),
+        val_losses=tuple(val_losses),
+        stopped=stopped,
+        seconds=seconds,
+        windows_per_s=seen / max(train_seconds, 1e-9),
+        steps=step,
+        device=str(device),
+    )

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from forecaster.data.windows import make_window_set
+from forecaster.models.rnn import RNNConfig, build_rnn
+from forecaster.training import (
+    TrainConfig,
+    fit,
+    lr_at,
+    resolve_device,
+    teacher_forcing_at,
+    validation_loss,
+)
+from tests.forecaster.data.real_series import weather
+
+torch.set_num_threads(1)
+
+
+def _windows(lookback: int = 14, horizon: int = 3):
+    tmax = weather(columns=("tmax",), rows=300).to_numpy()
+    values = ((tmax - tmax[:200].mean()) / tmax[:200].std()).astype(np.float32)  # (T, 1)
+    train_o = np.arange(lookback, 200 - horizon + 1)
+    valid_o = np.arange(200, 300 - horizon + 1)
+    train = make_window_set(values, None, train_o, lookback=lookback, horizon=horizon, out_idx=[0])
+    valid = make_window_set(values, None, valid_o, lookback=lookback, horizon=horizon, out_idx=[0])
+    return train, valid
+
+
+def _model(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_rnn(RNNConfig(n_features=1, horizon=3, hidden_size=8, num_layers=1, cell="gru"))
+
+
+def test_lr_warms_up_then_decays_along_a_cosine():
+    lrs = [lr_at(s, total_steps=100, base_lr=1.0, warmup_steps=10, min_lr=0.1) for s in range(101)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))  # never rises after warmup
+    assert lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
+
+
+def test_teacher_forcing_decays_to_zero_over_the_epochs():
+    assert [teacher_forcing_at(e, epochs=5, start=0.8) for e in range(5)] == pytest.approx(
+        [0.8, 0.6, 0.4, 0.2, 0.0]
+    )
+
+
+def test_same_seed_gives_bit_identical_weights():
+    train, valid = _windows()
+    cfg = TrainConfig(epochs=2, batch_size=32)
+    states = []
+    for _ in range(2):
+        model = _model(seed=7)
+        fit(model, train, valid, cfg=cfg, device="cpu", seed=7)
+        states.append(model.state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    other = _model(seed=8)
+    fit(other, train, valid, cfg=cfg, device="cpu", seed=8)
+    assert not torch.equal(states[0]["head.weight"], other.state_dict()["head.weight"])
+
+
+def test_fit_restores_the_best_weights_and_reports_progress():
+    train, valid = _windows()
+    seen = []
+    model = _model()
+    result = fit(
+        model,
+        train,
+        valid,
+        cfg=TrainConfig(epochs=4, batch_size=32, lr=3e-2),
+        device="cpu",
+        seed=0,
+        progress=seen.append,
+    )
+    assert [p["epoch"] for p in seen] == [1, 2, 3, 4]
+    assert set(seen[0]) >= {
+        "epoch",
+        "epochs",
+        "train_loss",
+        "val_loss",
+        "best_val_loss",
+        "lr",
+        "windows_per_s",
+    }
+    assert result.best_val_loss == min(result.val_losses)
+    assert validation_loss(model, valid) == pytest.approx(result.best_val_loss, rel=1e-6)
+    assert result.windows_per_s > 0 and result.steps == 4 * 6 and result.device == "cpu"
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    train, valid = _windows()
+    result = fit(
+        _model(),
+        train,
+        valid,
+        cfg=TrainConfig(epochs=50, patience=1, batch_size=16, lr=0.5),
+        device="cpu",
+        seed=0,
+    )
+    assert result.stopped == "early_stopping" and result.epochs_run < 50
+    assert result.epochs_run == result.best_epoch + 1
+
+
+def test_time_budget_stops_training_and_keeps_the_best_weights():
+    train, valid = _windows()
+    result = fit(
+        _model(), train, valid, cfg=TrainConfig(epochs=50, time_budget_s=0.0), device="cpu", seed=0
+    )
+    assert result.stopped == "time_budget" and result.epochs_run == 1 and result.steps == 1
+    assert result.to_dict()["stopped"] == "time_budget"
+
+
+def test_threads_are_set_for_the_fit_and_restored():
+    before = torch.get_num_threads()
+    train, valid = _windows()
+    seen = []
+    fit(
+        _model(),
+        train,
+        valid,
+        cfg=TrainConfig(epochs=1, threads=1),
+        device="cpu",
+        seed=0,
+        progress=lambda _: seen.append(torch.get_num_threads()),
+    )
+    assert seen == [1] and torch.get_num_threads() == before
+
+
+def test_device_defaults_to_the_cpu_without_a_gpu():
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == expected
+    assert resolve_device("cpu").type == "cpu"
