@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry
 from forecaster.db import repo
+from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
 from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, train_model
@@ -182,6 +183,13 @@ def forecast_series(
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
 
     def compute() -> Forecast:
+        if version.architecture != "seq2seq_attention" and (h, lvl) == (
+            trained.spec.horizon,
+            trained.spec.level,
+        ):  # the forecast flow may have stored exactly this one (attention is not stored)
+            stored = read_forecast(session=session, version_id=version.id, issued_at=data_end)
+            if stored is not None:
+                return Forecast(pd.Timestamp(data_end), stored, None, lvl)
         history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
         return trained.predict(history, horizon=h, level=lvl)
 
@@ -251,9 +259,29 @@ def complete_spec(spec: ModelSpec, series: Series, frame: pd.DataFrame) -> Model
     return replace(spec, targets=tuple(targets), inputs=tuple(inputs))
 
 
+@dataclass
+class Prepared:
+    """A training job read from the database: the data and the completed spec."""
+
+    series_id: int
+    series_key: str
+    freq: str
+    spec: ModelSpec
+    frame: pd.DataFrame
+
+
+def prepare_training(*, session: Session, request: TrainRequest) -> Prepared:
+    series, frame = load_training_frame(session=session, series_key=request.series_key)
+    spec = complete_spec(request.spec, series, frame)
+    spec.validate(list(frame.columns), len(frame))
+    return Prepared(
+        series.id, series.key, series.frequency, spec, frame[list(spec.inputs or frame.columns)]
+    )
+
+
 def train_series(
     *,
-    session: Session,
+    sessions: sessionmaker[Session],
     request: TrainRequest,
     run_id: int | None = None,
     threads: int | None = None,
@@ -261,21 +289,47 @@ def train_series(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> registry.Decision:
     """Train one candidate on a stored series, score it beside the baselines, register it, and
-    promote it per the champion rule."""
-    series, frame = load_training_frame(session=session, series_key=request.series_key)
-    spec = complete_spec(request.spec, series, frame)
-    frame = frame[list(spec.inputs or frame.columns)]
+    promote it per the champion rule.
+
+    Training runs outside any transaction (SQLite allows one writer; a long write transaction
+    would block ingests and API writes); the registration is one short transaction.
+    """
+    with sessions.begin() as session:
+        job = prepare_training(session=session, request=request)
     outcome = train_model(
-        frame, spec, freq=series.frequency, device=device, threads=threads, progress=progress
+        job.frame, job.spec, freq=job.freq, device=device, threads=threads, progress=progress
     )
-    origins = max(1, min(request.origins, len(frame) // 10))
-    return registry.register_candidate(
-        session=session,
-        series_id=series.id,
-        outcome=outcome,
-        frame=frame,
-        run_id=run_id,
-        metric=request.metric,
-        origins=origins,
-        force=request.promote,
-    )
+    origins = max(1, min(request.origins, len(job.frame) // 10))
+    with sessions.begin() as session:
+        return registry.register_candidate(
+            session=session,
+            series_id=job.series_id,
+            outcome=outcome,
+            frame=job.frame,
+            run_id=run_id,
+            metric=request.metric,
+            origins=origins,
+            force=request.promote,
+        )
+
+
+def precompute_forecasts(
+    *, session: Session, series_key: str, cache: ModelCache | None = None
+) -> dict[str, int]:
+    """Store each champion's forecast (its own H, its own level) in the `forecast` table.
+
+    Returns {strategy: version id} for the champions forecast.
+    """
+    cache = cache or ModelCache()
+    series = repo.get_series(session=session, key=series_key)
+    done: dict[str, int] = {}
+    for strategy in STRATEGIES:
+        champion = registry.find_champion(session=session, series_id=series.id, strategy=strategy)
+        if champion is None:
+            continue
+        fc = forecast_series(session=session, series_key=series_key, strategy=strategy, cache=cache)
+        store_forecast(
+            session=session, version_id=champion.id, issued_at=fc.issued_at, points=fc.points
+        )
+        done[strategy] = champion.id
+    return done

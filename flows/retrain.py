@@ -1,0 +1,149 @@
+"""Retrain flow: train the configured candidates per series, backtest each against the champion
+on the same recent window, register them, promote per the champion rule, refresh forecasts.
+
+Each series x candidate is its own Prefect task, so a task runner can spread them (threads on
+one machine; a Dask or Ray task runner past it). A candidate that fails or is worse never
+replaces the champion: registration and promotion are one short transaction per candidate.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.futures import wait
+from prefect.logging import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.common import close_run, guarded, open_run, session_factory
+from forecaster.config import get_settings
+from forecaster.db import repo
+from forecaster.forecasting import ModelSpec
+from forecaster.registry import record_failure
+from forecaster.retrain_config import load_retrain_config
+from forecaster.service import TrainRequest, precompute_forecasts, train_series
+
+# Two cores here: one training at a time, each using torch's threads. Raise it on a bigger box.
+WORKERS = int(os.environ.get("FORECASTER_RETRAIN_WORKERS", "1"))
+
+
+@task(task_run_name="train-{series_key}-{spec_dict[architecture]}-{spec_dict[strategy]}")
+def train_candidate(
+    database_url: str | None,
+    series_key: str,
+    spec_dict: dict[str, Any],
+    run_id: int,
+    metric: str,
+    origins: int,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Train, register and maybe promote one candidate; a crash is recorded as a failed version."""
+    sessions = session_factory(database_url)
+    spec = ModelSpec.from_dict(spec_dict)
+    request = TrainRequest(series_key, spec, metric=metric, origins=origins)
+    try:
+        decision = train_series(sessions=sessions, request=request, run_id=run_id, threads=threads)
+    except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
+        error = f"{type(exc).__name__}: {exc}"
+        with sessions.begin() as session:
+            series = repo.get_series(session=session, key=series_key)
+            version = record_failure(
+                session=session,
+                series_id=series.id,
+                architecture=spec.architecture,
+                strategy=spec.strategy,
+                spec=spec.to_dict(),
+                error=error + "\n" + traceback.format_exc(limit=4),
+                run_id=run_id,
+            )
+        return {
+            "series": series_key,
+            "architecture": spec.architecture,
+            "strategy": spec.strategy,
+            "version_id": version.id,
+            "promoted": False,
+            "failed": True,
+            "reason": error,
+        }
+    return {
+        "series": series_key,
+        "architecture": spec.architecture,
+        "strategy": spec.strategy,
+        "failed": False,
+        **decision.as_dict(),
+    }
+
+
+@task
+def refresh_forecasts(database_url: str | None, series_key: str) -> dict[str, int]:
+    with session_factory(database_url).begin() as session:
+        return precompute_forecasts(session=session, series_key=series_key)
+
+
+@flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+def retrain(
+    series: list[str] | None = None,
+    database_url: str | None = None,
+    run_id: int | None = None,
+    config_path: str | None = None,
+    quick: bool = False,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Retrain `series` (all when empty) with the candidates of the retrain config."""
+    logger = get_run_logger()
+    factory = session_factory(database_url)
+    run_id = open_run(factory, "retrain", run_id, {"series": series or [], "quick": quick})
+
+    def body() -> dict[str, Any]:
+        settings = get_settings()
+        path = config_path or (str(settings.retrain_config) if settings.retrain_config else None)
+        config = load_retrain_config(Path(path) if path else None)
+        n_threads = threads or settings.torch_threads or None
+        with factory.begin() as session:
+            rows = (
+                [repo.get_series(session=session, key=k) for k in series]
+                if series
+                else repo.list_series(session=session)
+            )
+            jobs = [(s.key, s.frequency) for s in rows]
+        futures = [
+            train_candidate.submit(
+                database_url,
+                key,
+                spec.to_dict(),
+                run_id,
+                config.metric,
+                config.backtest_origins,
+                n_threads,
+            )
+            for key, freq in jobs
+            for spec in config.specs(key, freq, quick=quick)
+        ]
+        wait(futures)
+        results = [f.result() for f in futures]
+        for r in results:
+            logger.info("%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], r["reason"])
+        forecasts = {key: refresh_forecasts(database_url, key) for key, _ in jobs}
+        failed = [r for r in results if r["failed"]]
+        error = (
+            "; ".join(
+                f"{r['series']} {r['architecture']}/{r['strategy']}: {r['reason']}" for r in failed
+            )
+            or None
+        )
+        result = {
+            "versions": [r["version_id"] for r in results],
+            "promoted": [r["version_id"] for r in results if r["promoted"]],
+            "failed": [r["version_id"] for r in failed],
+            "candidates": results,
+            "forecasts": forecasts,
+        }
+        # Some candidates failing while others trained is still a failed run: its reason says which.
+        close_run(factory, run_id, ok=not failed, result=result, error=error)
+        return {"run_id": run_id, **result}
+
+    out: dict[str, Any] = guarded(factory, run_id, body)
+    return out

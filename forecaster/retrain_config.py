@@ -1,0 +1,92 @@
+"""The retrain flow's candidate list: a YAML file the user can edit (forecaster/retrain.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forecaster.errors import InvalidData
+from forecaster.forecasting import ModelSpec
+from forecaster.registry import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC
+
+SPEC_FIELDS = {f.name for f in fields(ModelSpec)}
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    metric: str
+    backtest_origins: int
+    defaults: dict[str, Any]
+    by_frequency: dict[str, dict[str, Any]]
+    by_series: dict[str, dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    quick: dict[str, Any]
+
+    def specs(self, series_key: str, frequency: str, *, quick: bool = False) -> list[ModelSpec]:
+        """One ModelSpec per candidate for this series, with every override applied."""
+        out = []
+        for cand in self.candidates:
+            merged = {
+                **self.defaults,
+                **self.by_frequency.get(frequency, {}),
+                **self.by_series.get(series_key, {}),
+                **cand,
+                **(self.quick if quick else {}),
+            }
+            out.append(ModelSpec.from_dict(merged))
+        return out
+
+
+def _check_keys(where: str, mapping: dict[str, Any]) -> None:
+    unknown = sorted(set(mapping) - SPEC_FIELDS)
+    if unknown:
+        raise InvalidData(
+            f"retrain config {where}: unknown field(s) {', '.join(unknown)}; "
+            f"valid fields are {', '.join(sorted(SPEC_FIELDS))}"
+        )
+
+
+def load_retrain_config(path: Path | None = None) -> RetrainConfig:
+    """Read the YAML at `path` (the bundled default when None); unknown keys are errors."""
+    if path is None:
+        text = resources.files("forecaster").joinpath("retrain.yaml").read_text()
+        where = "forecaster/retrain.yaml"
+    else:
+        try:
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise InvalidData(f"cannot read retrain config {str(path)!r}: {exc}") from exc
+        where = str(path)
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise InvalidData(f"retrain config {where} is not valid YAML: {exc}") from exc
+    candidates = raw.get("candidates") or []
+    if not candidates:
+        raise InvalidData(f"retrain config {where} lists no candidates")
+    cfg = RetrainConfig(
+        metric=str(raw.get("metric", DEFAULT_METRIC)),
+        backtest_origins=int(raw.get("backtest_origins", DEFAULT_BACKTEST_ORIGINS)),
+        defaults=dict(raw.get("defaults") or {}),
+        by_frequency={str(k): dict(v) for k, v in (raw.get("by_frequency") or {}).items()},
+        by_series={str(k): dict(v) for k, v in (raw.get("by_series") or {}).items()},
+        candidates=[dict(c) for c in candidates],
+        quick=dict(raw.get("quick") or {}),
+    )
+    _check_keys(f"{where} defaults", cfg.defaults)
+    _check_keys(f"{where} quick", cfg.quick)
+    for k, v in cfg.by_frequency.items():
+        _check_keys(f"{where} by_frequency.{k}", v)
+    for k, v in cfg.by_series.items():
+        _check_keys(f"{where} by_series.{k}", v)
+    for i, c in enumerate(cfg.candidates):
+        _check_keys(f"{where} candidates[{i}]", c)
+        if "architecture" not in c or "strategy" not in c:
+            raise InvalidData(
+                f"retrain config {where} candidates[{i}] needs architecture and strategy"
+            )
+    return cfg

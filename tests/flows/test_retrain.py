@@ -1,0 +1,150 @@
+"""The retrain and forecast flows as real Prefect flows: champions change only for the better."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from flows.forecast import forecast
+from flows.retrain import retrain
+from forecaster import registry, service
+from forecaster.db import repo
+from forecaster.db.forecast_cache import read_forecast
+from forecaster.sources.samples import load_sample
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+TINY = {
+    "lookback": 28,
+    "horizon": 7,
+    "hidden_size": 8,
+    "num_layers": 1,
+    "epochs": 3,
+    "batch_size": 64,
+}
+
+
+def _config(tmp_path: Path, name: str, candidates: list[dict], **defaults: object) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"backtest_origins": 20, "defaults": {**TINY, **defaults}, "candidates": candidates}
+        )
+    )
+    return str(path)
+
+
+@pytest.fixture
+def weather(session_factory: sessionmaker[Session]) -> int:
+    frame = load_sample("seattle-weather")[["tmax", "tmin"]]
+    with session_factory.begin() as session:
+        sid = repo.register_series(
+            session=session, key="sea", source="csv", params={"sample": "seattle-weather"}
+        )
+        repo.upsert_observations(session=session, series_id=sid.id, frame=frame)
+        return sid.id
+
+
+def _statuses(factory: sessionmaker[Session], series_id: int) -> dict[int, str]:
+    with factory.begin() as session:
+        return {
+            v.id: v.status for v in registry.list_versions(session=session, series_id=series_id)
+        }
+
+
+def test_retrain_promotes_first_models_and_caches_their_forecasts(
+    tmp_path: Path, database_url: str, session_factory: sessionmaker[Session], weather: int
+) -> None:
+    config = _config(
+        tmp_path,
+        "c",
+        [
+            {"architecture": "gru", "strategy": "recursive"},
+            {"architecture": "lstm", "strategy": "direct"},
+        ],
+    )
+    out = retrain(series=["sea"], database_url=database_url, config_path=config)
+    assert len(out["versions"]) == 2 and out["failed"] == []
+    assert sorted(out["promoted"]) == sorted(out["versions"])  # first of each strategy
+    assert set(out["forecasts"]["sea"]) == {"recursive", "direct"}
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=out["run_id"])
+        assert (run.kind, run.status, run.error) == ("retrain", "completed", None)
+        for strategy in ("recursive", "direct"):
+            champion = registry.get_champion(session=session, series_id=weather, strategy=strategy)
+            cached = read_forecast(
+                session=session,
+                version_id=champion.id,
+                issued_at=repo.latest_timestamp(session=session, series_id=weather),
+            )
+            assert cached is not None and list(cached["step"].unique()) == list(range(1, 8))
+            assert champion.run_id == out["run_id"]
+    again = forecast(series=["sea"], database_url=database_url)
+    assert again["forecasts"]["sea"] == out["forecasts"]["sea"]
+
+
+def test_worse_candidate_is_not_promoted(
+    tmp_path: Path, database_url: str, session_factory: sessionmaker[Session], weather: int
+) -> None:
+    good = _config(tmp_path, "good", [{"architecture": "gru", "strategy": "direct"}], epochs=6)
+    bad = _config(
+        tmp_path, "bad", [{"architecture": "gru", "strategy": "direct"}], epochs=1, lr=1e-9, seed=5
+    )
+    first = retrain(series=["sea"], database_url=database_url, config_path=good)
+    second = retrain(series=["sea"], database_url=database_url, config_path=bad)
+    assert second["promoted"] == [] and second["failed"] == []
+    assert "does not beat champion" in second["candidates"][0]["reason"]
+    statuses = _statuses(session_factory, weather)
+    assert statuses[first["versions"][0]] == "champion"
+    assert statuses[second["versions"][0]] == "candidate"
+
+
+def test_crashing_candidate_leaves_the_champion_serving(
+    tmp_path: Path,
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    weather: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    good = _config(tmp_path, "good", [{"architecture": "gru", "strategy": "recursive"}])
+    first = retrain(series=["sea"], database_url=database_url, config_path=good)
+    crashing = _config(
+        tmp_path,
+        "crash",
+        [
+            {
+                "architecture": "gru",
+                "strategy": "recursive",
+                "lookback": 5000,
+            },  # longer than the history
+            {"architecture": "lstm", "strategy": "recursive"},  # crashes mid-training
+            {"architecture": "rnn", "strategy": "recursive"},
+        ],
+    )
+    real_train = service.train_model
+
+    def crash_lstm(frame, spec, **kw):  # type: ignore[no-untyped-def]
+        if spec.architecture == "lstm":
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return real_train(frame, spec, **kw)
+
+    monkeypatch.setattr(service, "train_model", crash_lstm)
+    out = retrain(series=["sea"], database_url=database_url, config_path=crashing)
+    assert len(out["failed"]) == 2 and len(out["versions"]) == 3
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=out["run_id"])
+        assert run.status == "failed"
+        assert run.error == (
+            "sea gru/recursive: InvalidData: lookback=5000 is longer than the history (1461 rows); "
+            "use a shorter lookback or provide more data; "
+            "sea lstm/recursive: RuntimeError: CUDA out of memory (simulated)"
+        )
+        for version_id in out["failed"]:
+            failed = registry.get_version(session=session, version_id=version_id)
+            assert failed.status == "failed" and failed.weights is None
+        champion = registry.get_champion(session=session, series_id=weather, strategy="recursive")
+    assert champion.id in (first["versions"][0], *out["promoted"])
+    assert not set(out["failed"]) & set(out["promoted"])
