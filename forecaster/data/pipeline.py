@@ -90,13 +90,10 @@ class Pipeline:
 
     def _levels(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         sub = frame.loc[:, list(self.variables)].astype("float64")
-        raw = sub.to_numpy(dtype=np.float64, copy=True)
-        levels = (
-            sub.ffill(limit=self.fill_limit).to_numpy(dtype=np.float64)
-            if self.fill_limit > 0
-            else raw.copy()
-        )
-        return raw, levels
+        # C order whatever the frame's block layout, so every reduction sums in one order
+        raw = np.ascontiguousarray(sub.to_numpy(dtype=np.float64))
+        filled = sub.ffill(limit=self.fill_limit) if self.fill_limit > 0 else sub
+        return raw, np.ascontiguousarray(filled.to_numpy(dtype=np.float64))
 
     def _transformed(self, frame: pd.DataFrame) -> np.ndarray:
         _, levels = self._levels(frame)

@@ -31,7 +31,8 @@ class GlobalScaler:
         Args:
             values: (T, F) float.
         """
-        train = np.asarray(values[:border], dtype=np.float64)
+        # C order: the same rows in another memory layout would be summed in another order
+        train = np.ascontiguousarray(values[:border], dtype=np.float64)
         if train.shape[0] == 0 or np.isnan(train).all(axis=0).any():
             raise ValueError("every column needs at least one finite value before the border")
         sk = StandardScaler().fit(train)

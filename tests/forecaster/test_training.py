@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from forecaster.data.windows import make_window_set
+from forecaster.data.windows import WindowSet, make_window_set
 from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.training import (
     TrainConfig,
@@ -17,7 +18,7 @@ from tests.forecaster.data.real_series import weather
 torch.set_num_threads(1)
 
 
-def _windows(lookback: int = 14, horizon: int = 3):
+def _windows(lookback: int = 14, horizon: int = 3) -> tuple[WindowSet, WindowSet]:
     tmax = weather(columns=("tmax",), rows=300).to_numpy()
     values = ((tmax - tmax[:200].mean()) / tmax[:200].std()).astype(np.float32)  # (T, 1)
     train_o = np.arange(lookback, 200 - horizon + 1)
@@ -27,7 +28,7 @@ def _windows(lookback: int = 14, horizon: int = 3):
     return train, valid
 
 
-def _model(seed: int = 0):
+def _model(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return build_rnn(RNNConfig(n_features=1, horizon=3, hidden_size=8, num_layers=1, cell="gru"))
 
@@ -61,7 +62,7 @@ def test_same_seed_gives_bit_identical_weights():
 
 def test_fit_restores_the_best_weights_and_reports_progress():
     train, valid = _windows()
-    seen = []
+    seen: list[dict[str, float]] = []
     model = _model()
     result = fit(
         model,
@@ -113,7 +114,7 @@ def test_time_budget_stops_training_and_keeps_the_best_weights():
 def test_threads_are_set_for_the_fit_and_restored():
     before = torch.get_num_threads()
     train, valid = _windows()
-    seen = []
+    seen: list[int] = []
     fit(
         _model(),
         train,

@@ -1,0 +1,682 @@
+"""The forecasting API the registry, flows, API and CLI call: train a model on a frame, forecast
+with intervals, evaluate against the baselines, and save/restore exactly (JSON state + weights).
+
+Frames are the storage layer's: a DatetimeIndex named "ts" (naive UTC), one float column per
+variable, NaN for gaps. Inputs are forward-filled over gaps of at most `spec.fill_limit` rows;
+training and scoring never use a window whose targets are unobserved; a forecast from a lookback
+that still has gaps carries values across them inside the window, and refuses a variable whose
+whole lookback is empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from forecaster.backtest import (
+    EvalRow,
+    EvaluationReport,
+    conformal_quantiles,
+    last_origins,
+    report_rows,
+    rolling_origin,
+)
+from forecaster.data.calendar import (
+    calendar_features,
+    future_index,
+    normalize_freq,
+    season_length,
+)
+from forecaster.data.pipeline import Encoded, Pipeline
+from forecaster.data.splits import split_borders, window_origins
+from forecaster.data.windows import fill_window_gaps, make_window_set, sliding_windows
+from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
+from forecaster.models.rnn import RNNConfig, build_rnn
+from forecaster.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from forecaster.models.spec import ModelSpec
+from forecaster.strategies import forecast as run_strategy
+from forecaster.training import FitResult, TrainConfig, fit
+
+__all__ = [
+    "Calibration",
+    "EvalRow",
+    "EvaluationReport",
+    "FitResult",
+    "Forecast",
+    "ModelSpec",
+    "TrainOutcome",
+    "TrainedModel",
+    "build_module",
+    "evaluate_model",
+    "train_model",
+]
+
+STATE_FORMAT = 1
+CALIBRATION_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
+
+
+def build_module(
+    spec: ModelSpec, *, n_features: int, n_calendar: int, out_idx: Sequence[int]
+) -> nn.Module:
+    """The untrained nn.Module a spec describes (initialization draws from torch's global RNG)."""
+    revin = spec.normalization in ("revin", "both")
+    if spec.architecture == "seq2seq_attention":
+        return Seq2Seq(
+            Seq2SeqConfig(
+                n_features=n_features,
+                horizon=spec.horizon,
+                out_idx=tuple(out_idx),
+                n_calendar=n_calendar,
+                hidden_size=spec.hidden_size,
+                num_layers=spec.num_layers,
+                dropout=spec.dropout,
+                cell="gru" if spec.seq2seq_cell == "gru" else "lstm",
+                attention="luong" if spec.attention == "luong" else "bahdanau",
+                revin=revin,
+                revin_affine=spec.revin_affine,
+            )
+        )
+    cell = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}[spec.architecture]
+    return build_rnn(
+        RNNConfig(
+            n_features=n_features,
+            horizon=spec.model_horizon,
+            out_idx=tuple(out_idx),
+            n_calendar=n_calendar,
+            hidden_size=spec.hidden_size,
+            num_layers=spec.num_layers,
+            dropout=spec.dropout,
+            cell=cell,  # type: ignore[arg-type]
+            bidirectional=spec.bidirectional,
+            revin=revin,
+            revin_affine=spec.revin_affine,
+            lookback=spec.lookback,
+            segment_len=spec.segment_len,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Split conformal half-widths per step and target at a few levels, from validation residuals."""
+
+    n: int  # calibration windows
+    levels: tuple[float, ...]  # ascending
+    half_widths: np.ndarray  # (len(levels), H, V), NaN where n is too small for the level
+
+    @classmethod
+    def fit(cls, abs_residuals: np.ndarray, *, levels: Sequence[float]) -> Calibration:
+        """abs_residuals: (N, H, V) |actual - forecast| on the validation split."""
+        ordered = tuple(sorted(set(levels)))
+        widths = np.stack([conformal_quantiles(abs_residuals, lv) for lv in ordered])
+        return cls(n=int(abs_residuals.shape[0]), levels=ordered, half_widths=widths)
+
+    def at(self, level: float) -> np.ndarray:
+        """(H, V) half-widths at `level`; a level between the stored ones uses the next higher
+        (wider, so still valid); above the highest stored level, NaN."""
+        for i, stored in enumerate(self.levels):
+            if stored >= level - 1e-12:
+                return np.asarray(self.half_widths[i])
+        return np.full(self.half_widths.shape[1:], np.nan)
+
+    def state(self) -> dict[str, Any]:
+        widths = [[[_json_float(v) for v in row] for row in lv] for lv in self.half_widths.tolist()]
+        return {"n": self.n, "levels": list(self.levels), "half_widths": widths}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Calibration:
+        widths = np.array(
+            [
+                [[np.nan if v is None else v for v in row] for row in lv]
+                for lv in state["half_widths"]
+            ],
+            dtype=np.float64,
+        )
+        return cls(n=int(state["n"]), levels=tuple(state["levels"]), half_widths=widths)
+
+
+def _json_float(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+@dataclass
+class Forecast:
+    issued_at: pd.Timestamp  # last timestamp of the history used
+    points: (
+        pd.DataFrame
+    )  # step (1..H), ts, variable, value, lower, upper (NaN past the calibrated steps)
+    attention: np.ndarray | None  # (H, L) for seq2seq_attention, else None
+    level: float = 0.9
+
+
+class TrainedModel:
+    """A fitted module with everything needed to reproduce its predictions."""
+
+    def __init__(
+        self,
+        *,
+        spec: ModelSpec,
+        freq: str,
+        pipeline: Pipeline,
+        module: nn.Module,
+        calibration: Calibration | None = None,
+        data_range: dict[str, str] | None = None,
+        fit_summary: dict[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.freq = freq
+        self.pipeline = pipeline
+        self.module = module.cpu().eval()
+        self.calibration = calibration
+        self.data_range = data_range or {}
+        self.fit_summary = fit_summary
+        self.variables: list[str] = list(pipeline.variables)
+        self.targets: list[str] = (
+            list(spec.targets) if spec.targets is not None else list(self.variables)
+        )
+        self.target_idx: list[int] = [self.variables.index(t) for t in self.targets]
+
+    def __repr__(self) -> str:
+        s = self.spec
+        return f"TrainedModel({s.architecture}/{s.strategy}, L={s.lookback}, H={s.horizon}, targets={self.targets})"
+
+    # --- forecasting -------------------------------------------------------------------------
+
+    def check_horizon(self, horizon: int | None) -> int:
+        h = self.spec.horizon if horizon is None else horizon
+        if h <= 0:
+            raise InvalidRequest(f"horizon={h} must be a positive number of steps")
+        if self.spec.strategy == "direct" and h > self.spec.horizon:
+            raise HorizonTooLong(
+                f"horizon={h} exceeds this direct model's H={self.spec.horizon}; "
+                f"use strategy=recursive or horizon<={self.spec.horizon}"
+            )
+        return h
+
+    def _calendar_windows(
+        self, enc: Encoded, origins: np.ndarray, steps: int
+    ) -> torch.Tensor | None:
+        """(N, L + steps, C) calendar rows around each origin, extended past the frame's end."""
+        if enc.calendar is None:
+            return None
+        future = calendar_features(future_index(enc.index[-1], self.freq, steps), self.freq)
+        extended = torch.from_numpy(np.concatenate([enc.calendar, future]))
+        length = self.spec.lookback
+        return sliding_windows(extended, size=length + steps)[torch.from_numpy(origins - length)]
+
+    def forecast_origins(
+        self, enc: Encoded, origins: np.ndarray, horizon: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forecast the targets from each origin (row of the first forecast step).
+
+        Returns:
+            levels (N, horizon, V) on the original scale; attention (N, horizon, L) or None.
+        Raises:
+            InvalidData: a variable's whole lookback is NaN.
+        """
+        length = self.spec.lookback
+        x = sliding_windows(torch.from_numpy(enc.values), size=length)[
+            torch.from_numpy(origins - length)
+        ]
+        empty = torch.isnan(x).all(dim=1)  # (N, F)
+        if bool(empty.any()):
+            i, j = (int(v) for v in empty.nonzero()[0])
+            o = int(origins[i])
+            raise InvalidData(
+                f"the lookback of {self.variables[j]!r} ({enc.index[o - length]} .. {enc.index[o - 1]}, "
+                f"lookback={length} rows) is all NaN; nothing to forecast from"
+            )
+        x = fill_window_gaps(x)
+        steps = max(
+            horizon, self.spec.model_horizon
+        )  # a direct head reads all H future calendar rows
+        cal = self._calendar_windows(enc, origins, steps)
+        out = run_strategy(self.module, x, cal, strategy=self.spec.strategy, horizon=horizon)
+        y = out.y_hat.numpy()
+        if self.spec.strategy == "recursive":  # a recursive model predicts every input
+            y = y[:, :, self.target_idx]
+        anchor = enc.anchor[origins - 1][:, self.target_idx]
+        levels = self.pipeline.decode(y, anchor=anchor, idx=self.target_idx)
+        attention = None if out.attention is None else out.attention.numpy()
+        return levels, attention
+
+    def half_widths(self, level: float, horizon: int) -> np.ndarray:
+        """(horizon, V) interval half-widths; NaN for steps past the calibrated horizon."""
+        out = np.full((horizon, len(self.targets)), np.nan)
+        if self.calibration is not None:
+            widths = self.calibration.at(level)
+            n = min(horizon, widths.shape[0])
+            out[:n] = widths[:n]
+        return out
+
+    def predict(
+        self,
+        history: pd.DataFrame,
+        *,
+        horizon: int | None = None,
+        level: float | None = None,
+    ) -> Forecast:
+        """Forecast the `horizon` steps after the history's last row, with split conformal intervals.
+
+        Raises:
+            InvalidRequest: horizon <= 0, level outside (0, 1).
+            HorizonTooLong: a direct model asked for more than its H.
+            InvalidData: missing variables, too short a history, an all-NaN lookback.
+        """
+        h = self.check_horizon(horizon)
+        lv = self.spec.level if level is None else level
+        if not 0.0 < lv < 1.0:
+            raise InvalidRequest(f"level={lv} must be in (0, 1)")
+        _check_frame(history, self.variables)
+        need = self.spec.lookback + (1 if self.spec.transform == "log_return" else 0)
+        if len(history) < need:
+            raise InvalidData(
+                f"history has {len(history)} rows but lookback={self.spec.lookback} needs at least {need}"
+            )
+        enc = self.pipeline.encode(history)
+        levels, attention = self.forecast_origins(enc, np.array([len(history)]), h)
+        ts = future_index(enc.index[-1], self.freq, h)
+        width = self.half_widths(lv, h)  # (H, V)
+        n_var = len(self.targets)
+        value = levels[0]  # (H, V)
+        points = pd.DataFrame(
+            {
+                "step": np.repeat(np.arange(1, h + 1), n_var),
+                "ts": np.repeat(ts.to_numpy(), n_var),
+                "variable": np.tile(np.array(self.targets, dtype=object), h),
+                "value": value.reshape(-1),
+                "lower": (value - width).reshape(-1),
+                "upper": (value + width).reshape(-1),
+            }
+        )
+        return Forecast(
+            issued_at=pd.Timestamp(enc.index[-1]),
+            points=points,
+            attention=None if attention is None else attention[0],
+            level=lv,
+        )
+
+    # --- persistence -------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """JSON-safe state (no NaN or infinity); with `weights()` it restores the model exactly."""
+        return {
+            "format": STATE_FORMAT,
+            "spec": self.spec.to_dict(),
+            "freq": self.freq,
+            "variables": list(self.variables),
+            "targets": list(self.targets),
+            "normalization": {
+                **self.pipeline.state(),
+                "revin": self.spec.normalization in ("revin", "both"),
+                "revin_affine": self.spec.revin_affine,
+            },
+            "module": {
+                "class": type(self.module).__name__,
+                "n_features": len(self.variables),
+                "n_calendar": self.pipeline.n_calendar,
+                "out_idx": self._out_idx(),
+            },
+            "calibration": None if self.calibration is None else self.calibration.state(),
+            "data_range": dict(self.data_range),
+            "fit": self.fit_summary,
+        }
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The module's tensors, contiguous and unshared on the CPU (ready for safetensors)."""
+        return {
+            k: v.detach().cpu().contiguous().clone() for k, v in self.module.state_dict().items()
+        }
+
+    def _out_idx(self) -> list[int]:
+        return (
+            list(range(len(self.variables)))
+            if self.spec.strategy == "recursive"
+            else list(self.target_idx)
+        )
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], weights: dict[str, torch.Tensor]) -> TrainedModel:
+        """Rebuild from `state()` and `weights()`: the same predictions, bit for bit.
+
+        Leaves torch's global random state untouched.
+        """
+        if state.get("format") != STATE_FORMAT:
+            raise InvalidData(
+                f"model state format={state.get('format')!r} is not supported; expected {STATE_FORMAT}"
+            )
+        spec = ModelSpec.from_dict(state["spec"])
+        pipeline = Pipeline.from_state(state["normalization"])
+        meta = state["module"]
+        with torch.random.fork_rng(devices=[]):
+            module = build_module(
+                spec,
+                n_features=int(meta["n_features"]),
+                n_calendar=int(meta["n_calendar"]),
+                out_idx=meta["out_idx"],
+            )
+        module.load_state_dict(weights, strict=True)
+        calibration = (
+            None
+            if state.get("calibration") is None
+            else Calibration.from_state(state["calibration"])
+        )
+        return cls(
+            spec=spec,
+            freq=state["freq"],
+            pipeline=pipeline,
+            module=module,
+            calibration=calibration,
+            data_range=state.get("data_range"),
+            fit_summary=state.get("fit"),
+        )
+
+
+@dataclass
+class TrainOutcome:
+    model: TrainedModel
+    report: EvaluationReport
+    fit: FitResult
+    train_range: tuple[pd.Timestamp, pd.Timestamp]  # first and last row of the training split
+
+
+def _check_frame(frame: pd.DataFrame, variables: Sequence[str] | None = None) -> None:
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise InvalidData(f"the frame needs a DatetimeIndex, got {type(frame.index).__name__}")
+    if not frame.index.is_monotonic_increasing or not frame.index.is_unique:
+        raise InvalidData("the frame's timestamps must be unique and in ascending order")
+    if variables is not None:
+        missing = [v for v in variables if v not in frame.columns]
+        if missing:
+            raise InvalidData(
+                f"the frame lacks variables {missing}; this model needs {list(variables)}, "
+                f"the frame has {[str(c) for c in frame.columns]}"
+            )
+
+
+def _check_values(frame: pd.DataFrame, spec: ModelSpec, inputs: list[str], train_end: int) -> None:
+    train = frame.iloc[:train_end]
+    for var in inputs:
+        if not train[var].notna().any():
+            raise InvalidData(
+                f"variable {var!r} has no values in the training split ({train.index[0]} .. {train.index[-1]}); "
+                "leave it out of inputs"
+            )
+    if spec.transform == "log_return":
+        bad = [v for v in inputs if bool((frame[v] <= 0).any())]
+        if bad:
+            raise InvalidData(
+                f"transform='log_return' needs positive values, but {bad} have values <= 0; "
+                "use transform='level' or other inputs"
+            )
+
+
+def _freq(freq: str) -> str:
+    try:
+        return normalize_freq(freq)
+    except ValueError as exc:
+        raise InvalidRequest(f"freq={freq!r} is not a pandas frequency (e.g. B, D, h)") from exc
+
+
+def _usable_lookbacks(enc: Encoded, origins: np.ndarray, lookback: int) -> np.ndarray:
+    """bool (N,): every variable has at least one value in the origin's lookback."""
+    if len(origins) == 0:
+        return np.zeros(0, dtype=bool)
+    x = sliding_windows(torch.from_numpy(enc.values), size=lookback)[
+        torch.from_numpy(origins - lookback)
+    ]
+    return np.asarray((~torch.isnan(x).all(dim=1)).all(dim=1).numpy())
+
+
+def _eval_origins(
+    enc: Encoded, model: TrainedModel, *, horizon: int, lo: int, hi: int
+) -> np.ndarray:
+    """Origins in [lo, hi) whose `horizon` targets were all observed and whose lookback has data."""
+    first = model.spec.lookback + (1 if model.spec.transform == "log_return" else 0)
+    origins = window_origins(
+        lookback=model.spec.lookback,
+        horizon=horizon,
+        lo=max(lo, first),
+        hi=hi,
+        input_ok=np.ones(len(enc.index), dtype=bool),
+        target_ok=enc.observed(model.target_idx),
+    )
+    return np.asarray(origins[_usable_lookbacks(enc, origins, model.spec.lookback)])
+
+
+def _backtest_rows(
+    model: TrainedModel,
+    enc: Encoded,
+    origins: np.ndarray,
+    *,
+    split: str,
+    horizon: int,
+    insample: np.ndarray,
+    coverage: bool,
+) -> tuple[list[EvalRow], np.ndarray]:
+    """Report rows for these origins, and the model's |residuals| (N, H, V)."""
+    tgt = model.target_idx
+    bt = rolling_origin(
+        lambda o, h: model.forecast_origins(enc, o, h)[0],
+        origins=origins,
+        horizon=horizon,
+        actual=enc.raw[:, tgt],
+        known=enc.anchor[:, tgt],
+        season=season_length(model.freq),
+    )
+    width = model.half_widths(model.spec.level, horizon) if coverage else None
+    rows = report_rows(
+        split,
+        model.targets,
+        bt,
+        insample=insample,
+        season=season_length(model.freq),
+        half_width=width,
+    )
+    return rows, np.abs(bt.actual - bt.model)
+
+
+def train_model(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    *,
+    freq: str,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainOutcome:
+    """Fit a model on the frame's training split, calibrate its intervals on the validation split
+    and score it beside the baselines on the validation and test splits.
+
+    The scaler sees only the training split; training windows lie wholly inside it; early
+    stopping and calibration use the validation split; the test split is only scored.
+
+    Args:
+        frame: DatetimeIndex "ts", float columns per variable, NaN for gaps.
+        freq: pandas alias of the series' calendar ("B", "D", "h").
+        device: "cpu", "cuda", ...; None: a GPU when present.
+        threads: torch.set_num_threads during training.
+        progress: called once per epoch (see training.fit).
+    Raises:
+        InvalidRequest, InvalidData: with a message saying what to change.
+    """
+    freq = _freq(freq)
+    _check_frame(frame)
+    spec.validate([str(c) for c in frame.columns], len(frame))
+    inputs, targets = spec.resolve([str(c) for c in frame.columns])
+    borders = split_borders(
+        len(frame), val_fraction=spec.val_fraction, test_fraction=spec.test_fraction
+    )
+    _check_values(frame, spec, inputs, borders.train_end)
+    pipeline = Pipeline.fit(
+        frame,
+        border=borders.train_end,  # the scaler sees the training split only: anything later leaks
+        variables=tuple(inputs),
+        freq=freq,
+        transform="log_return" if spec.transform == "log_return" else "level",
+        global_scale=spec.normalization in ("global", "both"),
+        fill_limit=spec.fill_limit,
+        calendar=spec.uses_calendar,
+    )
+    enc = pipeline.encode(frame)
+    tgt = [inputs.index(t) for t in targets]
+    out_idx = list(range(len(inputs))) if spec.strategy == "recursive" else tgt
+    h_model = spec.model_horizon
+    observed = enc.observed(out_idx)
+    windows = {}
+    for split, (lo, hi) in (
+        ("training", borders.rows("train")),
+        ("validation", borders.rows("valid")),
+    ):
+        origins = window_origins(
+            lookback=spec.lookback,
+            horizon=h_model,
+            lo=lo,
+            hi=hi,
+            input_ok=enc.input_ok,
+            target_ok=observed,
+            keep_lookback_inside=split == "training",  # training windows never cross the border
+        )
+        if len(origins) == 0:
+            nan_share = {v: round(float(frame[v].iloc[lo:hi].isna().mean()), 3) for v in inputs}
+            raise InvalidData(
+                f"no {split} window of lookback={spec.lookback} and horizon={h_model} has finite inputs "
+                f"(gaps filled up to fill_limit={spec.fill_limit} rows) and observed targets; "
+                f"NaN share per variable in that split: {nan_share}"
+            )
+        windows[split] = make_window_set(
+            enc.values,
+            enc.calendar,
+            origins,
+            lookback=spec.lookback,
+            horizon=h_model,
+            out_idx=out_idx,
+        )
+    cfg = TrainConfig(
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        clip=spec.clip,
+        patience=spec.patience,
+        time_budget_s=spec.time_budget_s,
+        threads=threads,
+        teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
+    )
+    with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
+        torch.manual_seed(spec.seed)
+        module = build_module(
+            spec,
+            n_features=len(inputs),
+            n_calendar=pipeline.n_calendar,
+            out_idx=out_idx,
+        )
+        result = fit(
+            module,
+            windows["training"],
+            windows["validation"],
+            cfg=cfg,
+            device=device,
+            seed=spec.seed,
+            progress=progress,
+        )
+    idx = enc.index
+    data_range = {
+        "start": idx[0].isoformat(),
+        "end": idx[-1].isoformat(),
+        "train_end": idx[borders.train_end - 1].isoformat(),
+        "valid_end": idx[borders.valid_end - 1].isoformat(),
+    }
+    model = TrainedModel(
+        spec=spec,
+        freq=freq,
+        pipeline=pipeline,
+        module=module,
+        data_range=data_range,
+        fit_summary=result.to_dict(),
+    )
+    insample = enc.raw[: borders.train_end, tgt]
+    valid_o = _eval_origins(
+        enc, model, horizon=spec.horizon, lo=borders.train_end, hi=borders.valid_end
+    )
+    rows: list[EvalRow] = []
+    if len(valid_o):
+        valid_rows, abs_res = _backtest_rows(
+            model,
+            enc,
+            valid_o,
+            split="valid",
+            horizon=spec.horizon,
+            insample=insample,
+            coverage=False,
+        )
+        rows += valid_rows
+        finite = np.isfinite(abs_res).all(axis=(1, 2))
+        model.calibration = Calibration.fit(
+            abs_res[finite], levels=(*CALIBRATION_LEVELS, spec.level)
+        )
+    test_o = _eval_origins(
+        enc, model, horizon=spec.horizon, lo=borders.valid_end, hi=borders.n_rows
+    )
+    if len(test_o):
+        test_rows, _ = _backtest_rows(
+            model,
+            enc,
+            test_o,
+            split="test",
+            horizon=spec.horizon,
+            insample=insample,
+            coverage=True,
+        )
+        rows += test_rows
+    return TrainOutcome(
+        model=model,
+        report=EvaluationReport(rows),
+        fit=result,
+        train_range=(pd.Timestamp(idx[0]), pd.Timestamp(idx[borders.train_end - 1])),
+    )
+
+
+def evaluate_model(
+    model: TrainedModel,
+    frame: pd.DataFrame,
+    *,
+    origins: int,
+    horizon: int | None = None,
+) -> EvaluationReport:
+    """Rolling-origin backtest on the last `origins` origins of `frame`, without refitting.
+
+    Origins are the last ones whose `horizon` targets were all observed, so a challenger and the
+    champion with the same targets and horizon are scored on the same windows. MASE and MAPE are
+    scaled by the frame's part before the first origin. Rows have split="backtest"; coverage
+    uses the model's calibrated intervals at spec.level.
+    """
+    h = model.check_horizon(horizon)
+    if origins <= 0:
+        raise InvalidRequest(f"origins={origins} must be at least 1")
+    _check_frame(frame, model.variables)
+    enc = model.pipeline.encode(frame)
+    chosen = last_origins(_eval_origins(enc, model, horizon=h, lo=0, hi=len(frame)), origins)
+    if len(chosen) == 0:
+        raise InvalidData(
+            f"no origin in the frame ({len(frame)} rows) has a lookback of {model.spec.lookback} rows "
+            f"and {h} observed target steps after it"
+        )
+    insample = enc.raw[: chosen[0], model.target_idx]
+    rows, _ = _backtest_rows(
+        model,
+        enc,
+        chosen,
+        split="backtest",
+        horizon=h,
+        insample=insample,
+        coverage=True,
+    )
+    return EvaluationReport(rows)

@@ -1,0 +1,312 @@
+import json
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from sklearn.preprocessing import StandardScaler
+
+from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
+from forecaster.forecasting import ModelSpec, TrainedModel, evaluate_model, train_model
+from tests.forecaster.data.real_series import stock, weather
+
+torch.set_num_threads(1)
+
+TINY: dict[str, Any] = {"hidden_size": 8, "num_layers": 1, "epochs": 2, "batch_size": 32}
+
+CONTRACT = [
+    # every architecture with every strategy it supports
+    ("lstm", "recursive", {}),
+    ("lstm", "direct", {}),
+    ("gru", "recursive", {"normalization": "both"}),
+    ("gru", "direct", {"normalization": "global"}),
+    ("rnn", "recursive", {"normalization": "none"}),
+    ("rnn", "direct", {"bidirectional": True, "num_layers": 2}),
+    ("seq2seq_attention", "direct", {"attention": "bahdanau"}),
+    (
+        "seq2seq_attention",
+        "direct",
+        {"attention": "luong", "seq2seq_cell": "gru", "revin_affine": True},
+    ),
+    ("gru", "direct", {"segment_len": 7}),  # SegRNN-style
+    ("lstm", "direct", {"segment_len": 7, "normalization": "global"}),
+]
+
+
+def _round_trip(model: TrainedModel) -> TrainedModel:
+    state = json.loads(
+        json.dumps(model.state(), allow_nan=False)
+    )  # strict JSON, as a database stores it
+    weights = load_safetensors(save_safetensors(model.weights()))
+    return TrainedModel.from_state(state, weights)
+
+
+@pytest.mark.parametrize(("architecture", "strategy", "extra"), CONTRACT)
+def test_every_architecture_and_strategy_trains_predicts_and_round_trips(
+    architecture, strategy, extra
+):
+    frame = weather(rows=300)
+    spec = ModelSpec(
+        architecture,
+        strategy,
+        lookback=14,
+        horizon=7,
+        targets=("tmax", "tmin"),
+        **{**TINY, **extra},
+    )
+    outcome = train_model(frame, spec, freq="D", threads=1)
+    model = outcome.model
+    forecast = model.predict(frame)
+    points = forecast.points
+    assert list(points.columns) == ["step", "ts", "variable", "value", "lower", "upper"]
+    assert points["step"].tolist() == [s for s in range(1, 8) for _ in range(2)]
+    assert points["ts"].iloc[0] == frame.index[-1] + pd.Timedelta(days=1)
+    assert np.isfinite(points["value"]).all()
+    assert (points["lower"] <= points["value"]).all() and (points["value"] <= points["upper"]).all()
+    assert forecast.issued_at == frame.index[-1]
+    if architecture == "seq2seq_attention":
+        assert forecast.attention is not None and forecast.attention.shape == (7, 14)
+    else:
+        assert forecast.attention is None
+
+    restored = _round_trip(model)
+    again = restored.predict(frame)
+    pd.testing.assert_frame_equal(again.points, points, check_exact=True)  # bit-identical
+    if forecast.attention is not None:
+        assert again.attention is not None and np.array_equal(again.attention, forecast.attention)
+
+    report = outcome.report
+    for who in ("model", "naive", "seasonal_naive"):
+        assert np.isfinite(report.score("mase", model=who))
+    assert 0.0 <= report.score("coverage") <= 1.0
+    assert outcome.fit.windows_per_s > 0
+    assert outcome.train_range == (frame.index[0], frame.index[209])
+
+
+def test_stock_model_on_log_returns_forecasts_business_days_and_round_trips():
+    frame = stock(rows=260)  # AAPL close and volume, trading days only
+    spec = ModelSpec(
+        "gru",
+        "recursive",
+        lookback=10,
+        horizon=5,
+        targets=("close",),
+        transform="log_return",
+        normalization="both",
+        **TINY,
+    )
+    model = train_model(frame, spec, freq="B").model
+    forecast = model.predict(frame, horizon=8)  # recursive: past the evaluation horizon
+    assert frame.index[-1] == pd.Timestamp("2013-03-01")  # a Friday
+    assert forecast.points["ts"].dt.dayofweek.max() <= 4
+    assert forecast.points["ts"].iloc[0] == pd.Timestamp("2013-03-04")
+    assert (forecast.points["value"] > 0).all()  # levels rebuilt from returns
+    assert (
+        forecast.points["lower"].iloc[:5].notna().all()
+        and forecast.points["lower"].iloc[5:].isna().all()
+    )
+    again = _round_trip(model).predict(frame, horizon=8)
+    pd.testing.assert_frame_equal(again.points, forecast.points, check_exact=True)
+
+
+def test_a_small_model_beats_seasonal_naive_on_daily_temperature():
+    frame = weather("gainesville", columns=("tmax", "tmin"), rows=1500)
+    spec = ModelSpec(
+        "gru", "direct", lookback=28, horizon=7, targets=("tmax",), hidden_size=16, num_layers=1,
+        dropout=0.0, epochs=8, batch_size=64, lr=3e-3, seed=0,
+    )  # fmt: skip
+    report = train_model(frame, spec, freq="D", threads=1).report
+    model_mase = report.score("mase", split="test")
+    assert model_mase < report.score("mase", model="seasonal_naive", split="test")
+    assert model_mase < report.score("mase", model="naive", split="test")
+
+
+def test_same_seed_same_weights_and_the_callers_random_state_is_untouched():
+    frame = weather(rows=200)
+    spec = ModelSpec("lstm", "direct", lookback=10, horizon=3, targets=("tmax",), seed=3, **TINY)
+    torch.manual_seed(123)
+    expected_draw = torch.rand(1)
+    torch.manual_seed(123)
+    first = train_model(frame, spec, freq="D").model.weights()
+    assert torch.equal(torch.rand(1), expected_draw)
+    second = train_model(frame, spec, freq="D").model.weights()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    third = train_model(frame, replace(spec, seed=4), freq="D").model.weights()
+    assert not all(torch.equal(first[k], third[k]) for k in first)
+
+
+def test_nothing_after_the_validation_split_reaches_training():
+    frame = weather(rows=240)
+    spec = ModelSpec(
+        "gru", "direct", lookback=10, horizon=3, targets=("tmax",), normalization="both", **TINY
+    )
+    honest = train_model(frame, spec, freq="D")
+    tampered_frame = frame.copy()
+    tampered_frame.iloc[204:] = 1e6  # the test split (the last 15%) turned to garbage
+    tampered = train_model(tampered_frame, spec, freq="D")
+    w1, w2 = honest.model.weights(), tampered.model.weights()
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert honest.report.score("mae", split="valid") == tampered.report.score("mae", split="valid")
+    scaler = honest.model.pipeline.scaler
+    assert scaler is not None  # fitted on the 168 training rows only
+    sk = StandardScaler().fit(frame.iloc[:168])
+    assert np.allclose(scaler.mean, sk.mean_) and np.allclose(scaler.scale, sk.scale_)
+
+
+def test_gaps_are_filled_for_inputs_and_never_trained_on_as_targets():
+    frame = weather(rows=300).copy()
+    frame.iloc[50:52, 1] = np.nan  # a short gap in tmax: filled as an input, skipped as a target
+    frame.iloc[100:120, 2] = np.nan  # a long gap in prcp: windows holding it are left out
+    spec = ModelSpec("gru", "direct", lookback=14, horizon=7, targets=("tmax",), **TINY)
+    outcome = train_model(frame, spec, freq="D")
+    assert np.isfinite(outcome.fit.best_val_loss)
+    history = frame.copy()
+    history.iloc[-3:, 1] = np.nan  # recent gaps: carried forward inside the window
+    assert np.isfinite(outcome.model.predict(history).points["value"]).all()
+
+
+def test_evaluate_model_scores_challenger_and_champion_on_the_same_windows():
+    frame = weather(rows=300)
+    base = ModelSpec("gru", "direct", lookback=14, horizon=7, targets=("tmax",), **TINY)
+    champion = train_model(frame, base, freq="D").model
+    challenger = train_model(
+        frame, replace(base, architecture="lstm", strategy="recursive"), freq="D"
+    ).model
+    reports = [evaluate_model(m, frame, origins=30) for m in (champion, challenger)]
+    for report in reports:
+        assert {r.split for r in report.rows} == {"backtest"}
+        assert {r.step for r in report.rows} == set(range(8))
+    baselines = [[r for r in rep.rows if r.model != "model"] for rep in reports]
+    assert baselines[0] == baselines[1]  # identical windows, identical yardsticks
+    assert reports[0].score("mae", split="backtest") != reports[1].score("mae", split="backtest")
+    with pytest.raises(HorizonTooLong):
+        evaluate_model(champion, frame, origins=10, horizon=8)
+    assert (
+        evaluate_model(challenger, frame, origins=10, horizon=10).score("mae", split="backtest") > 0
+    )
+
+
+def test_spec_round_trips_through_json():
+    spec = ModelSpec(
+        "gru",
+        "direct",
+        lookback=48,
+        horizon=24,
+        targets=("OT",),
+        segment_len=24,
+        time_budget_s=60.0,
+    )
+    data = json.loads(json.dumps(spec.to_dict()))
+    assert ModelSpec.from_dict(data) == spec
+    with pytest.raises(InvalidRequest, match=r"^unknown ModelSpec fields \['colour'\]"):
+        ModelSpec.from_dict({**data, "colour": "red"})
+
+
+FRAME_COLUMNS = "tmin, tmax, prcp, wspd"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        # lookback longer than the history
+        ({"lookback": 500}, InvalidData, "lookback=500 is longer than the history (300 rows); use a shorter lookback or provide more data"),
+        # horizon <= 0
+        ({"horizon": 0}, InvalidRequest, "horizon=0 must be a positive number of steps"),
+        # an unknown target
+        ({"targets": ("tavg2",)}, InvalidRequest, f"unknown target 'tavg2'; variables are: {FRAME_COLUMNS}"),
+        # targets outside the inputs
+        ({"inputs": ("tmin",)}, InvalidRequest, "target 'tmax' is not among inputs (tmin); targets must be a subset of inputs"),
+        # an unsupported architecture x strategy
+        ({"architecture": "seq2seq_attention", "strategy": "recursive"}, InvalidRequest,
+         "architecture='seq2seq_attention' does not support strategy='recursive'; supported: lstm: recursive, direct; "
+         "gru: recursive, direct; rnn: recursive, direct; seq2seq_attention: direct; segment_len models: direct"),
+        # a bidirectional encoder cannot be rolled forward
+        ({"bidirectional": True, "strategy": "recursive"}, InvalidRequest,
+         "bidirectional=True needs strategy='direct' with architecture lstm, gru or rnn and no segment_len"),
+        ({"segment_len": 4, "strategy": "direct"}, InvalidRequest, "lookback=14 must be a multiple of segment_len=4"),
+        ({"normalization": "minmax"}, InvalidRequest, "normalization='minmax' is not valid; valid: revin, global, both, none"),
+        # too little training data for the window
+        ({"lookback": 205, "strategy": "direct"}, InvalidData,
+         "the training split has 210 of 300 rows but lookback=205 and horizon=7 need 212; use a shorter lookback, "
+         "smaller val_fraction/test_fraction or more data"),
+        ({"horizon": 50, "strategy": "direct"}, InvalidData,
+         "the validation split has 45 rows (val_fraction=0.15 of 300 rows) but horizon=50 needs 50; raise val_fraction or provide more data"),
+        # temperatures go below zero: no log returns
+        ({"transform": "log_return"}, InvalidData,
+         "transform='log_return' needs positive values, but ['tmin', 'tmax', 'prcp'] have values <= 0; use transform='level' or other inputs"),
+    ],
+)  # fmt: skip
+def test_bad_specs_say_what_is_wrong(changes, error, message):
+    frame = weather("chicago", rows=300)
+    spec = replace(
+        ModelSpec("gru", "recursive", lookback=14, horizon=7, targets=("tmax",), **TINY), **changes
+    )
+    with pytest.raises(error) as err:
+        train_model(frame, spec, freq="D")
+    assert str(err.value) == message
+
+
+def test_an_all_nan_variable_is_named():
+    frame = weather("seattle", columns=("tmax", "tavg"), rows=200)  # Seattle reports no tavg
+    with pytest.raises(InvalidData) as err:
+        train_model(frame, ModelSpec("gru", "direct", lookback=7, horizon=3, **TINY), freq="D")
+    assert str(err.value) == (
+        "variable 'tavg' has no values in the training split (2015-06-15 00:00:00 .. 2015-11-01 00:00:00); "
+        "leave it out of inputs"
+    )
+
+
+@pytest.fixture(scope="module")
+def direct_model() -> TrainedModel:
+    spec = ModelSpec("gru", "direct", lookback=14, horizon=7, targets=("tmax",), **TINY)
+    return train_model(weather(rows=300), spec, freq="D").model
+
+
+def test_predict_past_a_direct_models_horizon_says_what_to_do(direct_model):
+    with pytest.raises(HorizonTooLong) as err:
+        direct_model.predict(weather(rows=300), horizon=48)
+    assert (
+        str(err.value)
+        == "horizon=48 exceeds this direct model's H=7; use strategy=recursive or horizon<=7"
+    )
+
+
+@pytest.mark.parametrize(
+    ("history", "kwargs", "error", "message"),
+    [
+        (weather(rows=10), {}, InvalidData, "history has 10 rows but lookback=14 needs at least 14"),
+        (weather(rows=300), {"horizon": -1}, InvalidRequest, "horizon=-1 must be a positive number of steps"),
+        (weather(rows=300), {"level": 1.5}, InvalidRequest, "level=1.5 must be in (0, 1)"),
+        (weather(columns=("tmin", "tmax"), rows=300), {}, InvalidData,
+         "the frame lacks variables ['prcp', 'wspd']; this model needs ['tmin', 'tmax', 'prcp', 'wspd'], the frame has ['tmin', 'tmax']"),
+    ],
+)  # fmt: skip
+def test_bad_predict_calls_say_what_is_wrong(direct_model, history, kwargs, error, message):
+    with pytest.raises(error) as err:
+        direct_model.predict(history, **kwargs)
+    assert str(err.value) == message
+
+
+def test_a_nan_only_window_is_refused(direct_model):
+    history = weather(rows=300).copy()
+    history.iloc[-20:, 0] = np.nan  # tmin missing for the whole lookback
+    with pytest.raises(InvalidData) as err:
+        direct_model.predict(history)
+    assert str(err.value) == (
+        "the lookback of 'tmin' (2015-12-18 00:00:00 .. 2015-12-31 00:00:00, lookback=14 rows) is all NaN; "
+        "nothing to forecast from"
+    )
+
+
+def test_intervals_follow_the_requested_level(direct_model):
+    frame = weather(rows=300)
+    narrow = direct_model.predict(frame, level=0.5).points
+    wide = direct_model.predict(frame, level=0.95).points
+    assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"])).all()
+    assert (
+        direct_model.predict(frame, level=0.999).points["upper"].isna().all()
+    )  # more than the calibration can back
