@@ -207,9 +207,8 @@ def report_rows(
         ("naive", bt.naive),
         ("seasonal_naive", bt.seasonal_naive),
     ):
-        usable = np.isfinite(pred).all(
-            axis=(1, 2)
-        )  # a baseline short of a season skips those windows
+        # a baseline short of a season skips those windows
+        usable = np.isfinite(pred).all(axis=(1, 2))
         for name, fn in metrics.items():
             if usable.any():
                 emit(model, name, per_step(fn, bt.actual[usable], pred[usable]))

@@ -149,9 +149,8 @@ def _json_float(v: float) -> float | None:
 @dataclass
 class Forecast:
     issued_at: pd.Timestamp  # last timestamp of the history used
-    points: (
-        pd.DataFrame
-    )  # step (1..H), ts, variable, value, lower, upper (NaN past the calibrated steps)
+    # step (1..H), ts, variable, value, lower, upper (NaN past the calibrated steps)
+    points: pd.DataFrame
     attention: np.ndarray | None  # (H, L) for seq2seq_attention, else None
     level: float = 0.9
 
@@ -234,9 +233,8 @@ class TrainedModel:
                 f"lookback={length} rows) is all NaN; nothing to forecast from"
             )
         x = fill_window_gaps(x)
-        steps = max(
-            horizon, self.spec.model_horizon
-        )  # a direct head reads all H future calendar rows
+        # a direct head reads the calendar of all its H steps, however many are kept
+        steps = max(horizon, self.spec.model_horizon)
         cal = self._calendar_windows(enc, origins, steps)
         out = run_strategy(self.module, x, cal, strategy=self.spec.strategy, horizon=horizon)
         y = out.y_hat.numpy()
@@ -543,6 +541,7 @@ def train_model(
             input_ok=enc.input_ok,
             target_ok=observed,
             keep_lookback_inside=split == "training",  # training windows never cross the border
+            stride=spec.stride if split == "training" else 1,
         )
         if len(origins) == 0:
             nan_share = {v: round(float(frame[v].iloc[lo:hi].isna().mean()), 3) for v in inputs}

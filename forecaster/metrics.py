@@ -134,9 +134,8 @@ def seasonal_naive_forecast(
         (N, H, V); NaN where the series is too short for a season.
     """
     steps = np.arange(horizon)
-    back = season * (
-        (steps // season) + 1
-    )  # (H,): how far back each step looks, always >= 1 step past the origin
+    # (H,): how far back each step looks, always at least one step before the origin
+    back = season * ((steps // season) + 1)
     rows = origins[:, None] + steps[None, :] - back[None, :]  # (N, H)
     out = history[np.clip(rows, 0, None)]  # (N, H, V)
     out[rows < 0] = np.nan

@@ -74,9 +74,8 @@ def recursive(model: nn.Module, x: Tensor, cal: Tensor | None, *, horizon: int) 
     length = x.shape[1]
     window, steps = x, []
     for h in range(horizon):
-        c = (
-            None if cal is None else cal[:, h : h + length + 1]
-        )  # (B, L + 1, C): the window and its next step
+        # (B, L + 1, C): the window's calendar and its next step's
+        c = None if cal is None else cal[:, h : h + length + 1]
         y = _y_hat(model(window, c))  # (B, 1, F)
         steps.append(y)
         window = torch.cat([window[:, 1:], y], dim=1)  # (B, L, F)

@@ -210,9 +210,8 @@ def _fit(
                 stopped = "time_budget"
                 break
         seen += epoch_seen
-        train_losses.append(
-            float(total.item()) / epoch_seen
-        )  # the epoch's one host sync for training
+        # the epoch's one host sync for training
+        train_losses.append(float(total.item()) / epoch_seen)
         train_seconds += time.monotonic() - epoch_start
         val = validation_loss(model, valid)
         val_losses.append(val)

@@ -74,6 +74,7 @@ def window_origins(
     input_ok: np.ndarray,
     target_ok: np.ndarray,
     keep_lookback_inside: bool = False,
+    stride: int = 1,
 ) -> np.ndarray:
     """Origins o whose targets [o, o + horizon) lie in [lo, hi), with finite inputs and targets.
 
@@ -83,6 +84,7 @@ def window_origins(
         input_ok: bool (T,) per row: the inputs are usable (finite after the allowed filling).
         target_ok: bool (T,) per row: the targets are observed (never filled).
         keep_lookback_inside: also require o - lookback >= lo (training windows).
+        stride: keep every `stride`-th candidate origin, counting from the first.
     Returns:
         int64 (N,) origins, ascending.
     """
@@ -90,7 +92,7 @@ def window_origins(
     last = hi - horizon  # inclusive
     if last < first:
         return np.zeros(0, dtype=np.int64)
-    origins = np.arange(first, last + 1)
+    origins = np.arange(first, last + 1, stride)
     inputs_fine = all_true_runs(input_ok, lookback)[origins - lookback]
     targets_fine = all_true_runs(target_ok, horizon)[origins]
     return np.asarray(origins[inputs_fine & targets_fine], dtype=np.int64)

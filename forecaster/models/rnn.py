@@ -80,9 +80,8 @@ class RNNForecaster(nn.Module):
         _, state = self.rnn(inp)
         h_n = state[0] if isinstance(state, tuple) else state  # (layers * dirs, B, hidden)
         if self.cfg.bidirectional:
-            last = torch.cat(
-                [h_n[-2], h_n[-1]], dim=1
-            )  # forward and backward final states: (B, 2 * hidden)
+            # the forward and the backward direction's final states: (B, 2 * hidden)
+            last = torch.cat([h_n[-2], h_n[-1]], dim=1)
         else:
             last = h_n[-1]  # (B, hidden)
         feats = last if cal is None else torch.cat([last, cal[:, length:].reshape(b, -1)], dim=1)
@@ -148,13 +147,9 @@ class SegmentRNN(nn.Module):
             x = x - last
         seg = x.permute(0, 2, 1).reshape(b * v, self.n_in, w)  # (B, L, V) -> (B*V, L/w, w)
         _, state = self.rnn(self.embed(seg))  # (B*V, L/w, d) -> h_n (layers, B*V, d)
-        dec_in = torch.cat(
-            [
-                self.pos_emb.unsqueeze(0).expand(v, m, -1),
-                self.channel_emb.unsqueeze(1).expand(v, m, -1),
-            ],
-            dim=2,
-        )  # (V, M, d)
+        pos = self.pos_emb.unsqueeze(0).expand(v, m, -1)  # (V, M, d - d/2)
+        channel = self.channel_emb.unsqueeze(1).expand(v, m, -1)  # (V, M, d/2)
+        dec_in = torch.cat([pos, channel], dim=2)  # (V, M, d)
         dec_in = dec_in.unsqueeze(0).expand(b, v, m, d).reshape(b * v * m, 1, d)  # (B*V*M, 1, d)
         # every output segment starts from its series' final encoder state
         h0: Tensor | tuple[Tensor, Tensor]

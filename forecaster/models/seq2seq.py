@@ -77,9 +77,8 @@ class Seq2Seq(nn.Module):
         self.decoder = recurrent_layer(
             cfg.cell, dec_in, h, num_layers=cfg.num_layers, dropout=cfg.dropout
         )
-        self.combine = nn.Linear(
-            2 * h, h
-        )  # Luong's attentional layer; Bahdanau uses it as the head's hidden layer
+        # Luong's attentional layer; Bahdanau uses it as the head's hidden layer
+        self.combine = nn.Linear(2 * h, h)
         self.drop = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(h, n_out)
         init_weights(self)
@@ -126,9 +125,8 @@ class Seq2Seq(nn.Module):
             outputs.append(y_t)
             weights.append(w)
             if force and target is not None:
-                use_truth = (
-                    torch.rand(b, 1, device=x.device) < teacher_forcing
-                )  # scheduled sampling, no host sync
+                # scheduled sampling, drawn on the device: no host sync
+                use_truth = torch.rand(b, 1, device=x.device) < teacher_forcing
                 y_prev = torch.where(use_truth, target[:, t], y_t)
             else:
                 y_prev = y_t

@@ -39,6 +39,9 @@ class ModelSpec:
     transform: str = "level"  # "level" | "log_return"
     calendar: bool = True  # known-future calendar covariates (segment models ignore them)
     fill_limit: int = 3  # inputs are forward-filled over gaps of at most this many rows
+    stride: int = (
+        1  # training windows start every `stride` rows (evaluation always uses every origin)
+    )
     epochs: int = 30
     batch_size: int = 64
     lr: float = 1e-3
@@ -126,6 +129,7 @@ class ModelSpec:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "patience": self.patience,
+            "stride": self.stride,
         }
         for name, value in positive.items():
             if value < 1:

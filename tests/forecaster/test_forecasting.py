@@ -38,9 +38,8 @@ CONTRACT = [
 
 
 def _round_trip(model: TrainedModel) -> TrainedModel:
-    state = json.loads(
-        json.dumps(model.state(), allow_nan=False)
-    )  # strict JSON, as a database stores it
+    # strict JSON, as a database stores it
+    state = json.loads(json.dumps(model.state(), allow_nan=False))
     weights = load_safetensors(save_safetensors(model.weights()))
     return TrainedModel.from_state(state, weights)
 
@@ -307,6 +306,5 @@ def test_intervals_follow_the_requested_level(direct_model):
     narrow = direct_model.predict(frame, level=0.5).points
     wide = direct_model.predict(frame, level=0.95).points
     assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"])).all()
-    assert (
-        direct_model.predict(frame, level=0.999).points["upper"].isna().all()
-    )  # more than the calibration can back
+    # a level the calibration cannot back gives no interval
+    assert direct_model.predict(frame, level=0.999).points["upper"].isna().all()

@@ -38,12 +38,9 @@ def test_windows_never_cross_split_border():
         input_ok=ok,
         target_ok=ok,
     )
-    assert (
-        train.min() - lookback == 0 and train.max() + horizon == b.train_end
-    )  # whole window inside train
-    assert (
-        valid.min() == b.train_end and valid.max() + horizon == b.valid_end
-    )  # targets inside valid
+    # training: the whole window inside train; validation: the targets inside valid
+    assert train.min() - lookback == 0 and train.max() + horizon == b.train_end
+    assert valid.min() == b.train_end and valid.max() + horizon == b.valid_end
 
 
 @pytest.mark.parametrize(
@@ -63,3 +60,9 @@ def test_windows_with_gaps_are_left_out(gap_row, excluded):
         ).tolist()
     )
     assert got == set(range(4, 38)) - excluded
+
+
+def test_stride_keeps_every_nth_window():
+    ok = np.ones(30, dtype=bool)
+    got = window_origins(lookback=4, horizon=2, lo=0, hi=30, input_ok=ok, target_ok=ok, stride=5)
+    assert got.tolist() == [4, 9, 14, 19, 24]

@@ -48,9 +48,8 @@ def test_revin_makes_the_model_equivariant_to_shifting_each_window():
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
-@pytest.mark.parametrize(
-    ("lookback", "horizon"), [(24, 12), (24, 10)]
-)  # H a multiple of w, and not
+# H a multiple of w, and not
+@pytest.mark.parametrize(("lookback", "horizon"), [(24, 12), (24, 10)])
 def test_segment_rnn_decodes_every_segment_in_parallel(cell, lookback, horizon):
     cfg = RNNConfig(
         n_features=3,
