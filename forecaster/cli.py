@@ -30,18 +30,14 @@ def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a date; use YYYY-MM-DD"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
 
 
 def _point(text: str) -> tuple[float, float]:
     try:
         lat, lon = (float(p) for p in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not LAT,LON (e.g. 47.61,-122.33)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LON (e.g. 47.61,-122.33)") from None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise argparse.ArgumentTypeError(
             f"{text!r}: latitude must be in [-90, 90], longitude in [-180, 180]"
@@ -54,12 +50,8 @@ def _json_default(value: Any) -> str:
 
 
 def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
-    cells = [
-        [("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows
-    ]
-    widths = [
-        max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)
-    ]
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
@@ -105,9 +97,7 @@ def _run_ingest(settings: Settings, keys: list[str], start: date | None) -> int:
             print(f"error: {k}: {reason}", file=sys.stderr)
             failed += 1
         for k, rows in out["rows"].items():
-            tqdm.write(
-                f"{k}: {rows} values upserted (run {out['run_id']})", file=sys.stderr
-            )
+            tqdm.write(f"{k}: {rows} values upserted (run {out['run_id']})", file=sys.stderr)
     _print_series(settings, keys, as_json=False)
     return 1 if failed else 0
 
@@ -146,9 +136,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             params: dict[str, Any] = {"station": args.station}
         else:
             params = {"lat": args.point[0], "lon": args.point[1]}
-        specs = [
-            {"key": args.key, "source": "meteostat", "params": params, "frequency": "D"}
-        ]
+        specs = [{"key": args.key, "source": "meteostat", "params": params, "frequency": "D"}]
     else:  # csv
         from forecaster.sources.csv import read_csv
 
@@ -167,9 +155,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 "frequency": args.freq or freq,
             }
         ]
-    return _run_ingest(
-        settings, _register(settings, specs), getattr(args, "start", None)
-    )
+    return _run_ingest(settings, _register(settings, specs), getattr(args, "start", None))
 
 
 # --- series -----------------------------------------------------------------------------
@@ -182,9 +168,7 @@ def _print_series(settings: Settings, keys: list[str] | None, *, as_json: bool) 
     factory = make_session_factory(settings.database_url)
     with factory.begin() as session:
         rows = [
-            r
-            for r in repo.series_summaries(session=session)
-            if keys is None or r["key"] in keys
+            r for r in repo.series_summaries(session=session) if keys is None or r["key"] in keys
         ]
     factory.kw["bind"].dispose()
     if as_json:
@@ -199,9 +183,7 @@ def _print_series(settings: Settings, keys: list[str] | None, *, as_json: bool) 
         r["variables"] = ",".join(r["variables"])
         r["first"] = r["first"] and r["first"].date()
         r["last"] = r["last"] and r["last"].date()
-    _print_table(
-        rows, ["key", "source", "frequency", "first", "last", "rows", "variables"]
-    )
+    _print_table(rows, ["key", "source", "frequency", "first", "last", "rows", "variables"])
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
@@ -209,6 +191,340 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
 
     upgrade(settings.database_url)
     _print_series(settings, None, as_json=args.json)
+    return 0
+
+
+# --- models ---------------------------------------------------------------------------
+
+
+def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
+    from forecaster.db.session import make_session_factory, upgrade
+
+    upgrade(settings.database_url)
+    return make_session_factory(settings.database_url)
+
+
+def _fmt(value: Any) -> str:
+    return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _metrics_rows(metrics: list[dict[str, Any]], *, pooled: bool = True) -> list[dict[str, Any]]:
+    """Pivot per-metric rows to one row per (variable, step): model beside naive per metric."""
+    table: dict[tuple[str, int], dict[str, Any]] = {}
+    for m in metrics:
+        if m["metric"] == "coverage" or (pooled and m["step"] != 0):
+            continue
+        row = table.setdefault(
+            (m["variable"], m["step"]), {"variable": m["variable"], "step": m["step"] or "all"}
+        )
+        row[m["metric"]] = _fmt(m["model"])
+        row[f"{m['metric']} naive"] = _fmt(m["naive"])
+        row[f"{m['metric']} snaive"] = _fmt(m["seasonal_naive"])
+    return [table[k] for k in sorted(table)]
+
+
+METRIC_COLUMNS = [
+    "variable",
+    "step",
+    "mae",
+    "mae naive",
+    "mae snaive",
+    "rmse",
+    "rmse naive",
+    "mape",
+    "mape naive",
+    "mase",
+    "mase naive",
+    "mase snaive",
+]
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from forecaster.forecasting import ModelSpec
+    from forecaster.service import TrainRequest, metrics_table, train_series
+
+    arch = "seq2seq_attention" if args.arch == "seq2seq" else args.arch
+    fields: dict[str, Any] = {
+        "architecture": arch,
+        "strategy": args.strategy,
+        "lookback": args.lookback,
+        "horizon": args.horizon,
+        "epochs": args.epochs,
+        "hidden_size": args.hidden,
+        "num_layers": args.layers,
+        "seed": args.seed,
+        "transform": args.transform,
+        "normalization": args.normalization,
+    }
+    if args.targets:
+        fields["targets"] = tuple(args.targets.split(","))
+    if args.segment_len:
+        fields["segment_len"] = args.segment_len
+    if args.time_budget:
+        fields["time_budget_s"] = args.time_budget
+    spec = ModelSpec(**fields)
+    sessions = _sessions(settings)
+    bars: list[Any] = []  # made on the first epoch, so an invalid request prints no bar
+
+    def progress(info: dict[str, Any]) -> None:
+        if not bars:
+            desc = f"train {args.key} {arch}/{args.strategy}"
+            bars.append(tqdm(total=spec.epochs, desc=desc, unit="epoch", file=sys.stderr))
+        bar = bars[0]
+        bar.n = int(info.get("epoch", bar.n))
+        bar.set_postfix({k: f"{v:.4f}" for k, v in info.items() if k in ("train_loss", "val_loss")})
+        bar.refresh()
+
+    request = TrainRequest(args.key, spec, promote=args.promote)
+    try:
+        decision = train_series(
+            sessions=sessions,
+            request=request,
+            threads=settings.torch_threads or None,
+            progress=progress,
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    with sessions.begin() as session:
+        split, metrics = metrics_table(
+            session=session, version_id=decision.version_id, splits=("test",)
+        )
+    print(f"model version {decision.version_id}: {arch}/{args.strategy} on {args.key}")
+    print(
+        f"{'promoted to champion' if decision.promoted else 'kept as candidate'}: {decision.reason}"
+    )
+    print(f"\n{split} split, original scale (naive = last value; snaive = seasonal naive):")
+    _print_table(_metrics_rows(metrics), METRIC_COLUMNS)
+    skill = decision.candidate_score is not None and decision.naive_score is not None
+    if skill and decision.candidate_score >= decision.naive_score:  # type: ignore[operator]
+        print(
+            f"\nno skill: backtest {decision.metric} {decision.candidate_score:.4f} does not beat the "
+            f"naive last-value forecast's {decision.naive_score:.4f}"
+        )
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster.service import forecast_series
+
+    sessions = _sessions(settings)
+    with sessions.begin() as session:
+        fc = forecast_series(
+            session=session,
+            series_key=args.key,
+            horizon=args.horizon,
+            strategy=args.strategy,
+            model=args.model,
+            level=args.level,
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "series": fc.series_key,
+                    "model_version": fc.version.id,
+                    "architecture": fc.version.architecture,
+                    "strategy": fc.strategy,
+                    "issued_at": fc.issued_at,
+                    "horizon": fc.horizon,
+                    "level": fc.level,
+                    "points": fc.points.to_dict("records"),
+                },
+                default=_json_default,
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"{fc.series_key}: {fc.strategy} forecast by model version {fc.version.id} "
+        f"({fc.version.architecture}), issued from data ending {fc.issued_at:%Y-%m-%d}, "
+        f"{fc.level:.0%} intervals"
+    )
+    rows = [
+        {
+            "step": r.step,
+            "ts": f"{r.ts:%Y-%m-%d %H:%M}".removesuffix(" 00:00"),
+            "variable": r.variable,
+            "value": _fmt(r.value),
+            "lower": _fmt(r.lower),
+            "upper": _fmt(r.upper),
+        }
+        for r in fc.points.itertuples()
+    ]
+    _print_table(rows, ["step", "ts", "variable", "value", "lower", "upper"])
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster import registry
+    from forecaster.db import repo
+
+    sessions = _sessions(settings)
+    with sessions.begin() as session:
+        series_id = repo.get_series(session=session, key=args.key).id if args.key else None
+        keys = {s.id: s.key for s in repo.list_series(session=session)}
+        rows = [
+            {
+                "id": v.id,
+                "series": keys.get(v.series_id),
+                "architecture": v.architecture,
+                "strategy": v.strategy,
+                "status": v.status,
+                "lookback": v.hyperparameters.get("lookback"),
+                "horizon": v.hyperparameters.get("horizon"),
+                "metric": v.primary_metric,
+                "score": v.primary_score,
+                "train_start": v.train_start,
+                "train_end": v.train_end,
+                "created_at": v.created_at,
+            }
+            for v in registry.list_versions(session=session, series_id=series_id)
+        ]
+    if args.json:
+        print(json.dumps(rows, default=_json_default, indent=2))
+    elif not rows:
+        print("no models yet: `forecaster train KEY` or `forecaster retrain`")
+    else:
+        for r in rows:
+            r["score"] = _fmt(r["score"])
+            r["created_at"] = f"{r['created_at']:%Y-%m-%d %H:%M}"
+            r["train_end"] = r["train_end"] and f"{r['train_end']:%Y-%m-%d}"
+        _print_table(
+            rows,
+            [
+                "id",
+                "series",
+                "architecture",
+                "strategy",
+                "status",
+                "lookback",
+                "horizon",
+                "metric",
+                "score",
+                "train_end",
+                "created_at",
+            ],
+        )
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    _quiet_prefect()
+    from flows.retrain import retrain
+
+    sessions = _sessions(settings)
+    sessions.kw["bind"].dispose()
+    print("retraining (each candidate is a Prefect task; progress below)...", file=sys.stderr)
+    out = retrain(
+        series=args.keys or None,
+        database_url=settings.database_url,
+        config_path=args.config,
+        quick=args.quick,
+    )
+    rows = [
+        {
+            "series": c["series"],
+            "model": c["architecture"],
+            "strategy": c["strategy"],
+            "version": c["version_id"],
+            "promoted": "yes" if c["promoted"] else "",
+            "outcome": c["reason"],
+        }
+        for c in out["candidates"]
+    ]
+    _print_table(rows, ["series", "model", "strategy", "version", "promoted", "outcome"])
+    print(f"run {out['run_id']}: {len(out['promoted'])} promoted, {len(out['failed'])} failed")
+    return 1 if out["failed"] else 0
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster.db import repo
+
+    sessions = _sessions(settings)
+    with sessions.begin() as session:
+        rows = [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "status": r.status,
+                "series": ",".join(r.parameters.get("series") or []) or "all",
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "error": r.error,
+                "result": r.result,
+            }
+            for r in repo.list_runs(session=session, limit=args.limit)
+        ]
+    if args.json:
+        print(json.dumps(rows, default=_json_default, indent=2))
+        return 0
+    for r in rows:
+        r["error"] = (r["error"] or "").splitlines()[0][:80] if r["error"] else ""
+        r["started_at"] = r["started_at"] and f"{r['started_at']:%Y-%m-%d %H:%M:%S}"
+        r["finished_at"] = r["finished_at"] and f"{r['finished_at']:%H:%M:%S}"
+    _print_table(rows, ["id", "kind", "status", "series", "started_at", "finished_at", "error"])
+    return 0
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole job on the embedded default: migrate, ingest the bundled sample, retrain, serve."""
+    from forecaster import registry
+    from forecaster.db import repo
+
+    os.environ["FORECASTER_DATABASE_URL"] = settings.database_url  # the API reads its settings
+    print(f"1/4 database: {settings.database_url}")
+    sessions = _sessions(settings)
+    print("2/4 ingesting the bundled real sample (AAPL, IBM daily prices; Seattle daily weather)")
+    keys = _register(settings, sample_specs())
+    status = _run_ingest(settings, keys, None)
+    with sessions.begin() as session:
+        untrained = [
+            k
+            for k in keys
+            if registry.find_champion(
+                session=session,
+                series_id=repo.get_series(session=session, key=k).id,
+                strategy="direct",
+            )
+            is None
+        ]
+    todo = keys if args.retrain else untrained
+    if todo:
+        print(
+            f"3/4 retraining {', '.join(todo)} with the quick settings (LSTM, GRU, seq2seq-attention; a few minutes)"
+        )
+        cmd_retrain(argparse.Namespace(keys=todo, config=None, quick=True), settings)
+    else:
+        print("3/4 every series has champions already (`forecaster demo --retrain` trains again)")
+    cmd_models(argparse.Namespace(key=None, json=False), settings)
+    if args.no_serve:
+        return status
+    base = f"http://{args.host}:{args.port}"
+    print(f"""
+4/4 serving the API and dashboard (Ctrl-C stops):
+  dashboard   {base}/
+  API docs    {base}/docs
+  health      curl {base}/health
+  series      curl {base}/api/v1/series
+  forecast    curl '{base}/api/v1/forecasts/AAPL?strategy=direct'
+  weather     curl '{base}/api/v1/forecasts/seattle-weather?horizon=10&strategy=recursive&level=0.9'
+  retrain     curl -X POST -H 'X-API-Key: <FORECASTER_API_KEY>' -H 'Content-Type: application/json' \\
+                   -d '{{"kind": "retrain", "series": ["IBM"]}}' {base}/api/v1/runs
+""")
+    return _serve(settings, args.host, args.port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> int:
+    import uvicorn
+
+    os.environ["FORECASTER_DATABASE_URL"] = settings.database_url
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="warning")
     return 0
 
 
@@ -222,16 +538,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser(
-        "upgrade", help="migrate the database to the newest schema"
-    ).set_defaults(handler=cmd_db_upgrade)
+    db_sub.add_parser("upgrade", help="migrate the database to the newest schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
 
     ing = sub.add_parser("ingest", help="fetch data into the database")
     ing_sub = ing.add_subparsers(dest="ingest_kind", required=True)
     ing_sub.add_parser("sample", help="the bundled real sample (stocks and weather)")
-    y = ing_sub.add_parser(
-        "yahoo", help="daily prices of one or more tickers from Yahoo Finance"
-    )
+    y = ing_sub.add_parser("yahoo", help="daily prices of one or more tickers from Yahoo Finance")
     y.add_argument("tickers", nargs="+", metavar="TICKER")
     y.add_argument(
         "--start",
@@ -244,9 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     where = m.add_mutually_exclusive_group(required=True)
     where.add_argument("--station", help="Meteostat station id, e.g. 72509")
     where.add_argument("--point", type=_point, help="LAT,LON, e.g. 47.61,-122.33")
-    m.add_argument(
-        "--key", required=True, help="series key to store it under, e.g. boston-weather"
-    )
+    m.add_argument("--key", required=True, help="series key to store it under, e.g. boston-weather")
     m.add_argument("--start", type=_date)
     c = ing_sub.add_parser("csv", help="a tidy CSV: a time column and numeric columns")
     c.add_argument("path")
@@ -258,6 +570,62 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("series", help="list stored series")
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=cmd_series)
+
+    t = sub.add_parser("train", help="train one model on a stored series and register it")
+    t.add_argument("key")
+    t.add_argument("--arch", choices=["lstm", "gru", "rnn", "seq2seq"], default="lstm")
+    t.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
+    t.add_argument("--lookback", type=int, default=60)
+    t.add_argument("--horizon", type=int, default=10)
+    t.add_argument("--targets", help="comma-separated target variables (default: close / tmax)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--hidden", type=int, default=32)
+    t.add_argument("--layers", type=int, default=1)
+    t.add_argument("--segment-len", type=int, help="SegRNN-style segments (direct strategy)")
+    t.add_argument("--transform", choices=["level", "log_return"], default="level")
+    t.add_argument("--normalization", choices=["revin", "global", "both", "none"], default="revin")
+    t.add_argument("--time-budget", type=float, help="seconds of training at most")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument(
+        "--promote", action="store_true", help="make it champion even if it does not win"
+    )
+    t.set_defaults(handler=cmd_train)
+
+    f = sub.add_parser("forecast", help="forecast a series with its champion (or --model ID)")
+    f.add_argument("key")
+    f.add_argument("--horizon", type=int)
+    f.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
+    f.add_argument("--model", default="champion", help="'champion' or a model version id")
+    f.add_argument("--level", type=float, help="interval level, e.g. 0.9")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(handler=cmd_forecast)
+
+    mo = sub.add_parser("models", help="list model versions")
+    mo.add_argument("key", nargs="?")
+    mo.add_argument("--json", action="store_true")
+    mo.set_defaults(handler=cmd_models)
+
+    r = sub.add_parser("retrain", help="run the retrain flow (all series, or the keys given)")
+    r.add_argument("keys", nargs="*", metavar="KEY")
+    r.add_argument(
+        "--config", help="retrain YAML (default: FORECASTER_RETRAIN_CONFIG or the bundled one)"
+    )
+    r.add_argument(
+        "--quick", action="store_true", help="the config's quick settings (brief training)"
+    )
+    r.set_defaults(handler=cmd_retrain)
+
+    ru = sub.add_parser("runs", help="recent flow runs")
+    ru.add_argument("--json", action="store_true")
+    ru.add_argument("--limit", type=int, default=20)
+    ru.set_defaults(handler=cmd_runs)
+
+    d = sub.add_parser("demo", help="migrate, ingest the bundled sample, retrain, serve the API")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--retrain", action="store_true", help="retrain even where champions exist")
+    d.add_argument("--no-serve", action="store_true", help="stop after training")
+    d.set_defaults(handler=cmd_demo)
     return parser
 
 
@@ -267,18 +635,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.database_url:
         settings = settings.model_copy(update={"database_url": args.database_url})
-    logging.basicConfig(
-        level=settings.log_level, format="%(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in (
         "httpx",
         "httpcore",
         "prefect",
         "alembic",
     ):  # their INFO lines bury ours
-        logging.getLogger(noisy).setLevel(
-            max(logging.WARNING, logging.getLogger().level)
-        )
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
         return args.handler(args, settings)
     except ForecasterError as exc:

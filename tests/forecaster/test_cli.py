@@ -71,3 +71,40 @@ def test_bad_date_is_rejected_by_the_parser(
         main([*db, "ingest", "yahoo", "AAPL", "--start", "yesterday"])
     assert exit_.value.code == 2
     assert "'yesterday' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_train_forecast_models_round_trip(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*db, "ingest", "sample"]) == 0
+    capsys.readouterr()
+    tiny = ["--lookback", "28", "--horizon", "7", "--epochs", "2", "--hidden", "8"]
+    assert main([*db, "train", "seattle-weather", "--arch", "gru", "--strategy", "direct", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("model version 1: gru/direct on seattle-weather\npromoted to champion: first direct model")
+    assert "mae naive" in out and "\ntmax      all " in out  # the figures beside the baselines
+
+    assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--json"]) == 0
+    fc = json.loads(capsys.readouterr().out)
+    assert (fc["model_version"], fc["horizon"], fc["issued_at"]) == (1, 7, "2015-12-31T00:00:00")
+    assert [p["ts"][:10] for p in fc["points"]][:2] == ["2016-01-01", "2016-01-02"]
+    assert all(p["lower"] <= p["value"] <= p["upper"] for p in fc["points"])
+
+    assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--horizon", "30"]) == 2
+    assert capsys.readouterr().err == (
+        "error: horizon=30 exceeds this direct model's H=7; use strategy=recursive or horizon<=7\n"
+    )
+    assert main([*db, "forecast", "seattle-weather"]) == 2
+    assert "has no recursive champion yet" in capsys.readouterr().err
+
+    assert main([*db, "models", "seattle-weather", "--json"]) == 0
+    [version] = json.loads(capsys.readouterr().out)
+    assert (version["status"], version["architecture"], version["metric"]) == ("champion", "gru", "mase")
+
+
+def test_train_unknown_target_is_a_clear_error(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*db, "ingest", "sample"]) == 0
+    capsys.readouterr()
+    assert main([*db, "train", "IBM", "--targets", "price", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown target 'price' for series 'IBM'; its variables are "
+        "adj_close, close, high, low, open, volume\n"
+    )
