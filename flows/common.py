@@ -33,9 +33,7 @@ def open_run(
     """Mark the run row as running (creating it when the flow was started from the shell)."""
     with factory.begin() as session:
         if run_id is None:
-            run_id = repo.create_run(
-                session=session, kind=kind, parameters=parameters
-            ).id
+            run_id = repo.create_run(session=session, kind=kind, parameters=parameters).id
         repo.start_run(
             session=session,
             run_id=run_id,
@@ -62,9 +60,7 @@ def close_run(
         )
 
 
-def guarded(
-    factory: sessionmaker[Session], run_id: int, body: Callable[[], Any]
-) -> Any:
+def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], Any]) -> Any:
     """Run the flow body; a crash is recorded on the run row with its reason, then re-raised."""
     try:
         return body()

@@ -66,18 +66,14 @@ def ingest(
         for plan in plans:
             try:
                 fetched = fetch_retrying(plan)
-            except (
-                Exception
-            ) as exc:  # retries exhausted: the reason goes on the run row
+            except Exception as exc:  # retries exhausted: the reason goes on the run row
                 result.errors[plan.series_key] = f"{type(exc).__name__}: {exc}"
                 continue
             if isinstance(fetched, str):
                 result.errors[plan.series_key] = fetched
                 continue
             result.rows[plan.series_key] = store(database_url, plan.series_key, fetched)
-            logger.info(
-                "%s: %d cells upserted", plan.series_key, result.rows[plan.series_key]
-            )
+            logger.info("%s: %d cells upserted", plan.series_key, result.rows[plan.series_key])
         error = "; ".join(f"{k}: {v}" for k, v in result.errors.items()) or None
         close_run(factory, run_id, ok=result.ok, result=result.as_dict(), error=error)
         return {"run_id": run_id, **result.as_dict()}

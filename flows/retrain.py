@@ -83,7 +83,7 @@ def refresh_forecasts(database_url: str | None, series_key: str) -> dict[str, in
         return precompute_forecasts(session=session, series_key=series_key)
 
 
-@flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))
+@flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))  # type: ignore[arg-type]
 def retrain(
     series: list[str] | None = None,
     database_url: str | None = None,

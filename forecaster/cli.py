@@ -462,7 +462,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(rows, default=_json_default, indent=2))
         return 0
     for r in rows:
-        r["error"] = (r["error"] or "").splitlines()[0][:80] if r["error"] else ""
+        r["error"] = str(r["error"]).splitlines()[0][:80] if r["error"] else ""
         r["started_at"] = r["started_at"] and f"{r['started_at']:%Y-%m-%d %H:%M:%S}"
         r["finished_at"] = r["finished_at"] and f"{r['finished_at']:%H:%M:%S}"
     _print_table(rows, ["id", "kind", "status", "series", "started_at", "finished_at", "error"])
@@ -644,7 +644,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):  # their INFO lines bury ours
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return args.handler(args, settings)
+        return int(args.handler(args, settings))
     except ForecasterError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

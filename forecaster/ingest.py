@@ -53,7 +53,7 @@ def plan_fetch(
         latest = repo.latest_timestamp(session=session, series_id=series.id)
         if latest is not None:
             start = (latest - timedelta(days=overlap_days)).date()
-    end = today or datetime.now().date()
+    end: date | None = today or datetime.now().date()
     if series.source == "csv":
         end = None  # a file has no "today": read it to its end
     return FetchPlan(series.key, series.source, dict(series.params), start, end)

@@ -22,14 +22,14 @@ def store_forecast(
         ForecastPoint(
             model_version_id=version_id,
             issued_at=issued_at,
-            step=int(r.step),
-            ts=pd.Timestamp(r.ts).to_pydatetime(),
-            variable=str(r.variable),
-            value=float(r.value),
-            lower=None if pd.isna(r.lower) else float(r.lower),
-            upper=None if pd.isna(r.upper) else float(r.upper),
+            step=int(r["step"]),
+            ts=pd.Timestamp(r["ts"]).to_pydatetime(),
+            variable=str(r["variable"]),
+            value=float(r["value"]),
+            lower=None if pd.isna(r["lower"]) else float(r["lower"]),
+            upper=None if pd.isna(r["upper"]) else float(r["upper"]),
         )
-        for r in points.itertuples(index=False)
+        for r in points.to_dict("records")
     ]
     session.add_all(rows)
     session.flush()

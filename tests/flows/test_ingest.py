@@ -88,9 +88,7 @@ def test_incremental_ingest_continues_from_last_stored_day(
     )  # no start: last stored day less the overlap
     assert out["errors"] == {}
     assert 0 < out["rows"]["AAPL"] <= 6 * 6  # only the overlap week is fetched again
-    assert (
-        len(_snapshot(session_factory, "AAPL")) == 41
-    )  # 2013-01-02 .. 2013-03-01 trading days
+    assert len(_snapshot(session_factory, "AAPL")) == 41  # 2013-01-02 .. 2013-03-01 trading days
 
 
 def test_unknown_ticker_fails_its_run_and_leaves_other_series_intact(
