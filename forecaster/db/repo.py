@@ -12,12 +12,17 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from forecaster.db.models import SOURCES, Observation, Run, Series, utcnow
-from forecaster.errors import BadDateRange, InvalidData, UnknownRun, UnknownSeries
-
-UPSERT_CHUNK = (
-    5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
+from forecaster.db.models import SOURCES, ModelVersion, Observation, Run, Series, utcnow
+from forecaster.errors import (
+    BadDateRange,
+    Conflict,
+    InvalidData,
+    InvalidRequest,
+    UnknownRun,
+    UnknownSeries,
 )
+
+UPSERT_CHUNK = 5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
 
 
 def _naive_utc(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
@@ -65,12 +70,8 @@ def get_series(*, session: Session, key: str) -> Series:
     series = session.scalar(select(Series).where(Series.key == key))
     if series is None:
         known = session.scalars(select(Series.key).order_by(Series.key)).all()
-        hint = (
-            f"known series: {', '.join(known)}" if known else "no series are stored yet"
-        )
-        raise UnknownSeries(
-            f"unknown series {key!r}; {hint} (GET /api/v1/series lists them)"
-        )
+        hint = f"known series: {', '.join(known)}" if known else "no series are stored yet"
+        raise UnknownSeries(f"unknown series {key!r}; {hint} (GET /api/v1/series lists them)")
     return series
 
 
@@ -140,9 +141,7 @@ def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def upsert_observations(
-    *, session: Session, series_id: int, frame: pd.DataFrame
-) -> int:
+def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame) -> int:
     """Idempotent bulk upsert of a wide frame: re-running a range never duplicates or loses a row.
 
     Returns the number of (variable, ts) cells written.
@@ -160,9 +159,7 @@ def upsert_observations(
         session.execute(stmt, rows[start : start + UPSERT_CHUNK])
     if rows:
         session.execute(
-            Series.__table__.update()
-            .where(Series.id == series_id)
-            .values(updated_at=utcnow())
+            Series.__table__.update().where(Series.id == series_id).values(updated_at=utcnow())
         )
     return len(rows)
 
@@ -176,9 +173,7 @@ def latest_timestamp(*, session: Session, series_id: int) -> datetime | None:
 def count_observations(*, session: Session, series_id: int) -> int:
     return (
         session.scalar(
-            select(func.count())
-            .select_from(Observation)
-            .where(Observation.series_id == series_id)
+            select(func.count()).select_from(Observation).where(Observation.series_id == series_id)
         )
         or 0
     )
@@ -191,9 +186,7 @@ def _range_query(
     variables: Sequence[str] | None,
 ) -> Select[tuple[datetime, str, float | None]]:
     if start is not None and end is not None and start > end:
-        raise BadDateRange(
-            f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end"
-        )
+        raise BadDateRange(f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end")
     q = select(Observation.ts, Observation.variable, Observation.value).where(
         Observation.series_id == series_id
     )
@@ -247,9 +240,7 @@ def read_observations_page(
 # --- runs -----------------------------------------------------------------------------
 
 
-def create_run(
-    *, session: Session, kind: str, parameters: dict[str, Any] | None = None
-) -> Run:
+def create_run(*, session: Session, kind: str, parameters: dict[str, Any] | None = None) -> Run:
     run = Run(kind=kind, parameters=parameters or {}, status="pending")
     session.add(run)
     session.flush()
@@ -301,7 +292,119 @@ def list_runs(
 
 def active_runs(*, session: Session, kind: str) -> Iterable[Run]:
     return session.scalars(
-        select(Run)
-        .where(Run.kind == kind, Run.status.in_(("pending", "running")))
-        .order_by(Run.id)
+        select(Run).where(Run.kind == kind, Run.status.in_(("pending", "running"))).order_by(Run.id)
     ).all()
+
+
+# --- API helpers ----------------------------------------------------------------------
+
+
+def create_series(
+    *,
+    session: Session,
+    key: str,
+    source: str,
+    params: dict[str, Any] | None = None,
+    frequency: str = "D",
+    timezone: str = "UTC",
+) -> Series:
+    """Register a new series; unlike `register_series`, an existing key is a Conflict."""
+    existing = session.scalar(select(Series).where(Series.key == key))
+    if existing is not None:
+        raise Conflict(
+            f"series {key!r} already exists (source {existing.source}, params {existing.params}); "
+            f"pick another key, or update its data with POST /api/v1/runs "
+            f'{{"kind": "ingest", "series": ["{key}"]}}'
+        )
+    return register_series(
+        session=session,
+        key=key,
+        source=source,
+        params=params,
+        frequency=frequency,
+        timezone=timezone,
+    )
+
+
+def series_summary(*, session: Session, key: str) -> dict[str, Any]:
+    """`series_summaries` for one series (UnknownSeries if the key is not registered)."""
+    series = get_series(session=session, key=key)
+    first, last, rows = session.execute(
+        select(func.min(Observation.ts), func.max(Observation.ts), func.count()).where(
+            Observation.series_id == series.id
+        )
+    ).one()
+    return {
+        "key": series.key,
+        "source": series.source,
+        "params": series.params,
+        "frequency": series.frequency,
+        "timezone": series.timezone,
+        "variables": series_variables(session=session, series_id=series.id),
+        "first": first,
+        "last": last,
+        "rows": rows or 0,
+    }
+
+
+def series_variables(*, session: Session, series_id: int) -> list[str]:
+    """Sorted in Python: SQLite and PostgreSQL collations order '_' differently."""
+    return sorted(
+        session.scalars(
+            select(Observation.variable).where(Observation.series_id == series_id).distinct()
+        )
+    )
+
+
+def check_variables(*, session: Session, series: Series, variables: Sequence[str]) -> None:
+    """InvalidRequest naming the valid variables when one asked for is not stored."""
+    if not variables:
+        return
+    known = series_variables(session=session, series_id=series.id)
+    unknown = [v for v in variables if v not in known]
+    if unknown:
+        valid = ", ".join(known) if known else "none yet (ingest it first)"
+        raise InvalidRequest(
+            f"unknown variable(s) {', '.join(map(repr, unknown))} for series {series.key!r}; "
+            f"its variables are: {valid}"
+        )
+
+
+def forecast_key(
+    *, session: Session, series_key: str, strategy: str, version_id: int | None = None
+) -> tuple[int, str, datetime] | None:
+    """(version id, status, series.updated_at) of the model a forecast read would use, in one
+    query: the strategy's champion, or `version_id` when it belongs to the series.
+
+    Every ingest that writes rows moves `updated_at`, so the triple changes with new data or a
+    new champion: a cache keyed by it needs no other invalidation. None when there is no such
+    model (the caller then raises the precise error).
+    """
+    q = (
+        select(ModelVersion.id, ModelVersion.status, Series.updated_at)
+        .join(Series, ModelVersion.series_id == Series.id)
+        .where(Series.key == series_key)
+    )
+    if version_id is None:
+        q = q.where(ModelVersion.strategy == strategy, ModelVersion.status == "champion")
+    else:
+        q = q.where(ModelVersion.id == version_id)
+    row = session.execute(q.limit(1)).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def last_timestamps(
+    *,
+    session: Session,
+    series_id: int,
+    n: int,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+) -> list[datetime]:
+    """The last `n` distinct timestamps up to `end` (ascending): a forecast's lookback rows."""
+    q = select(Observation.ts).where(Observation.series_id == series_id)
+    if end is not None:
+        q = q.where(Observation.ts <= end)
+    if variables:
+        q = q.where(Observation.variable.in_(list(variables)))
+    return sorted(session.scalars(q.distinct().order_by(Observation.ts.desc()).limit(n)))

@@ -1,0 +1,81 @@
+"""Request dependencies: the session (one transaction per request), settings, the API key check."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from api.cache import ForecastCache
+from flows.dispatch import Dispatcher
+from forecaster.config import Settings
+from forecaster.service import ModelCache
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.session_factory.begin() as session:  # commit or roll back here
+        yield session
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+def get_cache(request: Request) -> ForecastCache:
+    cache: ForecastCache = request.app.state.cache
+    return cache
+
+
+# scope="function": commit before the response is sent, so a client that reads right after a
+# write sees it
+def get_models(request: Request) -> ModelCache:
+    models: ModelCache = request.app.state.models
+    return models
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+CacheDep = Annotated[ForecastCache, Depends(get_cache)]
+ModelsDep = Annotated[ModelCache, Depends(get_models)]
+
+
+# A security scheme (not a plain header) so /docs offers an "Authorize" button.
+api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,  # our own 401/403/503 messages, not FastAPI's generic one
+    description="the server's FORECASTER_API_KEY; needed by mutating (POST) routes only",
+)
+
+
+def require_api_key(
+    settings: SettingsDep, x_api_key: Annotated[str | None, Depends(api_key_header)]
+) -> None:
+    """Mutating routes: 401 without a key, 403 with a wrong one, 503 if none is configured."""
+    if settings.api_key is None:
+        raise HTTPException(
+            503,
+            "mutating routes are disabled: no API key is configured on the server; "
+            "set FORECASTER_API_KEY and restart it",
+        )
+    if not x_api_key:
+        raise HTTPException(
+            401,
+            "missing API key: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
+    if not hmac.compare_digest(x_api_key.encode(), settings.api_key.get_secret_value().encode()):
+        raise HTTPException(403, "wrong API key in the X-API-Key header")
+
+
+ApiKey = Depends(require_api_key)

@@ -1,0 +1,101 @@
+"""Errors as JSON {"detail": message}: domain errors by class, FastAPI's validation made readable."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from forecaster.errors import (
+    Conflict,
+    ForecasterError,
+    InvalidRequest,
+    NotFound,
+    SourceError,
+)
+
+logger = logging.getLogger(__name__)
+
+# Most specific first: NoChampion is a Conflict, SourceUnavailable a SourceError.
+STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (InvalidRequest, 422),
+    (SourceError, 502),
+)
+
+_WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
+
+
+def status_of(exc: ForecasterError) -> int:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """One readable line per problem: where, what was wrong, the value given."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in _WHERE:
+            where = f"{_WHERE[loc[0]]} {'.'.join(loc[1:])!r}"
+        elif loc and loc[0] == "body":
+            # a discriminated union puts the tag in the path: body.yahoo.ticker -> ticker
+            fields = [p for p in loc[1:] if p not in ("yahoo", "meteostat", "csv")]
+            where = f"body field {'.'.join(fields)!r}" if fields else "request body"
+        else:
+            where = ".".join(loc) or "request"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        given = err.get("input")
+        kind, ctx = err.get("type"), err.get("ctx") or {}
+        if kind == "json_invalid":
+            parts.append(f"request body is not valid JSON: {ctx.get('error', msg)}")
+        elif kind == "union_tag_invalid":
+            parts.append(
+                f"body field {ctx['discriminator']}: {ctx['tag']!r} is not one of {ctx['expected_tags']}"
+            )
+        elif kind == "union_tag_not_found":
+            parts.append(f"body field {ctx['discriminator']}: required")
+        elif kind in ("model_attributes_type", "dict_type") and where == "request body":
+            parts.append("request body: must be a JSON object (see /docs for its fields)")
+        elif kind == "missing":
+            parts.append(f"{where}: required")
+        elif given is None or isinstance(given, dict | list):
+            parts.append(f"{where}: {msg}")
+        else:
+            parts.append(f"{where}: {msg} (got {given!r})")
+    return "; ".join(parts)
+
+
+async def _forecaster_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ForecasterError)
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "no such route; the API lives under /api/v1 (see /docs)"
+    elif exc.status_code == 405:
+        detail = f"method not allowed here; see /docs for the methods this path takes ({detail})"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    """One handler for the domain hierarchy, one for validation, one for routing errors."""
+    app.add_exception_handler(ForecasterError, _forecaster_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,125 @@
+"""The FastAPI app: `uvicorn --factory api.main:create_app` (or `forecaster serve`).
+
+Start-up checks the database schema and refuses to start when it is behind the code, with a
+log line saying to run `forecaster db upgrade` (the CLI and `forecaster serve` migrate; the app
+never changes the schema by itself, so two replicas can never race a migration). A database
+that cannot be reached at start-up is logged and reported by /health (503) instead: the app
+comes up and recovers when the database does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
+
+from api import errors
+from api.cache import ForecastCache
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routers import forecasts, health, models, runs, series
+from api.schemas import Message
+from flows.dispatch import Dispatcher
+from forecaster.config import Settings, get_settings
+from forecaster.db.session import current_revision, head_revision, make_session_factory
+from forecaster.service import ModelCache
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+STATIC_DIR = Path(__file__).resolve().parent / "dashboard" / "static"
+SHUTDOWN_GRACE_S = 5.0  # in-process runs get this long to finish when the server stops
+
+
+class SchemaBehind(RuntimeError):
+    """The database schema is not the one this code expects."""
+
+
+def _check_schema(app: FastAPI) -> None:
+    engine = app.state.session_factory.kw["bind"]
+    try:
+        revision = current_revision(engine)
+    except SQLAlchemyError as exc:
+        logger.error(
+            "database unreachable at start-up (%s); /health answers 503 until it is back",
+            exc,
+        )
+        return
+    if revision != app.state.head_revision:
+        message = (
+            f"database schema is at revision {revision}, this code needs "
+            f"{app.state.head_revision}: run `forecaster db upgrade` "
+            f"(FORECASTER_DATABASE_URL={engine.url.render_as_string(hide_password=True)})"
+        )
+        logger.error(message)
+        raise SchemaBehind(message)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _check_schema(app)
+    dispatcher: Dispatcher = app.state.dispatcher
+    try:
+        if dispatcher.mode == "thread":
+            dispatcher.recover_orphans()
+        forecasts.load_champions(app)
+    except SQLAlchemyError as exc:
+        logger.error("could not read runs and champions at start-up: %s", exc)
+    yield
+    dispatcher.join(SHUTDOWN_GRACE_S)
+    app.state.session_factory.kw["bind"].dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; settings default to the environment (FORECASTER_*). Nothing connects yet."""
+    settings = settings or get_settings()
+    # Offline, Prefect must not phone home (it can lock its SQLite file), and its ephemeral
+    # server needs time to start on small machines.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+    app = FastAPI(
+        title="Forecaster",
+        version="0.1.0",
+        summary="Recursive and direct multi-step forecasts with their error metrics.",
+        description=(
+            "Read routes are open. Mutating routes (POST) need the `X-API-Key` header set to "
+            "the server's FORECASTER_API_KEY; without one configured they answer 503. "
+            'Errors are JSON `{"detail": message}`.'
+        ),
+        lifespan=lifespan,
+    )
+    factory = make_session_factory(settings.database_url)
+    app.state.settings = settings
+    app.state.session_factory = factory
+    app.state.head_revision = head_revision(settings.database_url)
+    app.state.cache = ForecastCache()
+    app.state.models = ModelCache()
+    app.state.metrics = ApiMetrics(factory)
+    app.state.dispatcher = Dispatcher(
+        factory=factory,
+        database_url=settings.database_url,
+        prefect_api_url=settings.prefect_api_url,
+        retrain_config=settings.retrain_config,
+        torch_threads=settings.torch_threads,
+    )
+
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    for module in (series, forecasts, models, runs):
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(health.router)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Message:
+        return Message(message="Forecaster API: see /docs; the API lives under /api/v1")
+
+    return app

@@ -1,0 +1,159 @@
+"""Shape domain objects into response schemas (no queries, no decisions: only presentation)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from api.schemas import (
+    AttentionPublic,
+    ForecastPointPublic,
+    ForecastPublic,
+    ModelDetail,
+    ModelPublic,
+    StepMetrics,
+)
+from forecaster.db.models import Evaluation, ModelVersion
+from forecaster.service import SeriesForecast
+
+BASELINES = ("model", "naive", "seasonal_naive")
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def model_public(version: ModelVersion, series_key: str) -> ModelPublic:
+    spec = version.hyperparameters or {}
+    meta = version.feature_spec or {}
+    return ModelPublic(
+        id=version.id,
+        series=series_key,
+        architecture=version.architecture,
+        strategy=version.strategy,
+        status=version.status,
+        lookback=spec.get("lookback"),
+        horizon=spec.get("horizon"),
+        targets=list(meta.get("targets") or spec.get("targets") or []),
+        variables=list(meta.get("variables") or spec.get("inputs") or []),
+        config=spec,
+        train_start=version.train_start,
+        train_end=version.train_end,
+        data_range=dict(meta.get("data_range") or {}),
+        primary_metric=version.primary_metric,
+        primary_score=version.primary_score,
+        has_attention=version.architecture == "seq2seq_attention",
+        fit=meta.get("fit"),
+        error=meta.get("error"),
+        run_id=version.run_id,
+        created_at=version.created_at,
+        promoted_at=version.promoted_at,
+    )
+
+
+def step_metrics(cells: Iterable[dict[str, Any]]) -> list[StepMetrics]:
+    """Rows {variable, step, metric, model, naive, seasonal_naive} grouped per (variable, step)."""
+    grouped: dict[tuple[str, int], StepMetrics] = {}
+    for cell in cells:
+        key = (str(cell["variable"]), int(cell["step"]))
+        row = grouped.get(key)
+        if row is None:
+            row = grouped[key] = StepMetrics(
+                variable=key[0], step=key[1], model={}, naive={}, seasonal_naive={}
+            )
+        for who in BASELINES:
+            getattr(row, who)[str(cell["metric"])] = _finite(cell.get(who))
+    return [grouped[k] for k in sorted(grouped)]
+
+
+def model_detail(version: ModelVersion, series_key: str, rows: Sequence[Evaluation]) -> ModelDetail:
+    cells: dict[str, dict[tuple[str, int, str], dict[str, Any]]] = {}
+    for r in rows:
+        cell = cells.setdefault(r.split, {}).setdefault(
+            (r.variable, r.step, r.metric),
+            {"variable": r.variable, "step": r.step, "metric": r.metric},
+        )
+        cell[r.model] = r.value
+    return ModelDetail(
+        **model_public(version, series_key).model_dump(),
+        metrics={split: step_metrics(c.values()) for split, c in sorted(cells.items())},
+    )
+
+
+def skill(metrics: Sequence[StepMetrics]) -> str | None:
+    """Plain words on whether the model beats carrying the last value forward (pooled MASE)."""
+    pooled = [m for m in metrics if m.step == 0]
+    parts = []
+    for m in pooled:
+        ours, naive = m.model.get("mase"), m.naive.get("mase")
+        if ours is None or naive is None or naive <= 0:
+            continue
+        if ours < naive:
+            parts.append(
+                f"{m.variable}: MASE {ours:.3f} beats the naive forecast's {naive:.3f} "
+                f"({100 * (1 - ours / naive):.0f}% lower error)"
+            )
+        else:
+            parts.append(
+                f"{m.variable}: MASE {ours:.3f} does not beat the naive forecast's {naive:.3f} "
+                "(the last value carried forward): no skill over a random walk here"
+            )
+    return "; ".join(parts) or None
+
+
+def _ts(value: Any) -> datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def forecast_public(
+    result: SeriesForecast, lookback_ts: Sequence[datetime] | None = None
+) -> ForecastPublic:
+    p = result.points  # step, ts, variable, value, lower, upper
+    points = [
+        ForecastPointPublic(
+            step=int(step),
+            ts=_ts(ts),
+            variable=str(variable),
+            value=float(value),
+            lower=_finite(lower),
+            upper=_finite(upper),
+        )
+        for step, ts, variable, value, lower, upper in zip(
+            p["step"].tolist(),
+            p["ts"].tolist(),
+            p["variable"].tolist(),
+            p["value"].tolist(),
+            p["lower"].tolist(),
+            p["upper"].tolist(),
+            strict=True,
+        )
+    ]
+    metrics = step_metrics(result.metrics)
+    attention = None
+    if result.attention is not None:
+        weights = np.asarray(result.attention, dtype=np.float64)  # (H, L)
+        attention = AttentionPublic(
+            weights=np.round(weights, 6).tolist(),
+            lookback_ts=list(lookback_ts or [])[-weights.shape[1] :],
+        )
+    return ForecastPublic(
+        series=result.series_key,
+        model=model_public(result.version, result.series_key),
+        strategy=result.strategy,
+        horizon=result.horizon,
+        level=result.level,
+        issued_at=result.issued_at,
+        points=points,
+        metrics_split=result.metrics_split,
+        metrics=metrics,
+        skill=skill(metrics),
+        attention=attention,
+    )

@@ -1,0 +1,103 @@
+"""Forecasts: the next steps of a series from its champion (or a given version), with intervals,
+per-step backtest errors beside the naive baselines, and attention weights when the model has them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from sqlalchemy.orm import Session
+
+from api import render
+from api.deps import CacheDep, ModelsDep, SessionDep
+from api.schemas import ErrorDetail, ForecastPublic, Strategy
+from forecaster import registry
+from forecaster.db import repo
+from forecaster.service import ModelCache, SeriesForecast, forecast_series
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/forecasts", tags=["forecasts"])
+
+MAX_HORIZON = 1000  # recursive forecasts roll forward step by step: bound the work per request
+
+
+def load_champions(app: FastAPI) -> None:
+    """Load every champion at start-up, so no forecast read ever waits for a model to load."""
+    models: ModelCache = app.state.models
+    with app.state.session_factory.begin() as session:
+        for version in registry.list_versions(session=session, status="champion"):
+            try:
+                models.model(version)
+            except Exception:  # noqa: BLE001 - one broken version must not stop the server
+                logger.exception("champion %d could not be loaded", version.id)
+    logger.info("champions loaded: %s", models.loaded)
+
+
+def _render(session: Session, result: SeriesForecast) -> bytes:
+    lookback_ts = None
+    if result.attention is not None:  # the heatmap's x axis: the lookback rows' timestamps
+        lookback_ts = repo.last_timestamps(
+            session=session,
+            series_id=result.version.series_id,
+            n=int(result.attention.shape[-1]),
+            end=result.issued_at,
+            variables=(result.version.feature_spec or {}).get("variables"),
+        )
+    return render.forecast_public(result, lookback_ts).model_dump_json().encode()
+
+
+@router.get(
+    "/{series_key}",
+    response_model=ForecastPublic,
+    responses={
+        404: {"model": ErrorDetail, "description": "unknown series or model version"},
+        409: {"model": ErrorDetail, "description": "no champion yet: train one first"},
+        422: {"model": ErrorDetail, "description": "horizon, level or model not valid"},
+    },
+)
+def read_forecast(
+    series_key: str,
+    request: Request,
+    session: SessionDep,
+    cache: CacheDep,
+    models: ModelsDep,
+    horizon: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_HORIZON, description="steps ahead; default: the model's own H"),
+    ] = None,
+    strategy: Strategy = Strategy.recursive,
+    model: Annotated[
+        str, Query(description="'champion' or a model version id (GET /api/v1/models)")
+    ] = "champion",
+    level: Annotated[
+        float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
+    ] = None,
+) -> Response:
+    """Forecast the next `horizon` steps; timestamps follow the series' own calendar."""
+    version_id = int(model) if model.isdigit() else None
+    found = None
+    if model == "champion" or version_id is not None:
+        found = repo.forecast_key(
+            session=session, series_key=series_key, strategy=strategy, version_id=version_id
+        )
+
+    def compute() -> bytes:
+        result = forecast_series(
+            session=session,
+            series_key=series_key,
+            horizon=horizon,
+            strategy=strategy.value,
+            model=model,
+            level=level,
+            cache=models,
+        )
+        return _render(session, result)
+
+    if found is None:  # no such model: forecast_series raises the precise error
+        return Response(compute(), media_type="application/json")
+    body, hit = cache.get_or_compute((*found, horizon, level), compute)
+    request.app.state.metrics.cache_result(hit)
+    return Response(body, media_type="application/json")

@@ -1,0 +1,68 @@
+"""Model versions: list, detail with every figure beside the baselines, promote."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from fastapi import APIRouter
+
+from api import render
+from api.deps import ApiKey, CacheDep, ModelsDep, SessionDep
+from api.schemas import ErrorDetail, ModelDetail, ModelList, ModelPublic
+from forecaster import registry
+from forecaster.db import repo
+from forecaster.db.models import Series
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+Status = Literal["candidate", "champion", "archived", "failed"]
+
+
+@router.get("", responses={404: {"model": ErrorDetail, "description": "unknown series"}})
+def list_models(
+    session: SessionDep, series: str | None = None, status: Status | None = None
+) -> ModelList:
+    """Newest first; filter by series key and status."""
+    series_id = repo.get_series(session=session, key=series).id if series else None
+    keys = {s.id: s.key for s in repo.list_series(session=session)}
+    versions = registry.list_versions(session=session, series_id=series_id, status=status)
+    data = [render.model_public(v, keys[v.series_id]) for v in versions]
+    return ModelList(data=data, count=len(data))
+
+
+@router.get("/{version_id}", responses={404: {"model": ErrorDetail}})
+def read_model(version_id: int, session: SessionDep) -> ModelDetail:
+    """Config, training range, attention available, and every evaluation figure."""
+    version = registry.get_version(session=session, version_id=version_id)
+    series = session.get(Series, version.series_id)
+    rows = registry.version_metrics(session=session, version_id=version_id)
+    return render.model_detail(version, series.key if series else "", rows)
+
+
+@router.post(
+    "/{version_id}/promote",
+    dependencies=[ApiKey],
+    responses={404: {"model": ErrorDetail}, 422: {"model": ErrorDetail}},
+)
+def promote_model(
+    version_id: int, session: SessionDep, models: ModelsDep, cache: CacheDep
+) -> ModelPublic:
+    """Make this version its strategy's champion; the previous champion is archived.
+
+    The new champion is loaded before this returns, and the old one's forecasts are dropped.
+    """
+    version = registry.get_version(session=session, version_id=version_id)
+    old = registry.find_champion(
+        session=session, series_id=version.series_id, strategy=version.strategy
+    )
+    version = registry.promote(session=session, version_id=version_id)
+    models.model(version)
+    for gone in {version.id, old.id if old is not None else version.id}:
+        cache.evict_version(gone)
+    if old is not None and old.id != version.id:
+        models.forget(old.id)
+    series = session.get(Series, version.series_id)
+    return render.model_public(version, series.key if series else "")

@@ -1,0 +1,70 @@
+"""Runs: trigger an ingest or a retrain (202, executed in the background), list and poll them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import ApiKey, DispatcherDep, SessionDep
+from api.schemas import RunCreate, RunList, RunPublic
+from forecaster.db import repo
+from forecaster.db.models import Run, utcnow
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+
+
+def run_public(run: Run) -> RunPublic:
+    duration = None
+    if run.started_at is not None:  # still running: the time so far
+        duration = max(((run.finished_at or utcnow()) - run.started_at).total_seconds(), 0.0)
+    versions = run.result.get("versions") or []
+    return RunPublic(
+        id=run.id,
+        kind=run.kind,
+        status=run.status,
+        parameters=run.parameters,
+        flow_run_id=run.flow_run_id,
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_s=duration,
+        error=run.error,
+        result=run.result,
+        versions=[int(v) for v in versions if isinstance(v, int | str) and str(v).isdigit()],
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    dependencies=[ApiKey],
+    responses={
+        404: {"description": "unknown series"},
+        409: {"description": "a retrain of one of these series is already running"},
+    },
+)
+def create_run(body: RunCreate, dispatcher: DispatcherDep, session: SessionDep) -> RunPublic:
+    """Start an ingest or a retrain in the background; poll GET /runs/{id} for its status."""
+    run_id = dispatcher.submit(kind=body.kind, series=body.series)
+    return run_public(repo.get_run(session=session, run_id=run_id))
+
+
+@router.get("")
+def list_runs(
+    session: SessionDep,
+    kind: Literal["ingest", "retrain", "forecast"] | None = None,
+    status: Literal["pending", "running", "completed", "failed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RunList:
+    """Newest first."""
+    runs = [
+        run_public(r)
+        for r in repo.list_runs(session=session, kind=kind, status=status, limit=limit)
+    ]
+    return RunList(data=runs, count=len(runs))
+
+
+@router.get("/{run_id}", responses={404: {"description": "unknown run"}})
+def read_run(run_id: int, session: SessionDep) -> RunPublic:
+    return run_public(repo.get_run(session=session, run_id=run_id))

@@ -1,0 +1,244 @@
+"""Request and response models of the HTTP API (family naming: XCreate, XPublic, XList(data, count))."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Strategy(StrEnum):
+    recursive = "recursive"
+    direct = "direct"
+
+
+class Message(BaseModel):
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """Every error: what was wrong and what is valid."""
+
+    detail: str
+
+
+# --- series ----------------------------------------------------------------------------
+
+
+class SeriesPublic(BaseModel):
+    key: str
+    source: str
+    params: dict[str, Any]
+    frequency: str
+    timezone: str
+    variables: list[str]
+    first: datetime | None = Field(description="first stored timestamp (naive UTC)")
+    last: datetime | None = Field(description="last stored timestamp: the data end")
+    rows: int = Field(description="stored (variable, timestamp) cells")
+
+
+class SeriesList(BaseModel):
+    data: list[SeriesPublic]
+    count: int
+
+
+_KEY = Field(
+    min_length=1,
+    max_length=100,
+    pattern=r"^[A-Za-z0-9._^=-]+$",
+    description="series key: 1-100 letters, digits, '-', '_', '.', '^' or '='",
+    examples=["AAPL"],
+)
+
+
+class YahooSeriesCreate(BaseModel):
+    """A stock ticker from Yahoo Finance (business-day calendar)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: Annotated[str, _KEY]
+    source: Literal["yahoo"]
+    ticker: str = Field(min_length=1, max_length=20, examples=["AAPL"])
+
+
+class MeteostatSeriesCreate(BaseModel):
+    """Daily weather from Meteostat: a station id, or a point (lat, lon)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: Annotated[str, _KEY]
+    source: Literal["meteostat"]
+    station: str | None = Field(default=None, min_length=1, examples=["72509"])
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _station_or_point(self) -> MeteostatSeriesCreate:
+        point = (self.lat is not None, self.lon is not None)
+        if self.station is not None and any(point):
+            raise ValueError("give either station or lat and lon, not both")
+        if self.station is None and not all(point):
+            raise ValueError("a meteostat series needs station (e.g. 72509) or both lat and lon")
+        return self
+
+
+class CsvSeriesCreate(BaseModel):
+    """One of the bundled samples (the embedded default); files on the server are CLI-only."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: Annotated[str, _KEY]
+    source: Literal["csv"]
+    sample: str = Field(
+        description="bundled sample: AAPL, IBM or seattle-weather", examples=["IBM"]
+    )
+
+
+SeriesCreate = Annotated[
+    YahooSeriesCreate | MeteostatSeriesCreate | CsvSeriesCreate,
+    Field(discriminator="source"),
+]
+
+
+class ObservationPublic(BaseModel):
+    ts: datetime
+    variable: str
+    value: float | None = Field(description="null: a gap the source reported")
+
+
+class ObservationsPage(BaseModel):
+    series: str
+    data: list[ObservationPublic]
+    count: int = Field(description="rows in the whole range, all pages")
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null at the end")
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+class StepMetrics(BaseModel):
+    """Error at one step for one variable: the model beside its naive baselines.
+
+    Keys are metric names (mae, rmse, mape, smape, mase, and coverage of the intervals).
+    """
+
+    variable: str
+    step: int = Field(description="1..H; 0 = all steps pooled")
+    model: dict[str, float | None]
+    naive: dict[str, float | None]
+    seasonal_naive: dict[str, float | None]
+
+
+class ModelPublic(BaseModel):
+    id: int
+    series: str
+    architecture: str
+    strategy: str
+    status: str = Field(description="candidate | champion | archived | failed")
+    lookback: int | None
+    horizon: int | None = Field(
+        description="H: the steps a direct model emits; a recursive model rolls any horizon"
+    )
+    targets: list[str]
+    variables: list[str] = Field(description="inputs the model reads")
+    config: dict[str, Any] = Field(description="every hyperparameter (ModelSpec)")
+    train_start: datetime | None
+    train_end: datetime | None
+    data_range: dict[str, Any] = Field(description="start, train_end, valid_end, end")
+    primary_metric: str | None
+    primary_score: float | None = Field(description="backtest score that decided promotion")
+    has_attention: bool = Field(description="forecasts carry attention weights")
+    fit: dict[str, Any] | None = Field(description="training summary: epochs, losses, time")
+    error: str | None = Field(description="why training failed (status failed)")
+    run_id: int | None
+    created_at: datetime
+    promoted_at: datetime | None
+
+
+class ModelDetail(ModelPublic):
+    metrics: dict[str, list[StepMetrics]] = Field(
+        description="per split (valid, test, backtest): every step, the model beside the baselines"
+    )
+
+
+class ModelList(BaseModel):
+    data: list[ModelPublic]
+    count: int
+
+
+# --- forecasts -------------------------------------------------------------------------
+
+
+class ForecastPointPublic(BaseModel):
+    step: int
+    ts: datetime = Field(description="on the series' own calendar (business days for stocks)")
+    variable: str
+    value: float
+    lower: float | None
+    upper: float | None
+
+
+class AttentionPublic(BaseModel):
+    """Attention of each forecast step over the lookback (the dashboard draws a heatmap)."""
+
+    weights: list[list[float]] = Field(description="(horizon, lookback)")
+    lookback_ts: list[datetime] = Field(description="timestamps of the lookback rows")
+
+
+class ForecastPublic(BaseModel):
+    series: str
+    model: ModelPublic
+    strategy: str
+    horizon: int
+    level: float
+    issued_at: datetime = Field(description="data end the forecast was issued from")
+    points: list[ForecastPointPublic]
+    metrics_split: str = Field(description="where the figures come from: backtest or test")
+    metrics: list[StepMetrics]
+    skill: str | None = Field(
+        default=None, description="plain words on whether the model beats the naive baseline"
+    )
+    attention: AttentionPublic | None
+
+
+# --- runs ------------------------------------------------------------------------------
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["ingest", "retrain"]
+    series: list[str] = Field(default_factory=list, description="series keys; empty: every series")
+
+
+class RunPublic(BaseModel):
+    id: int
+    kind: str
+    status: str = Field(description="pending | running | completed | failed")
+    parameters: dict[str, Any]
+    flow_run_id: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_s: float | None
+    error: str | None
+    result: dict[str, Any]
+    versions: list[int] = Field(description="model versions the run produced")
+
+
+class RunList(BaseModel):
+    data: list[RunPublic]
+    count: int
+
+
+# --- health ----------------------------------------------------------------------------
+
+
+class HealthPublic(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: bool
+    migrations_current: bool
+    schema_revision: str | None
+    head_revision: str | None
+    models_loaded: int
+    detail: str | None = None

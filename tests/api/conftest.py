@@ -1,0 +1,145 @@
+"""API fixtures: the real app on a migrated SQLite or PostgreSQL database, through TestClient."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.main import create_app
+from forecaster import registry
+from forecaster.backtest import EvaluationReport
+from forecaster.config import Settings
+from forecaster.db import repo
+from forecaster.forecasting import ModelSpec, TrainOutcome, evaluate_model, train_model
+from forecaster.sources.samples import load_sample
+
+with warnings.catch_warnings():
+    # Starlette 1.x would rather drive its TestClient with httpx2; httpx (which Prefect needs
+    # too) still works and is what this project installs.
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+AUTH = {"X-API-Key": "test"}
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, api_key=SecretStr("test"))
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def store_sample(
+    factory: sessionmaker[Session], key: str = "seattle-weather", rows: int = 120
+) -> pd.DataFrame:
+    """Register a bundled sample as a csv series and store its first `rows` rows directly."""
+    sample = {"seattle-weather": "seattle_daily.csv", "IBM": "IBM.csv", "AAPL": "AAPL.csv"}
+    frame = load_sample(key).iloc[:rows]
+    with factory.begin() as session:
+        series = repo.register_series(
+            session=session,
+            key=key,
+            source="csv",
+            params={"sample": sample[key]},
+            frequency="D" if key == "seattle-weather" else "B",
+        )
+        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+    return frame
+
+
+def wait_for_run(client: TestClient, run_id: int, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").json()
+        if run["status"] in ("completed", "failed"):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s")
+
+
+# --- tiny trained models -----------------------------------------------------------------
+
+SEATTLE_ROWS = 400
+IBM_ROWS = 300
+
+
+def tiny_spec(architecture: str, strategy: str, target: str) -> ModelSpec:
+    return ModelSpec(
+        architecture=architecture,
+        strategy=strategy,
+        lookback=14,
+        horizon=5,
+        targets=(target,),
+        hidden_size=8,
+        num_layers=1,
+        epochs=2,
+        batch_size=64,
+    )
+
+
+@dataclass(frozen=True)
+class Tiny:
+    series_key: str
+    frame: pd.DataFrame
+    outcome: TrainOutcome
+    backtest: EvaluationReport
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, Tiny]:
+    """Trained and backtested once per test session (seconds); stored into each test's database."""
+    weather = load_sample("seattle-weather").iloc[:SEATTLE_ROWS][["tmax", "tmin", "prcp", "wspd"]]
+    ibm = load_sample("IBM").iloc[:IBM_ROWS][["close", "volume"]]
+    jobs = {
+        "gru-recursive": ("seattle-weather", weather, tiny_spec("gru", "recursive", "tmax"), "D"),
+        "gru-direct": ("seattle-weather", weather, tiny_spec("gru", "direct", "tmax"), "D"),
+        "seq2seq-direct": (
+            "seattle-weather",
+            weather,
+            tiny_spec("seq2seq_attention", "direct", "tmax"),
+            "D",
+        ),
+        "ibm-recursive": ("IBM", ibm, tiny_spec("gru", "recursive", "close"), "B"),
+    }
+    out = {}
+    for name, (key, frame, spec, freq) in jobs.items():
+        outcome = train_model(frame, spec, freq=freq, threads=1)
+        backtest = evaluate_model(outcome.model, frame, origins=20)
+        out[name] = Tiny(key, frame, outcome, backtest)
+    return out
+
+
+@pytest.fixture
+def trained(session_factory: sessionmaker[Session], tiny_models: dict[str, Tiny]) -> dict[str, int]:
+    """Seattle weather with a recursive and a direct GRU champion and a seq2seq candidate; IBM
+    with a recursive champion. Returns version ids by name."""
+    store_sample(session_factory, "seattle-weather", rows=SEATTLE_ROWS)
+    store_sample(session_factory, "IBM", rows=IBM_ROWS)
+    ids = {}
+    with session_factory.begin() as session:
+        for name, tiny in tiny_models.items():
+            series = repo.get_series(session=session, key=tiny.series_key)
+            version = registry.save_version(
+                session=session, series_id=series.id, outcome=tiny.outcome
+            )
+            registry.add_evaluation(session=session, version_id=version.id, report=tiny.backtest)
+            version.primary_metric = "mase"
+            version.primary_score = tiny.backtest.score("mase", split="backtest")
+            if name != "seq2seq-direct":  # left a candidate, so tests can promote it
+                registry.promote(session=session, version_id=version.id)
+            ids[name] = version.id
+    return ids

@@ -1,0 +1,173 @@
+"""Forecast reads: points on the series' calendar, metrics beside baselines, attention, errors,
+and the caches (no reload per request; new data or a promotion is seen at once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db import repo
+from forecaster.sources.samples import load_sample
+from tests.api.conftest import SEATTLE_ROWS
+
+URL = "/api/v1/forecasts/seattle-weather"
+METRICS = {"mae", "rmse", "mape", "smape", "mase"}
+
+
+def test_champion_forecast_has_points_metrics_and_baselines(
+    client: TestClient, trained: dict[str, int]
+) -> None:
+    r = client.get(URL, params={"horizon": 5, "level": 0.8})
+    assert r.status_code == 200
+    fc = r.json()
+    assert fc["series"] == "seattle-weather" and fc["strategy"] == "recursive"
+    assert fc["model"]["id"] == trained["gru-recursive"] and fc["model"]["status"] == "champion"
+    assert fc["horizon"] == 5 and fc["level"] == 0.8
+    last = load_sample("seattle-weather").index[SEATTLE_ROWS - 1]
+    assert fc["issued_at"] == last.isoformat()
+    days = pd.date_range(last, periods=6, freq="D")[1:]
+    assert [p["ts"] for p in fc["points"]] == [d.isoformat() for d in days]
+    assert [p["step"] for p in fc["points"]] == [1, 2, 3, 4, 5]
+    for p in fc["points"]:
+        assert p["variable"] == "tmax" and p["lower"] < p["value"] < p["upper"]
+    assert fc["metrics_split"] == "backtest"
+    steps = {m["step"]: m for m in fc["metrics"] if m["variable"] == "tmax"}
+    assert sorted(steps) == [0, 1, 2, 3, 4, 5]  # 0: all steps pooled
+    for m in steps.values():
+        assert METRICS <= set(m["model"]) and METRICS <= set(m["naive"])
+        assert METRICS <= set(m["seasonal_naive"])
+    ours, naive = steps[0]["model"]["mase"], steps[0]["naive"]["mase"]
+    verdict = "beats" if ours < naive else "does not beat"
+    assert fc["skill"].startswith(
+        f"tmax: MASE {ours:.3f} {verdict} the naive forecast's {naive:.3f}"
+    )
+    assert fc["attention"] is None and fc["model"]["has_attention"] is False
+
+    # recursive goes past the model's H; the default horizon is the model's own H
+    assert len(client.get(URL, params={"horizon": 12}).json()["points"]) == 12
+    assert len(client.get(URL).json()["points"]) == 5
+
+
+def test_stock_forecasts_step_over_weekends(client: TestClient, trained: dict[str, int]) -> None:
+    fc = client.get("/api/v1/forecasts/IBM", params={"horizon": 10}).json()
+    assert fc["model"]["id"] == trained["ibm-recursive"]
+    stamps = pd.DatetimeIndex([p["ts"] for p in fc["points"]])
+    assert stamps[0] > pd.Timestamp(fc["issued_at"])
+    assert set(stamps.dayofweek) <= {0, 1, 2, 3, 4}  # business days only
+    assert list(stamps) == list(
+        pd.bdate_range(pd.Timestamp(fc["issued_at"]) + pd.offsets.BDay(), periods=10)
+    )
+
+
+def test_attention_weights_come_with_a_seq2seq_model(
+    client: TestClient, trained: dict[str, int]
+) -> None:
+    fc = client.get(URL, params={"model": trained["seq2seq-direct"]}).json()
+    assert fc["model"]["has_attention"] is True and fc["strategy"] == "direct"
+    weights = fc["attention"]["weights"]
+    assert len(weights) == 5 and all(len(row) == 14 for row in weights)  # (H, L)
+    for row in weights:
+        assert sum(row) == pytest.approx(1.0, abs=1e-4)
+    lookback = fc["attention"]["lookback_ts"]
+    assert len(lookback) == 14 and lookback[-1] == fc["issued_at"]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "detail"),
+    [
+        # a direct model cannot go past its H; recursive can
+        (
+            {"strategy": "direct", "horizon": 6},
+            422,
+            "horizon=6 exceeds this direct model's H=5; use strategy=recursive or horizon<=5",
+        ),
+        (
+            {"strategy": "sideways"},
+            422,
+            "query parameter 'strategy': Input should be 'recursive' or 'direct' (got 'sideways')",
+        ),
+        (
+            {"horizon": 0},
+            422,
+            "query parameter 'horizon': Input should be greater than or equal to 1 (got '0')",
+        ),
+        # bounded: recursive forecasts cost work per step
+        (
+            {"horizon": 1001},
+            422,
+            "query parameter 'horizon': Input should be less than or equal to 1000 (got '1001')",
+        ),
+        ({"level": 1.5}, 422, "query parameter 'level': Input should be less than 1 (got '1.5')"),
+        (
+            {"horizon": "soon"},
+            422,
+            "query parameter 'horizon': Input should be a valid integer, unable to parse string "
+            "as an integer (got 'soon')",
+        ),
+        ({"model": "best"}, 422, "model='best' is neither 'champion' nor a model version id"),
+        ({"model": 9999}, 404, "unknown model version 9999; GET /api/v1/models lists the versions"),
+    ],
+)
+@pytest.mark.usefixtures("trained")
+def test_bad_forecast_requests_say_what_is_valid(
+    client: TestClient, params: dict[str, Any], status: int, detail: str
+) -> None:
+    r = client.get(URL, params=params)
+    assert r.status_code == status
+    assert r.json() == {"detail": detail}
+
+
+def test_unknown_series_and_missing_champion(client: TestClient, trained: dict[str, int]) -> None:
+    r = client.get("/api/v1/forecasts/MSFT")
+    assert r.status_code == 404
+    assert r.json() == {
+        "detail": "unknown series 'MSFT'; known series: IBM, seattle-weather "
+        "(GET /api/v1/series lists them)"
+    }
+    r = client.get("/api/v1/forecasts/IBM", params={"strategy": "direct"})
+    assert r.status_code == 409
+    assert r.json() == {
+        "detail": "series 'IBM' has no direct champion yet; train one with `forecaster train IBM "
+        '--strategy direct` or POST /api/v1/runs {"kind": "retrain", "series": ["IBM"]}'
+    }
+    # a version of another series is not this series' model
+    r = client.get("/api/v1/forecasts/IBM", params={"model": trained["gru-recursive"]})
+    assert r.status_code == 404
+    assert r.json()["detail"] == (
+        f"model version {trained['gru-recursive']} belongs to another series, not 'IBM'; "
+        "GET /api/v1/models?series=IBM lists this series' versions"
+    )
+
+
+def _cache_count(client: TestClient, result: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(f'forecaster_forecast_cache_total{{result="{result}"}}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+@pytest.mark.usefixtures("trained")  # before `client`: the app starts with champions stored
+def test_reads_are_cached_and_new_data_is_seen_at_once(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    loaded = client.get("/health").json()["models_loaded"]
+    assert loaded == 3  # the champions, loaded at start-up
+    first = client.get(URL, params={"horizon": 7})
+    hits, misses = _cache_count(client, "hit"), _cache_count(client, "miss")
+    again = client.get(URL, params={"horizon": 7})
+    assert again.content == first.content
+    assert _cache_count(client, "hit") == hits + 1 and _cache_count(client, "miss") == misses
+    assert client.get("/health").json()["models_loaded"] == loaded  # nothing reloaded
+
+    # one more day of data: the next read is issued from it
+    nxt = load_sample("seattle-weather").iloc[SEATTLE_ROWS : SEATTLE_ROWS + 1]
+    with session_factory.begin() as session:
+        sid = repo.get_series(session=session, key="seattle-weather").id
+        repo.upsert_observations(session=session, series_id=sid, frame=nxt)
+    fresh = client.get(URL, params={"horizon": 7}).json()
+    assert fresh["issued_at"] == nxt.index[0].isoformat()
+    assert _cache_count(client, "miss") == misses + 1

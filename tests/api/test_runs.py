@@ -1,0 +1,193 @@
+"""Runs: 202 and background execution, polling, one retrain per series at a time, auth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.main import create_app
+from flows.dispatch import Dispatcher
+from forecaster.config import Settings
+from forecaster.db import repo
+from tests.api.conftest import AUTH, store_sample, wait_for_run
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_ingest_run_is_202_and_completes_in_the_background(client: TestClient) -> None:
+    created = client.post(
+        "/api/v1/series",
+        json={"key": "seattle", "source": "csv", "sample": "seattle-weather"},
+        headers=AUTH,
+    )
+    assert created.status_code == 201 and created.json()["rows"] == 0
+
+    r = client.post("/api/v1/runs", json={"kind": "ingest", "series": ["seattle"]}, headers=AUTH)
+    assert r.status_code == 202
+    run = r.json()
+    assert run["kind"] == "ingest" and run["status"] in ("pending", "running", "completed")
+    assert run["parameters"]["series"] == ["seattle"]
+
+    done = wait_for_run(client, run["id"])
+    assert done["status"] == "completed", done["error"]
+    assert done["error"] is None
+    assert done["result"]["rows"] == {"seattle": 1461 * 4}  # tmin, tmax, prcp, wspd
+    assert done["flow_run_id"]  # a real Prefect flow run
+    assert done["started_at"] and done["finished_at"] and done["duration_s"] >= 0
+    series = client.get("/api/v1/series/seattle").json()
+    assert series["first"] == "2012-01-01T00:00:00" and series["last"] == "2015-12-31T00:00:00"
+
+    listed = client.get("/api/v1/runs", params={"kind": "ingest"}).json()
+    assert [x["id"] for x in listed["data"]] == [run["id"]] and listed["count"] == 1
+    assert client.get("/api/v1/runs", params={"kind": "retrain"}).json()["count"] == 0
+    metrics = client.get("/metrics").text
+    assert 'forecaster_last_run_timestamp_seconds{kind="ingest",series="seattle"}' in metrics
+
+
+def test_second_retrain_of_a_series_is_409_naming_the_running_one(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    store_sample(session_factory, rows=10)
+    store_sample(session_factory, key="IBM", rows=10)
+    with session_factory.begin() as session:
+        running = repo.create_run(
+            session=session, kind="retrain", parameters={"series": ["seattle-weather"]}
+        ).id
+        repo.start_run(session=session, run_id=running)
+
+    for series in (["seattle-weather"], ["IBM", "seattle-weather"], []):
+        r = client.post("/api/v1/runs", json={"kind": "retrain", "series": series}, headers=AUTH)
+        assert r.status_code == 409
+        assert r.json() == {
+            "detail": f"retrain run {running} is already running for seattle-weather; wait for it "
+            f"to finish (GET /api/v1/runs/{running}) and try again"
+        }
+    assert client.get("/api/v1/runs").json()["count"] == 1  # nothing was created
+
+
+def test_a_retrain_of_every_series_blocks_any_other_retrain(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    store_sample(session_factory, key="IBM", rows=10)
+    with session_factory.begin() as session:
+        pending = repo.create_run(session=session, kind="retrain", parameters={"series": []}).id
+    r = client.post("/api/v1/runs", json={"kind": "retrain", "series": ["IBM"]}, headers=AUTH)
+    assert r.status_code == 409
+    assert r.json()["detail"] == (
+        f"retrain run {pending} is already pending for every series; wait for it to finish "
+        f"(GET /api/v1/runs/{pending}) and try again"
+    )
+
+
+def test_runs_for_unknown_series_or_kind_are_rejected(client: TestClient) -> None:
+    r = client.post("/api/v1/runs", json={"kind": "ingest", "series": ["NOPE"]}, headers=AUTH)
+    assert r.status_code == 404
+    assert r.json() == {
+        "detail": "unknown series 'NOPE'; no series are stored yet (GET /api/v1/series lists them)"
+    }
+    r = client.post("/api/v1/runs", json={"kind": "forecast"}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": "body field 'kind': Input should be 'ingest' or 'retrain' (got 'forecast')"
+    }
+    r = client.get("/api/v1/runs/999")
+    assert r.status_code == 404
+    assert r.json() == {"detail": "unknown run id 999; GET /api/v1/runs lists recent runs"}
+    r = client.get("/api/v1/runs/abc")
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": "path parameter 'run_id': Input should be a valid integer, unable to parse "
+        "string as an integer (got 'abc')"
+    }
+    r = client.get("/api/v1/runs", params={"status": "done"})
+    assert r.status_code == 422
+
+
+MUTATING = [
+    ("/api/v1/series", {"key": "x", "source": "yahoo", "ticker": "X"}),
+    ("/api/v1/runs", {"kind": "ingest", "series": []}),
+    ("/api/v1/models/1/promote", None),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), MUTATING)
+def test_mutating_routes_need_the_api_key(
+    client: TestClient, path: str, body: dict[str, Any] | None
+) -> None:
+    r = client.post(path, json=body)
+    assert r.status_code == 401
+    assert r.json() == {"detail": "missing API key: send it in the X-API-Key header"}
+    r = client.post(path, json=body, headers={"X-API-Key": "guess"})
+    assert r.status_code == 403
+    assert r.json() == {"detail": "wrong API key in the X-API-Key header"}
+    assert client.get("/api/v1/series").json()["count"] == 0
+    assert client.get("/api/v1/runs").json()["count"] == 0
+
+
+@pytest.mark.parametrize(("path", "body"), MUTATING)
+def test_without_a_configured_key_mutating_routes_are_503(
+    database_url: str, path: str, body: dict[str, Any] | None
+) -> None:
+    with TestClient(create_app(Settings(database_url=database_url, api_key=None))) as client:
+        r = client.post(path, json=body, headers=AUTH)
+        assert r.status_code == 503
+        assert r.json() == {
+            "detail": "mutating routes are disabled: no API key is configured on the server; "
+            "set FORECASTER_API_KEY and restart it"
+        }
+        assert client.get("/api/v1/series").status_code == 200  # reads stay open
+
+
+def test_runs_left_running_by_a_dead_api_process_are_failed_at_start(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        dead = repo.create_run(
+            session=session,
+            kind="retrain",
+            parameters={
+                "series": [],
+                "executor": {"mode": "thread", "host": _host(), "pid": 2**22 + 1},
+            },
+        ).id
+        repo.start_run(session=session, run_id=dead)
+        cli = repo.create_run(session=session, kind="retrain", parameters={"series": []}).id
+    with TestClient(create_app(settings)) as client:
+        failed = client.get(f"/api/v1/runs/{dead}").json()
+        assert failed["status"] == "failed"
+        assert failed["error"] == (
+            f"the API process (pid {2**22 + 1}) that ran it stopped before it finished"
+        )
+        # a run started elsewhere (the CLI, a worker) is left alone
+        assert client.get(f"/api/v1/runs/{cli}").json()["status"] == "pending"
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_with_a_prefect_server_runs_go_to_its_deployment(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    store_sample(session_factory, rows=10)
+    api_url = PREFECT_API_URL.value()
+    dispatcher = Dispatcher(
+        factory=session_factory, database_url=settings.database_url, prefect_api_url=api_url
+    )
+    # nothing serves the deployment: the run fails at once, saying why
+    run_id = dispatcher.submit(kind="ingest", series=["seattle-weather"])
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=run_id)
+        assert run.status == "failed"
+        assert run.error is not None and run.error.startswith(
+            f"could not start Prefect deployment 'ingest/ingest' at {api_url}: "
+        )
+        assert run.error.endswith("Is the worker serving it (flows/deploy.py)?")
+        assert run.parameters["executor"] == {"mode": "deployment"}

@@ -1,0 +1,209 @@
+"""Series routes: list, read, observations (pagination, filters, bad input), registration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.api.conftest import AUTH, store_sample
+
+
+def test_series_list_read_and_unknown_key(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    assert client.get("/api/v1/series").json() == {"data": [], "count": 0}
+    assert client.get("/api/v1/series/nope").json() == {
+        "detail": "unknown series 'nope'; no series are stored yet (GET /api/v1/series lists them)"
+    }
+    store_sample(session_factory, rows=30)
+
+    listed = client.get("/api/v1/series").json()
+    assert listed["count"] == 1
+    one = client.get("/api/v1/series/seattle-weather")
+    assert one.status_code == 200
+    assert one.json() == listed["data"][0]
+    assert one.json()["source"] == "csv"
+    assert one.json()["first"] == "2012-01-01T00:00:00"
+    assert one.json()["last"] == "2012-01-30T00:00:00"
+    assert "tmax" in one.json()["variables"]
+
+    missing = client.get("/api/v1/series/nope")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "detail": "unknown series 'nope'; known series: seattle-weather (GET /api/v1/series lists them)"
+    }
+
+
+def test_observations_are_paginated_and_filtered(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    frame = store_sample(session_factory, rows=30)
+    url = "/api/v1/series/seattle-weather/observations"
+    page = client.get(url, params={"variables": "tmax,tmin", "limit": 25}).json()
+    assert page["count"] == 60 and page["limit"] == 25 and page["offset"] == 0
+    assert page["next_offset"] == 25
+    assert page["data"][:2] == [
+        {"ts": "2012-01-01T00:00:00", "variable": "tmax", "value": frame["tmax"].iloc[0]},
+        {"ts": "2012-01-01T00:00:00", "variable": "tmin", "value": frame["tmin"].iloc[0]},
+    ]
+    last = client.get(url, params={"variables": ["tmax", "tmin"], "limit": 25, "offset": 50})
+    assert len(last.json()["data"]) == 10 and last.json()["next_offset"] is None
+
+    ranged = client.get(
+        url,
+        params={"variables": "tmax", "start": "2012-01-10", "end": "2012-01-12T00:00:00Z"},
+    ).json()
+    assert [r["ts"][:10] for r in ranged["data"]] == ["2012-01-10", "2012-01-11", "2012-01-12"]
+    # a gap the source reported comes back as null, not dropped
+    tavg = client.get(url, params={"variables": "tavg", "limit": 1}).json()
+    assert tavg["data"][0]["value"] is None and tavg["count"] == 30
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        # the page size is bounded, and the error says the bound
+        (
+            {"limit": 10001},
+            "query parameter 'limit': Input should be less than or equal to 10000 (got '10001')",
+        ),
+        (
+            {"offset": -1},
+            "query parameter 'offset': Input should be greater than or equal to 0 (got '-1')",
+        ),
+        # not a date
+        (
+            {"start": "2012-13-01"},
+            "query parameter 'start': Input should be a valid datetime or date, "
+            "month value is outside expected range of 1-12 (got '2012-13-01')",
+        ),
+        # a range that ends before it starts
+        (
+            {"start": "2012-02-01", "end": "2012-01-01"},
+            "start=2012-02-01 is after end=2012-01-01; give start <= end",
+        ),
+        # a variable the series does not have
+        (
+            {"variables": "tmax,snowfall"},
+            "unknown variable(s) 'snowfall' for series 'seattle-weather'; its variables are: "
+            "prcp, pres, snow, tavg, tmax, tmin, tsun, wdir, wpgt, wspd",
+        ),
+    ],
+)
+def test_bad_observation_queries_are_422_saying_what_is_valid(
+    client: TestClient, session_factory: sessionmaker[Session], params: dict[str, Any], detail: str
+) -> None:
+    store_sample(session_factory, rows=5)
+    r = client.get("/api/v1/series/seattle-weather/observations", params=params)
+    assert r.status_code == 422
+    assert r.json() == {"detail": detail}
+
+
+def test_register_series_of_each_source(client: TestClient) -> None:
+    created = client.post(
+        "/api/v1/series", json={"key": "AAPL", "source": "yahoo", "ticker": "aapl"}, headers=AUTH
+    )
+    assert created.status_code == 201
+    assert created.json() == {
+        "key": "AAPL",
+        "source": "yahoo",
+        "params": {"ticker": "AAPL"},
+        "frequency": "B",
+        "timezone": "America/New_York",
+        "variables": [],
+        "first": None,
+        "last": None,
+        "rows": 0,
+    }
+    station = client.post(
+        "/api/v1/series",
+        json={"key": "boston-weather", "source": "meteostat", "station": "72509"},
+        headers=AUTH,
+    )
+    assert station.status_code == 201
+    assert station.json()["params"] == {"station": "72509"}
+    assert station.json()["frequency"] == "D"
+    point = client.post(
+        "/api/v1/series",
+        json={"key": "sea", "source": "meteostat", "lat": 47.61, "lon": -122.33},
+        headers=AUTH,
+    )
+    assert point.json()["params"] == {"lat": 47.61, "lon": -122.33}
+    sample = client.post(
+        "/api/v1/series", json={"key": "ibm", "source": "csv", "sample": "IBM"}, headers=AUTH
+    )
+    assert sample.json()["params"] == {"sample": "IBM.csv"}
+    keys = [s["key"] for s in client.get("/api/v1/series").json()["data"]]
+    assert keys == ["AAPL", "boston-weather", "ibm", "sea"]
+
+    again = client.post(
+        "/api/v1/series", json={"key": "AAPL", "source": "yahoo", "ticker": "MSFT"}, headers=AUTH
+    )
+    assert again.status_code == 409
+    assert again.json() == {
+        "detail": "series 'AAPL' already exists (source yahoo, params {'ticker': 'AAPL'}); pick "
+        'another key, or update its data with POST /api/v1/runs {"kind": "ingest", "series": ["AAPL"]}'
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        # key is required
+        ({"source": "yahoo", "ticker": "AAPL"}, "body field 'key': required"),
+        # a key with characters a URL path would mangle
+        (
+            {"key": "a b", "source": "yahoo", "ticker": "AAPL"},
+            "body field 'key': String should match pattern '^[A-Za-z0-9._^=-]+$' (got 'a b')",
+        ),
+        (
+            {"key": "x", "source": "quandl"},
+            "body field 'source': 'quandl' is not one of 'yahoo', 'meteostat', 'csv'",
+        ),
+        ({"key": "x", "ticker": "AAPL"}, "body field 'source': required"),
+        ({"key": "x", "source": "yahoo"}, "body field 'ticker': required"),
+        (
+            {"key": "x", "source": "meteostat"},
+            "request body: a meteostat series needs station (e.g. 72509) or both lat and lon",
+        ),
+        (
+            {"key": "x", "source": "meteostat", "station": "72509", "lat": 1, "lon": 2},
+            "request body: give either station or lat and lon, not both",
+        ),
+        (
+            {"key": "x", "source": "meteostat", "lat": 91, "lon": 0},
+            "body field 'lat': Input should be less than or equal to 90 (got 91)",
+        ),
+        (
+            {"key": "x", "source": "csv", "sample": "MSFT"},
+            "unknown sample 'MSFT': bundled samples are AAPL, IBM, seattle-weather",
+        ),
+        # a typo'd field is named, not silently ignored
+        (
+            {"key": "x", "source": "yahoo", "tickr": "AAPL"},
+            "body field 'ticker': required; body field 'tickr': Extra inputs are not permitted (got 'AAPL')",
+        ),
+    ],
+)
+def test_bad_registrations_are_422_saying_what_is_valid(
+    client: TestClient, body: dict[str, Any], detail: str
+) -> None:
+    r = client.post("/api/v1/series", json=body, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json() == {"detail": detail}
+    assert client.get("/api/v1/series").json()["count"] == 0
+
+
+def test_malformed_json_body_is_422(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/series",
+        content="{bad",
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": "request body is not valid JSON: Expecting property name enclosed in double quotes"
+    }
