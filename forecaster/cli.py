@@ -528,6 +528,34 @@ def _serve(settings: Settings, host: str, port: int) -> int:
     return 0
 
 
+# --- serve ----------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate the database, then serve the HTTP API with uvicorn (the app itself never migrates)."""
+    import uvicorn
+
+    from api.main import create_app
+    from forecaster.db.session import upgrade
+
+    _quiet_prefect()  # POST /runs executes flows in this process unless a Prefect server is set
+    upgrade(settings.database_url)
+    if settings.api_key is None:
+        print(
+            "note: FORECASTER_API_KEY is not set: reads work, mutating routes (POST) answer 503",
+            file=sys.stderr,
+        )
+    print(f"serving http://{args.host}:{args.port}/ (docs at /docs; Ctrl-C stops)", file=sys.stderr)
+    # the app object, not the factory: it must use these settings (--database-url included)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -619,6 +647,11 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--json", action="store_true")
     ru.add_argument("--limit", type=int, default=20)
     ru.set_defaults(handler=cmd_runs)
+
+    sv = sub.add_parser("serve", help="migrate the database and serve the HTTP API")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(handler=cmd_serve)
 
     d = sub.add_parser("demo", help="migrate, ingest the bundled sample, retrain, serve the API")
     d.add_argument("--host", default="127.0.0.1")
