@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from api import render
-from api.deps import CacheDep, ModelsDep, SessionDep
+from api.deps import CacheDep, ModelsDep
 from api.schemas import ErrorDetail, ForecastPublic, Strategy
 from forecaster import registry
 from forecaster.db import repo
@@ -61,7 +61,6 @@ def _render(session: Session, result: SeriesForecast) -> bytes:
 def read_forecast(
     series_key: str,
     request: Request,
-    session: SessionDep,
     cache: CacheDep,
     models: ModelsDep,
     horizon: Annotated[
@@ -76,28 +75,34 @@ def read_forecast(
         float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
     ] = None,
 ) -> Response:
-    """Forecast the next `horizon` steps; timestamps follow the series' own calendar."""
-    version_id = int(model) if model.isdigit() else None
-    found = None
-    if model == "champion" or version_id is not None:
-        found = repo.forecast_key(
-            session=session, series_key=series_key, strategy=strategy, version_id=version_id
-        )
+    """Forecast the next `horizon` steps; timestamps follow the series' own calendar.
 
-    def compute() -> bytes:
-        result = forecast_series(
-            session=session,
-            series_key=series_key,
-            horizon=horizon,
-            strategy=strategy.value,
-            model=model,
-            level=level,
-            cache=models,
-        )
-        return _render(session, result)
+    A read is one small query (which model, how fresh the data) and, on a hit, the cached body.
+    """
+    # Not SessionDep: its commit is a second thread-pool hop per request, which under load costs
+    # as much as the rest of a cached read (bench/api.py); a read-only transaction ends here.
+    with request.app.state.session_factory.begin() as session:
+        version_id = int(model) if model.isdigit() else None
+        found = None
+        if model == "champion" or version_id is not None:
+            found = repo.forecast_key(
+                session=session, series_key=series_key, strategy=strategy, version_id=version_id
+            )
 
-    if found is None:  # no such model: forecast_series raises the precise error
-        return Response(compute(), media_type="application/json")
-    body, hit = cache.get_or_compute((*found, horizon, level), compute)
+        def compute() -> bytes:
+            result = forecast_series(
+                session=session,
+                series_key=series_key,
+                horizon=horizon,
+                strategy=strategy.value,
+                model=model,
+                level=level,
+                cache=models,
+            )
+            return _render(session, result)
+
+        if found is None:  # no such model: forecast_series raises the precise error
+            return Response(compute(), media_type="application/json")
+        body, hit = cache.get_or_compute((*found, horizon, level), compute)
     request.app.state.metrics.cache_result(hit)
     return Response(body, media_type="application/json")

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, func, select
+from sqlalchemy import Engine, Select, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from forecaster.db.models import SOURCES, ModelVersion, Observation, Run, Series, utcnow
@@ -21,6 +22,8 @@ from forecaster.errors import (
     UnknownRun,
     UnknownSeries,
 )
+
+_REVISION = text("SELECT version_num FROM alembic_version")
 
 UPSERT_CHUNK = 5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
 
@@ -370,6 +373,23 @@ def check_variables(*, session: Session, series: Series, variables: Sequence[str
         )
 
 
+_CHAMPION_KEY = (
+    select(ModelVersion.id, ModelVersion.status, Series.updated_at)
+    .join(Series, ModelVersion.series_id == Series.id)
+    .where(
+        Series.key == bindparam("key"),
+        ModelVersion.strategy == bindparam("strategy"),
+        ModelVersion.status == "champion",
+    )
+    .limit(1)
+)
+_VERSION_KEY = (
+    select(ModelVersion.id, ModelVersion.status, Series.updated_at)
+    .join(Series, ModelVersion.series_id == Series.id)
+    .where(Series.key == bindparam("key"), ModelVersion.id == bindparam("version_id"))
+)
+
+
 def forecast_key(
     *, session: Session, series_key: str, strategy: str, version_id: int | None = None
 ) -> tuple[int, str, datetime] | None:
@@ -378,19 +398,26 @@ def forecast_key(
 
     Every ingest that writes rows moves `updated_at`, so the triple changes with new data or a
     new champion: a cache keyed by it needs no other invalidation. None when there is no such
-    model (the caller then raises the precise error).
+    model (the caller then raises the precise error). Built once and run on the session's
+    connection (Core, not ORM): this is the whole database cost of a cached forecast read.
     """
-    q = (
-        select(ModelVersion.id, ModelVersion.status, Series.updated_at)
-        .join(Series, ModelVersion.series_id == Series.id)
-        .where(Series.key == series_key)
-    )
+    conn = session.connection()
     if version_id is None:
-        q = q.where(ModelVersion.strategy == strategy, ModelVersion.status == "champion")
+        row = conn.execute(_CHAMPION_KEY, {"key": series_key, "strategy": strategy}).first()
     else:
-        q = q.where(ModelVersion.id == version_id)
-    row = session.execute(q.limit(1)).first()
+        row = conn.execute(_VERSION_KEY, {"key": series_key, "version_id": version_id}).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def schema_revision(*, engine: Engine) -> str | None:
+    """The Alembic revision stored in the database (None: never migrated); raises when the
+    database cannot be reached. A tenth of the cost of Alembic's MigrationContext, so /health
+    can afford it on every call."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(_REVISION).scalar()
+        except DBAPIError:
+            return None  # no alembic_version table
 
 
 def last_timestamps(
