@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecaster.errors import (
@@ -94,8 +95,18 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (a NUL character, a number out of range): bad input."""
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+    return JSONResponse(
+        {"detail": f"the database rejected a value in this request: {reason}"}, status_code=422
+    )
+
+
 def install(app: FastAPI) -> None:
     """One handler for the domain hierarchy, one for validation, one for routing errors."""
     app.add_exception_handler(ForecasterError, _forecaster_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -6,7 +6,28 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+# A database id in a path: a larger number cannot exist, and the database would reject it.
+DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _model_ref(value: str) -> str:
+    if value == "champion" or (value.isdigit() and 1 <= int(value) <= MAX_ID):
+        return value
+    raise ValueError(
+        f"model must be 'champion' or a model version id (1..{MAX_ID}; GET /api/v1/models)"
+    )
+
+
+ModelRef = Annotated[
+    str,
+    AfterValidator(_model_ref),
+    Query(description="'champion' or a model version id (GET /api/v1/models)"),
+]
 
 
 class Strategy(StrEnum):
@@ -59,7 +80,9 @@ class YahooSeriesCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: Annotated[str, _KEY]
     source: Literal["yahoo"]
-    ticker: str = Field(min_length=1, max_length=20, examples=["AAPL"])
+    ticker: str = Field(
+        min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.^=-]+$", examples=["AAPL", "^GSPC"]
+    )
 
 
 class MeteostatSeriesCreate(BaseModel):
@@ -68,7 +91,9 @@ class MeteostatSeriesCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: Annotated[str, _KEY]
     source: Literal["meteostat"]
-    station: str | None = Field(default=None, min_length=1, examples=["72509"])
+    station: str | None = Field(
+        default=None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$", examples=["72509"]
+    )
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api import render
 from api.deps import CacheDep, ModelsDep
-from api.schemas import ErrorDetail, ForecastPublic, Strategy
+from api.schemas import ErrorDetail, ForecastPublic, ModelRef, Strategy
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.service import ModelCache, SeriesForecast, forecast_series
@@ -68,9 +68,7 @@ def read_forecast(
         Query(ge=1, le=MAX_HORIZON, description="steps ahead; default: the model's own H"),
     ] = None,
     strategy: Strategy = Strategy.recursive,
-    model: Annotated[
-        str, Query(description="'champion' or a model version id (GET /api/v1/models)")
-    ] = "champion",
+    model: ModelRef = "champion",
     level: Annotated[
         float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
     ] = None,
@@ -82,12 +80,12 @@ def read_forecast(
     # Not SessionDep: its commit is a second thread-pool hop per request, which under load costs
     # as much as the rest of a cached read (bench/api.py); a read-only transaction ends here.
     with request.app.state.session_factory.begin() as session:
-        version_id = int(model) if model.isdigit() else None
-        found = None
-        if model == "champion" or version_id is not None:
-            found = repo.forecast_key(
-                session=session, series_key=series_key, strategy=strategy, version_id=version_id
-            )
+        found = repo.forecast_key(
+            session=session,
+            series_key=series_key,
+            strategy=strategy,
+            version_id=None if model == "champion" else int(model),
+        )
 
         def compute() -> bytes:
             result = forecast_series(

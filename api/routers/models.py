@@ -9,7 +9,7 @@ from fastapi import APIRouter
 
 from api import render
 from api.deps import ApiKey, CacheDep, ModelsDep, SessionDep
-from api.schemas import ErrorDetail, ModelDetail, ModelList, ModelPublic
+from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.db.models import Series
@@ -34,7 +34,7 @@ def list_models(
 
 
 @router.get("/{version_id}", responses={404: {"model": ErrorDetail}})
-def read_model(version_id: int, session: SessionDep) -> ModelDetail:
+def read_model(version_id: DbId, session: SessionDep) -> ModelDetail:
     """Config, training range, attention available, and every evaluation figure."""
     version = registry.get_version(session=session, version_id=version_id)
     series = session.get(Series, version.series_id)
@@ -48,7 +48,7 @@ def read_model(version_id: int, session: SessionDep) -> ModelDetail:
     responses={404: {"model": ErrorDetail}, 422: {"model": ErrorDetail}},
 )
 def promote_model(
-    version_id: int, session: SessionDep, models: ModelsDep, cache: CacheDep
+    version_id: DbId, session: SessionDep, models: ModelsDep, cache: CacheDep
 ) -> ModelPublic:
     """Make this version its strategy's champion; the previous champion is archived.
 

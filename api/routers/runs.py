@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from api.deps import ApiKey, DispatcherDep, SessionDep
-from api.schemas import RunCreate, RunList, RunPublic
+from api.schemas import DbId, RunCreate, RunList, RunPublic
 from forecaster.db import repo
 from forecaster.db.models import Run, utcnow
 
@@ -66,5 +66,5 @@ def list_runs(
 
 
 @router.get("/{run_id}", responses={404: {"description": "unknown run"}})
-def read_run(run_id: int, session: SessionDep) -> RunPublic:
+def read_run(run_id: DbId, session: SessionDep) -> RunPublic:
     return run_public(repo.get_run(session=session, run_id=run_id))

@@ -23,6 +23,7 @@ from forecaster.db import repo
 router = APIRouter(prefix="/series", tags=["series"])
 
 MAX_PAGE = 10_000  # rows per page of observations
+MAX_OFFSET = 10**12  # past any stored row; larger numbers overflow the databases' integers
 
 
 def _naive_utc(ts: datetime | None) -> datetime | None:
@@ -83,7 +84,7 @@ def read_observations(
         Query(description="variables to return: repeat the parameter or separate with commas"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ObservationsPage:
     """Long rows (ts, variable, value) ordered by time then variable, one page at a time."""
     series = repo.get_series(session=session, key=series_key)

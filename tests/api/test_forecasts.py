@@ -108,7 +108,12 @@ def test_attention_weights_come_with_a_seq2seq_model(
             "query parameter 'horizon': Input should be a valid integer, unable to parse string "
             "as an integer (got 'soon')",
         ),
-        ({"model": "best"}, 422, "model='best' is neither 'champion' nor a model version id"),
+        (
+            {"model": "best"},
+            422,
+            "query parameter 'model': model must be 'champion' or a model version id "
+            "(1..2147483647; GET /api/v1/models) (got 'best')",
+        ),
         ({"model": 9999}, 404, "unknown model version 9999; GET /api/v1/models lists the versions"),
     ],
 )

@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.main import create_app
+from forecaster.config import Settings
 from tests.api.conftest import AUTH, store_sample
 
 
@@ -207,3 +209,46 @@ def test_malformed_json_body_is_422(client: TestClient) -> None:
     assert r.json() == {
         "detail": "request body is not valid JSON: Expecting property name enclosed in double quotes"
     }
+
+
+# Inputs that reach the database: each must come back as a 4xx saying why, never a 500.
+HOSTILE_GETS = [
+    "/api/v1/series/%00",  # PostgreSQL text cannot hold NUL
+    "/api/v1/series/a%00b/observations",
+    "/api/v1/forecasts/%00",
+    "/api/v1/models?series=%00",
+    "/api/v1/runs/99999999999999999999",  # past a 32-bit id
+    "/api/v1/models/99999999999999999999",
+    "/api/v1/models/0",
+    "/api/v1/forecasts/x?model=99999999999999999999",
+    "/api/v1/forecasts/x?model=-3",
+    "/api/v1/series/x/observations?offset=99999999999999999999",
+    "/api/v1/forecasts/x?level=nan",
+    "/api/v1/series/" + "x" * 500,
+]
+
+
+def test_hostile_input_is_never_a_500(settings: Settings) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        for path in HOSTILE_GETS:
+            r = client.get(path)
+            assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+            assert r.json()["detail"], path
+        runs: list[dict[str, Any]] = [
+            {"kind": "ingest", "series": ["\x00"]},
+            {"kind": "retrain", "series": ["a" * 1000]},
+        ]
+        for body in runs:
+            r = client.post("/api/v1/runs", json=body, headers=AUTH)
+            assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+        for body in (
+            {"key": "k", "source": "yahoo", "ticker": "A\x00"},
+            {"key": "k", "source": "meteostat", "station": "7\x00"},
+            {"key": "k\x00", "source": "yahoo", "ticker": "A"},
+        ):
+            r = client.post("/api/v1/series", json=body, headers=AUTH)
+            assert r.status_code == 422, (body, r.text)
+        assert (
+            client.post("/api/v1/models/99999999999999999999/promote", headers=AUTH).status_code
+            == 422
+        )
