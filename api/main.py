@@ -22,8 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import errors
 from api.cache import ForecastCache
 from api.metrics import ApiMetrics, MetricsMiddleware
-from api.routers import forecasts, health, models, runs, series
-from api.schemas import Message
+from api.routers import dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings, get_settings
 from forecaster.db.session import current_revision, head_revision, make_session_factory
@@ -115,11 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (series, forecasts, models, runs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(dashboard.router)  # "/" and plotly's bundle
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def index() -> Message:
-        return Message(message="Forecaster API: see /docs; the API lives under /api/v1")
 
     return app
