@@ -1,0 +1,304 @@
+"""The dashboard in a real headless chromium against the real app: series, chart, errors,
+models, attention, retrain with the API key, empty and error states, nothing loaded from outside.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from forecaster.db import repo
+from tests.browser.conftest import (
+    API_KEY,
+    SHORT_SERIES,
+    Dash,
+    LiveApp,
+    launch,
+    new_dash,
+)
+
+pytestmark = pytest.mark.browser
+
+FIRST_PAINT_BUDGET_MS = 1000  # the issue's target for AAPL (8 years daily; 2 shown) on this machine
+
+
+def test_page_lists_stocks_and_weather_with_source_and_last_date(dash: Dash) -> None:
+    dash.open()
+    dash.page.wait_for_selector("#series-list button[data-key]")
+    items = dash.page.eval_on_selector_all(
+        "#series-list button",
+        "bs => bs.map(b => ({key: b.dataset.key, kind: b.querySelector('.kind').textContent,"
+        " sub: b.querySelector('.sub').textContent}))",
+    )
+    by_key = {i["key"]: i for i in items}
+    assert set(by_key) == {"AAPL", "IBM", "seattle-weather", SHORT_SERIES}
+    assert by_key["AAPL"]["kind"] == "stock" and by_key["seattle-weather"]["kind"] == "weather"
+    assert by_key["AAPL"]["sub"] == "csv · B · last 2013-03-01"
+    assert by_key["seattle-weather"]["sub"] == "csv · D · last 2015-12-31"
+    # the first series opens by itself; picking another one draws its chart
+    dash.page.click('#series-list button[data-key="seattle-weather"]')
+    dash.wait_for_chart("seattle-weather")
+    assert "series=seattle-weather" in dash.page.url
+    assert dash.page.text_content("#series-title") == "seattle-weather"
+
+
+def test_first_paint_of_aapl_and_the_screenshot(
+    playwright: Any, live_app: LiveApp, artifacts: Path, tmp_path: Path
+) -> None:
+    """Navigation to drawn chart (history + forecast + band), in a real browser profile: the
+    first visit compiles plotly's 4.8 MB bundle; from the third, chromium reuses its compiled
+    code, as for a returning user. Then picking another series on the loaded page."""
+    context = launch(playwright, tmp_path / "profile")  # a new profile: nothing cached yet
+    try:
+        paints, plotly = [], []
+        for _ in range(3):
+            d = new_dash(context, live_app.base_url)
+            d.open("AAPL")
+            paints.append(d.page.evaluate("() => window.dashboard.firstChartAt"))
+            plotly.append(d.page.evaluate("() => window.dashboard.plotlyAt"))
+            assert d.foreign_requests() == [] and d.errors == []
+            d.page.close()
+        d = new_dash(context, live_app.base_url)
+        d.open("seattle-weather")
+        started = d.page.evaluate("() => performance.now()")
+        d.page.click('#series-list button[data-key="AAPL"]')
+        d.wait_for_chart("AAPL")
+        switch = d.page.evaluate("() => performance.now()") - started
+        figures = {
+            "series": "AAPL",
+            "first_visit_ms": paints[0],
+            "returning_visit_ms": paints[-1],
+            "visits_ms": paints,
+            "plotly_ready_ms": plotly,
+            "pick_series_on_loaded_page_ms": switch,
+        }
+        (artifacts / "first-paint.json").write_text(json.dumps(figures, indent=2))
+        # the issue's target: 1 s. Cold, this machine spends most of it compiling plotly.
+        assert paints[-1] < FIRST_PAINT_BUDGET_MS, figures
+        assert switch < FIRST_PAINT_BUDGET_MS, figures
+
+        d.page.check("#overlay")
+        d.page.wait_for_function(
+            "() => document.getElementById('chart').data.some(t => t.uid === 'naive')"
+        )
+        d.page.screenshot(path=str(artifacts / "dashboard.png"), full_page=True)
+        assert d.foreign_requests() == [] and d.errors == []
+    finally:
+        context.close()
+
+
+def test_chart_shows_history_forecast_band_and_origin(dash: Dash) -> None:
+    dash.open("AAPL")
+    history = dash.trace("history")
+    # about two years of business days: only the shown window was fetched, not all 8 years
+    assert 480 <= len(history["x"]) <= 530
+    assert history["x"][-1].startswith("2013-03-01")
+    forecast = dash.trace("forecast")
+    assert len(forecast["x"]) == 7 and forecast["x"][0] > history["x"][-1]
+    assert all(isinstance(v, float | int) for v in forecast["y"])
+    upper, lower = dash.trace("forecast-upper"), dash.trace("forecast-lower")
+    assert all(lo <= up for lo, up in zip(lower["y"], upper["y"], strict=True))
+    shapes = dash.page.evaluate("() => document.getElementById('chart').layout.shapes")
+    assert shapes[0]["x0"].startswith("2013-03-01")  # the forecast origin: the data end
+
+
+def test_switching_strategy_changes_the_forecast(dash: Dash) -> None:
+    dash.open("AAPL")
+    recursive = dash.trace("forecast")
+    assert recursive["meta"]["strategy"] == "recursive"
+    dash.page.check('input[name="strategy"][value="direct"]')
+    dash.page.wait_for_function(
+        "() => document.getElementById('chart').data"
+        ".some(t => t.uid === 'forecast' && t.meta.strategy === 'direct')"
+    )
+    direct = dash.trace("forecast")
+    assert direct["meta"]["model"] != recursive["meta"]["model"]
+    assert direct["y"] != recursive["y"]
+    assert "direct forecast" in direct["name"]
+
+
+def test_overlay_adds_the_other_strategy_and_the_flat_naive_baseline(dash: Dash) -> None:
+    dash.open("AAPL")
+    dash.page.check("#overlay")
+    dash.page.wait_for_function(
+        "() => document.getElementById('chart').data.some(t => t.uid === 'naive')"
+    )
+    uids = [t["uid"] for t in dash.traces()]
+    assert "overlay-direct" in uids and "overlay-recursive" not in uids  # recursive is shown
+    history, naive = dash.trace("history"), dash.trace("naive")
+    last = [y for y in history["y"] if y is not None][-1]
+    assert set(naive["y"]) == {last} and len(naive["x"]) == 1 + 7
+    assert naive["name"].startswith("naive: last value carried flat")
+    dash.page.uncheck("#overlay")
+    dash.page.wait_for_function(
+        "() => !document.getElementById('chart').data.some(t => t.uid === 'naive')"
+    )
+
+
+def test_error_panel_lists_every_step_beside_the_naive_baselines(dash: Dash) -> None:
+    dash.open("AAPL")
+    heads = dash.page.eval_on_selector_all(
+        "#errors-table thead tr:first-child th", "ths => ths.map(t => t.textContent)"
+    )
+    assert heads == ["step", "MAE", "RMSE", "MAPE %", "MASE"]
+    steps = dash.page.eval_on_selector_all(
+        "#errors-table tbody tr td:first-child", "tds => tds.map(t => t.textContent)"
+    )
+    assert steps == ["1", "2", "3", "4", "5", "6", "7", "all"]
+    cells = dash.page.eval_on_selector_all(
+        "#errors-table tbody tr:first-child td", "tds => tds.map(t => t.textContent)"
+    )
+    assert len(cells) == 1 + 4 * 3 and all(c != "—" for c in cells[1:3])
+    uids = [t["uid"] for t in dash.traces("errors-chart")]
+    assert uids == ["error-model", "error-naive", "error-seasonal_naive"]
+    assert dash.trace("error-model", "errors-chart")["x"] == [1, 2, 3, 4, 5, 6, 7]
+    assert "naive forecast" in (dash.page.text_content("#skill") or "")
+    dash.page.select_option("#error-metric", "mase")
+    dash.page.wait_for_function(
+        "() => document.getElementById('errors-chart').layout.yaxis.title.text === 'MASE'"
+    )
+
+
+def test_weather_variables_and_the_attention_heatmap(dash: Dash, artifacts: Path) -> None:
+    dash.open("seattle-weather")
+    options = dash.page.eval_on_selector_all("#variable option", "os => os.map(o => o.value)")
+    assert {"tmax", "tmin", "prcp", "wspd"} <= set(options)
+    assert dash.trace("history")["name"] == "tmax observed"
+    dash.page.select_option("#variable", "prcp")
+    dash.page.wait_for_function(
+        "() => document.getElementById('chart').data[0].name === 'prcp observed'"
+    )
+    assert "forecasts tmax, not prcp" in (dash.page.text_content("#chart-note") or "")
+    assert "forecast" not in [t["uid"] for t in dash.traces()]
+    dash.page.select_option("#variable", "tmax")
+    dash.page.check('input[name="strategy"][value="direct"]')
+    dash.page.wait_for_selector("#attention-card:not([hidden])")
+    heat = dash.trace("attention", "attention")
+    assert heat["type"] == "heatmap"
+    assert len(heat["z"]) == 7 and all(len(row) == 28 for row in heat["z"])  # (H, L)
+    assert heat["x"][-1].startswith("2015-12-31")  # the lookback ends at the forecast origin
+    dash.page.screenshot(path=str(artifacts / "dashboard-weather.png"), full_page=True)
+    dash.page.check('input[name="strategy"][value="recursive"]')
+    dash.page.wait_for_selector("#attention-card", state="hidden")
+
+
+def test_models_table_marks_the_champion_and_promote_needs_the_key(dash: Dash) -> None:
+    dash.open("AAPL")
+    rows = dash.page.eval_on_selector_all(
+        "#models-table tbody tr",
+        "trs => trs.map(r => ({id: r.dataset.version, status: r.dataset.status,"
+        " cells: [...r.cells].map(c => c.textContent)}))",
+    )
+    assert [r["status"] for r in rows].count("champion") == 2
+    archived = next(r for r in rows if r["status"] == "archived")
+    assert archived["cells"][1:3] == ["lstm", "direct"]
+    assert archived["cells"][5].startswith("2005-")  # trained on data from ...
+    assert archived["cells"][6].startswith("MASE ")
+    assert next(r for r in rows if r["status"] == "champion")["cells"][3] == "★ champion"
+
+    promote = f'#models-table tr[data-version="{archived["id"]}"] button[data-action=promote]'
+    dash.page.click(promote)
+    assert "needs the API key" in (dash.page.text_content("#banner") or "")
+    dash.enter_key(API_KEY)
+    dash.page.click(promote)
+    dash.page.wait_for_selector(
+        f'#models-table tr[data-version="{archived["id"]}"][data-status=champion]'
+    )
+    dash.wait_idle()
+    forecast = dash.trace("forecast")
+    assert forecast["meta"] == {"strategy": "direct", "model": int(archived["id"])}
+    assert API_KEY not in dash.page.content()  # kept in sessionStorage, never in the page
+
+
+def test_wrong_key_says_so_and_is_forgotten(dash: Dash) -> None:
+    dash.open("AAPL")
+    dash.page.click("#retrain")
+    assert "needs the API key" in (dash.page.text_content("#banner") or "")
+    dash.enter_key("not-the-key")
+    dash.page.click("#retrain")
+    dash.page.wait_for_selector("#banner:has-text('Wrong API key')")
+    assert dash.page.is_visible("#key-form")  # asks again
+    assert dash.page.evaluate("() => sessionStorage.getItem('forecaster.apiKey')") is None
+
+
+def test_retrain_runs_the_flow_and_the_new_champion_appears(dash: Dash, live_app: LiveApp) -> None:
+    dash.open("IBM")
+    note = dash.page.text_content("#chart-note") or ""
+    assert "No recursive champion yet for IBM" in note and "Retrain IBM" in note
+    assert "No model versions yet" in (dash.page.text_content("#models-empty") or "")
+    assert dash.page.get_attribute("#chart", "data-shown-model") == ""
+
+    dash.enter_key(API_KEY)
+    dash.page.click("#retrain")
+    dash.page.wait_for_selector("#run-status[data-status]")
+    dash.page.wait_for_selector("#run-status[data-status=completed]", timeout=60_000)
+    dash.page.wait_for_function(
+        "() => document.getElementById('chart').dataset.shownModel !== ''", timeout=15_000
+    )
+    dash.wait_idle()
+    run_id = int(dash.page.get_attribute("#run-status", "data-run") or 0)
+    with live_app.factory.begin() as session:
+        run = repo.get_run(session=session, run_id=run_id)
+        assert run.status == "completed" and run.kind == "retrain", run.error
+        versions = run.result["versions"]
+    assert len(versions) == 1
+    assert dash.trace("forecast")["meta"] == {"strategy": "direct", "model": versions[0]}
+    assert "promoted" in (dash.page.text_content("#run-status") or "")
+    status = dash.page.get_attribute(
+        f'#models-table tr[data-version="{versions[0]}"]', "data-status"
+    )
+    assert status == "champion"
+
+
+def test_failed_run_shows_its_reason(dash: Dash) -> None:
+    dash.open(SHORT_SERIES)
+    dash.enter_key(API_KEY)
+    dash.page.click("#retrain")
+    dash.page.wait_for_selector("#run-status[data-status=failed]", timeout=60_000)
+    text = dash.page.text_content("#run-status") or ""
+    assert text.startswith("retrain run #") and "failed after" in text
+    assert f"{SHORT_SERIES} gru/direct:" in text  # the flow's own reason, per candidate
+
+
+def test_no_series_yet_says_what_to_do(dash: Dash) -> None:
+    # The page as a fresh server shows it (its database has no series).
+    dash.page.route(
+        "**/api/v1/series",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps({"data": [], "count": 0})
+        ),
+    )
+    dash.open()
+    dash.page.wait_for_selector("#welcome:not([hidden])")
+    text = dash.page.text_content("#welcome") or ""
+    assert text.startswith("No series yet") and "forecaster ingest sample" in text
+    assert dash.page.is_hidden("#series-view")
+
+
+def test_every_request_stays_on_the_app(dash: Dash) -> None:
+    for key in ("AAPL", "seattle-weather", "IBM"):
+        dash.open(key)
+        dash.page.check("#overlay")
+        dash.page.check('input[name="strategy"][value="direct"]')
+        dash.wait_idle()
+    assert dash.requests, "no requests recorded"
+    assert any(url.endswith("/dashboard.js") for url in dash.requests)
+    assert any("/vendor/plotly.min.js" in url for url in dash.requests)
+    assert dash.foreign_requests() == []
+
+
+def test_page_and_assets_are_served_by_the_app(live_app: LiveApp) -> None:
+    page = httpx.get(live_app.base_url + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert API_KEY not in page.text and "http" not in page.text.split("</head>")[0]
+    bundle = httpx.get(live_app.base_url + "/vendor/plotly.min.js")  # httpx accepts gzip
+    assert bundle.status_code == 200 and bundle.headers["content-encoding"] == "gzip"
+    assert bundle.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert bundle.text.lstrip().startswith("/**\n* plotly.js v")
+    for asset in ("/static/dashboard.js", "/static/dashboard.css"):
+        assert httpx.get(live_app.base_url + asset).status_code == 200
