@@ -300,5 +300,8 @@ def test_page_and_assets_are_served_by_the_app(live_app: LiveApp) -> None:
     assert bundle.status_code == 200 and bundle.headers["content-encoding"] == "gzip"
     assert bundle.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert bundle.text.lstrip().startswith("/**\n* plotly.js v")
-    for asset in ("/static/dashboard.js", "/static/dashboard.css"):
-        assert httpx.get(live_app.base_url + asset).status_code == 200
+    for name in ("dashboard.js", "api.js", "charts.js", "dom.js", "panels.js", "dashboard.css"):
+        asset = httpx.get(f"{live_app.base_url}/static/{name}")
+        assert asset.status_code == 200, name
+        if name.endswith(".js"):  # modules load only with a JavaScript MIME type
+            assert asset.headers["content-type"].startswith("text/javascript"), name
