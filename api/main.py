@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -66,12 +67,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if dispatcher.mode == "thread":
             dispatcher.recover_orphans()
-        forecasts.load_champions(app)
+        forecasts.refresh_models(app)
     except SQLAlchemyError as exc:
         logger.error("could not read runs and champions at start-up: %s", exc)
     yield
     dispatcher.join(SHUTDOWN_GRACE_S)
     app.state.session_factory.kw["bind"].dispose()
+
+
+def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:
+    """A retrain may have promoted new champions: load them now, not on the next read."""
+    if kind == "retrain":
+        forecasts.refresh_models(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prefect_api_url=settings.prefect_api_url,
         retrain_config=settings.retrain_config,
         torch_threads=settings.torch_threads,
+        on_finish=partial(_after_run, app),
     )
 
     errors.install(app)

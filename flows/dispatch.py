@@ -69,6 +69,7 @@ class Dispatcher:
         prefect_api_url: str | None = None,
         retrain_config: Path | None = None,
         torch_threads: int = 0,
+        on_finish: Callable[[str, int], None] | None = None,
     ) -> None:
         self.factory = factory
         self.database_url = database_url
@@ -82,6 +83,7 @@ class Dispatcher:
         # database check covers runs started elsewhere (the CLI, a schedule).
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
+        self.on_finish = on_finish  # (kind, run id) after an in-process run, success or not
 
     @property
     def mode(self) -> str:
@@ -144,6 +146,11 @@ class Dispatcher:
             self._fail_if_unfinished(run_id, f"{type(exc).__name__}: {exc}")
         finally:
             self._threads.pop(run_id, None)
+            if self.on_finish is not None:
+                try:
+                    self.on_finish(kind, run_id)
+                except Exception:  # noqa: BLE001 - a hook must not hide the run's outcome
+                    logger.exception("after run %d: hook failed", run_id)
 
     def _fail_if_unfinished(self, run_id: int, error: str) -> None:
         """The flow records its own crashes; this covers failing before it got that far."""

@@ -24,15 +24,19 @@ router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 MAX_HORIZON = 1000  # recursive forecasts roll forward step by step: bound the work per request
 
 
-def load_champions(app: FastAPI) -> None:
-    """Load every champion at start-up, so no forecast read ever waits for a model to load."""
+def refresh_models(app: FastAPI) -> None:
+    """Keep exactly the champions loaded: at start-up and after each in-process retrain, so a
+    forecast read never waits for a model to load (versions read by id load on first use)."""
     models: ModelCache = app.state.models
     with app.state.session_factory.begin() as session:
-        for version in registry.list_versions(session=session, status="champion"):
+        champions = registry.list_versions(session=session, status="champion")
+        for version in champions:
             try:
                 models.model(version)
             except Exception:  # noqa: BLE001 - one broken version must not stop the server
                 logger.exception("champion %d could not be loaded", version.id)
+    for version_id in set(models.loaded) - {v.id for v in champions}:
+        models.forget(version_id)  # archived by a promotion elsewhere: free its memory
     logger.info("champions loaded: %s", models.loaded)
 
 

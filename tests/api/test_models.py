@@ -102,3 +102,18 @@ def test_a_failed_version_cannot_be_promoted(
     shown = client.get(f"/api/v1/models/{failed}").json()
     assert shown["status"] == "failed" and shown["error"] == "InvalidData: too short"
     assert client.post("/api/v1/models/9999/promote", headers=AUTH).status_code == 404
+
+
+def test_after_an_in_process_retrain_the_new_champions_are_loaded(
+    trained: dict[str, int], client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    app = client.app
+    assert sorted(app.state.models.loaded) == sorted(  # type: ignore[attr-defined]
+        [trained["gru-recursive"], trained["gru-direct"], trained["ibm-recursive"]]
+    )
+    with session_factory.begin() as session:  # what a retrain flow's promotion does
+        registry.promote(session=session, version_id=trained["seq2seq-direct"])
+    app.state.dispatcher.on_finish("retrain", 1)  # type: ignore[attr-defined]
+    assert sorted(app.state.models.loaded) == sorted(  # type: ignore[attr-defined]
+        [trained["gru-recursive"], trained["seq2seq-direct"], trained["ibm-recursive"]]
+    )
