@@ -262,6 +262,11 @@ def test_failed_run_shows_its_reason(dash: Dash) -> None:
     text = dash.page.text_content("#run-status") or ""
     assert text.startswith("retrain run #") and "failed after" in text
     assert f"{SHORT_SERIES} gru/direct:" in text  # the flow's own reason, per candidate
+    # the failed version is listed with the first line of its error, and cannot be promoted
+    dash.page.wait_for_selector("#models-table tr[data-status=failed]")
+    failed = dash.page.text_content("#models-table tr[data-status=failed] td.err") or ""
+    assert failed and failed in text
+    assert not dash.page.is_visible("#models-table tr[data-status=failed] button")
 
 
 def test_no_series_yet_says_what_to_do(dash: Dash) -> None:
