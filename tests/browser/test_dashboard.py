@@ -79,7 +79,7 @@ def test_first_paint_of_aapl_and_the_screenshot(
         (artifacts / "first-paint.json").write_text(json.dumps(figures, indent=2))
         # Timings are figures to read (the target is 1 s), not assertions: a loaded CI
         # machine must not fail a behaviour test. Cold, most of it is compiling plotly.
-        print(f"first paint (target {FIRST_PAINT_BUDGET_MS} ms): {figures}")
+        print(f"first paint (target {FIRST_PAINT_BUDGET_MS} ms): {figures}")  # noqa: T201
 
         d.page.check("#overlay")
         d.page.wait_for_function(
