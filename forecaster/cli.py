@@ -477,7 +477,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster import registry
     from forecaster.db import repo
 
-    os.environ["FORECASTER_DATABASE_URL"] = settings.database_url  # the API reads its settings
     print(f"1/4 database: {settings.database_url}")
     sessions = _sessions(settings)
     print("2/4 ingesting the bundled real sample (AAPL, IBM daily prices; Seattle daily weather)")
@@ -505,6 +504,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     cmd_models(argparse.Namespace(key=None, json=False), settings)
     if args.no_serve:
         return status
+    if settings.api_key is None:  # a key for this session, so Retrain and Promote work
+        import secrets
+
+        from pydantic import SecretStr
+
+        settings = settings.model_copy(update={"api_key": SecretStr(secrets.token_urlsafe(12))})
+        assert settings.api_key is not None
+        key = settings.api_key.get_secret_value()
+        print(f"\nAPI key for this demo session: {key}  (FORECASTER_API_KEY sets your own)")
+    else:
+        key = "$FORECASTER_API_KEY"
     base = f"http://{args.host}:{args.port}"
     print(f"""
 4/4 serving the API and dashboard (Ctrl-C stops):
@@ -514,18 +524,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
   series      curl {base}/api/v1/series
   forecast    curl '{base}/api/v1/forecasts/AAPL?strategy=direct'
   weather     curl '{base}/api/v1/forecasts/seattle-weather?horizon=10&strategy=recursive&level=0.9'
-  retrain     curl -X POST -H 'X-API-Key: <FORECASTER_API_KEY>' -H 'Content-Type: application/json' \\
+  retrain     curl -X POST -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\
                    -d '{{"kind": "retrain", "series": ["IBM"]}}' {base}/api/v1/runs
 """)
-    return _serve(settings, args.host, args.port)
-
-
-def _serve(settings: Settings, host: str, port: int) -> int:
-    import uvicorn
-
-    os.environ["FORECASTER_DATABASE_URL"] = settings.database_url
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, log_level="warning")
-    return 0
+    return cmd_serve(args, settings)
 
 
 # --- serve ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pandas as pd
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from forecaster.backtest import EvaluationReport
 from forecaster.db.models import Evaluation as EvaluationRow
@@ -127,7 +127,8 @@ def get_version(*, session: Session, version_id: int) -> ModelVersion:
 def list_versions(
     *, session: Session, series_id: int | None = None, status: str | None = None
 ) -> Sequence[ModelVersion]:
-    q = select(ModelVersion).order_by(ModelVersion.id.desc())
+    # weights stay in the database until a model is loaded: listings never pull megabytes
+    q = select(ModelVersion).options(defer(ModelVersion.weights)).order_by(ModelVersion.id.desc())
     if series_id is not None:
         q = q.where(ModelVersion.series_id == series_id)
     if status is not None:

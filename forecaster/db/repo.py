@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, bindparam, func, select, text
+from sqlalchemy import Engine, Select, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -161,9 +161,7 @@ def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame
         # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
         session.execute(stmt, rows[start : start + UPSERT_CHUNK])
     if rows:
-        session.execute(
-            Series.__table__.update().where(Series.id == series_id).values(updated_at=utcnow())
-        )
+        session.execute(update(Series).where(Series.id == series_id).values(updated_at=utcnow()))
     return len(rows)
 
 
