@@ -48,9 +48,7 @@ def bench(url: str, frame: pd.DataFrame) -> dict[str, float]:
     for label in ("insert", "re-upsert"):
         t0 = time.perf_counter()
         with factory.begin() as session:
-            sid = repo.register_series(
-                session=session, key="bench", source="csv", frequency="h"
-            ).id
+            sid = repo.register_series(session=session, key="bench", source="csv", frequency="h").id
             n = repo.upsert_observations(session=session, series_id=sid, frame=frame)
         dt = time.perf_counter() - t0
         out[f"{label} s"] = dt
@@ -74,9 +72,7 @@ def main() -> None:
         default=100_000,
         help="observation cells (variable x timestamp)",
     )
-    parser.add_argument(
-        "--postgres-url", help="use this server instead of a throwaway cluster"
-    )
+    parser.add_argument("--postgres-url", help="use this server instead of a throwaway cluster")
     args = parser.parse_args()
     frame = load_rows(args.rows)
     cells = frame.size
@@ -105,9 +101,7 @@ def main() -> None:
     print(f"{'database':<12}" + "".join(f"{c:>18}" for c in cols))
     for db, r in results.items():
         print(f"{db:<12}" + "".join(f"{r[c]:>18,.2f}" for c in cols))
-    print(
-        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
-    )
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
 if __name__ == "__main__":

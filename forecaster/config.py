@@ -14,9 +14,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 class Settings(BaseSettings):
     """Everything an operator sets; model hyperparameters live with each model version instead."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="FORECASTER_", env_file=".env", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="FORECASTER_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///forecaster.db"  # env: FORECASTER_DATABASE_URL
     api_key: SecretStr | None = None  # env: FORECASTER_API_KEY; mutating routes need it
@@ -24,18 +22,14 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     torch_threads: int = Field(default=0, ge=0)  # 0: leave torch's default
     prefect_api_url: str | None = None  # None: flows run in-process
-    retrain_config: Path | None = (
-        None  # YAML with the candidate list; None: built-in defaults
-    )
+    retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
 
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
         level = value.upper()
         if level not in LOG_LEVELS:
-            raise ValueError(
-                f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}"
-            )
+            raise ValueError(f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return level
 
     @field_validator("database_url")

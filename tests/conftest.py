@@ -34,9 +34,7 @@ def pg_cluster() -> Iterator[Cluster | None]:
         cluster = start_cluster()
     except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
         if PG_MODE == "required":
-            pytest.fail(
-                f"FORECASTER_TEST_POSTGRES=required but PostgreSQL could not start: {exc}"
-            )
+            pytest.fail(f"FORECASTER_TEST_POSTGRES=required but PostgreSQL could not start: {exc}")
         yield None
         return
     yield cluster

@@ -62,15 +62,11 @@ def start_cluster() -> Cluster:
     """Start a cluster or raise RuntimeError saying what is missing."""
     bindir = _pg_bin()
     if bindir is None:
-        raise RuntimeError(
-            "PostgreSQL server binaries not found (apt-get install postgresql)"
-        )
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
     as_user: list[str] = []
     if os.geteuid() == 0:  # the server refuses to run as root
         if shutil.which("runuser") is None:
-            raise RuntimeError(
-                "running as root needs `runuser` to start PostgreSQL as `postgres`"
-            )
+            raise RuntimeError("running as root needs `runuser` to start PostgreSQL as `postgres`")
         as_user = ["runuser", "-u", "postgres", "--"]
     root = Path(tempfile.mkdtemp(prefix="forecaster-pg-"))
     datadir = root / "data"

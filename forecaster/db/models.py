@@ -52,17 +52,11 @@ class Series(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
     source: Mapped[str] = mapped_column(String(20))  # yahoo | meteostat | csv
-    params: Mapped[dict[str, Any]] = mapped_column(
-        default=dict
-    )  # ticker; station id or lat/lon
-    frequency: Mapped[str] = mapped_column(
-        String(10), default="D"
-    )  # pandas alias: B, D, h
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ticker; station id or lat/lon
+    frequency: Mapped[str] = mapped_column(String(10), default="D")  # pandas alias: B, D, h
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime, default=utcnow, onupdate=utcnow
-    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class Observation(Base):
@@ -75,18 +69,14 @@ class Observation(Base):
     )
     variable: Mapped[str] = mapped_column(String(64), primary_key=True)
     ts: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # naive UTC
-    value: Mapped[float | None] = mapped_column(
-        Float, nullable=True
-    )  # NULL: a reported gap
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NULL: a reported gap
 
 
 class ModelVersion(Base):
     __tablename__ = "model_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    series_id: Mapped[int] = mapped_column(
-        ForeignKey("series.id", ondelete="CASCADE"), index=True
-    )
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
     architecture: Mapped[str] = mapped_column(String(32))
     strategy: Mapped[str] = mapped_column(String(16))
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -94,9 +84,7 @@ class ModelVersion(Base):
     normalization: Mapped[dict[str, Any]] = mapped_column(default=dict)
     train_start: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     train_end: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    weights: Mapped[bytes | None] = mapped_column(
-        LargeBinary, nullable=True
-    )  # safetensors
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # safetensors
     status: Mapped[str] = mapped_column(String(16), default="candidate", index=True)
     primary_metric: Mapped[str | None] = mapped_column(String(32), nullable=True)
     primary_score: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -128,9 +116,7 @@ class Evaluation(Base):
         ForeignKey("model_version.id", ondelete="CASCADE"), index=True
     )
     split: Mapped[str] = mapped_column(String(32))  # test | backtest | ...
-    model: Mapped[str] = mapped_column(
-        String(32)
-    )  # "model" | "naive" | "seasonal_naive"
+    model: Mapped[str] = mapped_column(String(32))  # "model" | "naive" | "seasonal_naive"
     variable: Mapped[str] = mapped_column(String(64))
     step: Mapped[int] = mapped_column(Integer)  # 1..H; 0 = all steps pooled
     metric: Mapped[str] = mapped_column(String(16))  # mae rmse mape smape mase coverage
@@ -149,9 +135,7 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    result: Mapped[dict[str, Any]] = mapped_column(
-        default=dict
-    )  # rows written, versions produced
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rows written, versions produced
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -81,12 +81,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_version")),
     )
     with op.batch_alter_table("model_version", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_model_version_series_id"), ["series_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_model_version_status"), ["status"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_model_version_series_id"), ["series_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_model_version_status"), ["status"], unique=False)
 
     op.create_table(
         "observation",
@@ -100,9 +96,7 @@ def upgrade() -> None:
             name=op.f("fk_observation_series_id_series"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "series_id", "variable", "ts", name=op.f("pk_observation")
-        ),
+        sa.PrimaryKeyConstraint("series_id", "variable", "ts", name=op.f("pk_observation")),
     )
     op.create_table(
         "evaluation",

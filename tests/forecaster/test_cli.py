@@ -19,9 +19,7 @@ def db(tmp_path: Path) -> list[str]:
     return ["--database-url", f"sqlite:///{tmp_path / 'cli.db'}"]
 
 
-def test_ingest_sample_then_series_json(
-    db: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_ingest_sample_then_series_json(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*db, "ingest", "sample"]) == 0
     capsys.readouterr()
     assert main([*db, "series", "--json"]) == 0
@@ -44,9 +42,7 @@ def test_unknown_ticker_exits_non_zero_and_writes_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    patch_yahoo(
-        monkeypatch, {"AAPL": SHARED_DATA / "stocks" / "AAPL.csv"}, cache_dir=tmp_path
-    )
+    patch_yahoo(monkeypatch, {"AAPL": SHARED_DATA / "stocks" / "AAPL.csv"}, cache_dir=tmp_path)
     monkeypatch.setattr("flows.ingest.RETRY_DELAYS", [0.0])
     assert main([*db, "ingest", "yahoo", "NOPE", "--start", "2013-01-02"]) == 1
     out = capsys.readouterr()
@@ -73,13 +69,19 @@ def test_bad_date_is_rejected_by_the_parser(
     assert "'yesterday' is not a date; use YYYY-MM-DD" in capsys.readouterr().err
 
 
-def test_train_forecast_models_round_trip(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_forecast_models_round_trip(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([*db, "ingest", "sample"]) == 0
     capsys.readouterr()
     tiny = ["--lookback", "28", "--horizon", "7", "--epochs", "2", "--hidden", "8"]
-    assert main([*db, "train", "seattle-weather", "--arch", "gru", "--strategy", "direct", *tiny]) == 0
+    assert (
+        main([*db, "train", "seattle-weather", "--arch", "gru", "--strategy", "direct", *tiny]) == 0
+    )
     out = capsys.readouterr().out
-    assert out.startswith("model version 1: gru/direct on seattle-weather\npromoted to champion: first direct model")
+    assert out.startswith(
+        "model version 1: gru/direct on seattle-weather\npromoted to champion: first direct model"
+    )
     assert "mae naive" in out and "\ntmax      all " in out  # the figures beside the baselines
 
     assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--json"]) == 0
@@ -88,7 +90,9 @@ def test_train_forecast_models_round_trip(db: list[str], capsys: pytest.CaptureF
     assert [p["ts"][:10] for p in fc["points"]][:2] == ["2016-01-01", "2016-01-02"]
     assert all(p["lower"] <= p["value"] <= p["upper"] for p in fc["points"])
 
-    assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--horizon", "30"]) == 2
+    assert (
+        main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--horizon", "30"]) == 2
+    )
     assert capsys.readouterr().err == (
         "error: horizon=30 exceeds this direct model's H=7; use strategy=recursive or horizon<=7\n"
     )
@@ -97,10 +101,16 @@ def test_train_forecast_models_round_trip(db: list[str], capsys: pytest.CaptureF
 
     assert main([*db, "models", "seattle-weather", "--json"]) == 0
     [version] = json.loads(capsys.readouterr().out)
-    assert (version["status"], version["architecture"], version["metric"]) == ("champion", "gru", "mase")
+    assert (version["status"], version["architecture"], version["metric"]) == (
+        "champion",
+        "gru",
+        "mase",
+    )
 
 
-def test_train_unknown_target_is_a_clear_error(db: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_unknown_target_is_a_clear_error(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([*db, "ingest", "sample"]) == 0
     capsys.readouterr()
     assert main([*db, "train", "IBM", "--targets", "price", "--epochs", "1"]) == 2

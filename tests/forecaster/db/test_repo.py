@@ -54,9 +54,7 @@ def test_upsert_twice_gives_identical_rows(
             params={"ticker": "AAPL"},
             frequency="B",
         ).id
-        assert (
-            repo.upsert_observations(session=session, series_id=sid, frame=frame) == 20
-        )
+        assert repo.upsert_observations(session=session, series_id=sid, frame=frame) == 20
     with session_factory.begin() as session:
         first = repo.read_frame(session=session, series_id=sid)
         repo.upsert_observations(session=session, series_id=sid, frame=frame)
@@ -89,12 +87,8 @@ def test_upsert_overlap_updates_values_and_extends_range(
         repo.upsert_observations(session=session, series_id=sid, frame=old)
         repo.upsert_observations(session=session, series_id=sid, frame=new)
         assert repo.count_observations(session=session, series_id=sid) == 2 * 15
-        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(
-            2024, 1, 15
-        )
-        wide = repo.read_frame(
-            session=session, series_id=sid, start=datetime(2024, 1, 6)
-        )
+        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(2024, 1, 15)
+        wide = repo.read_frame(session=session, series_id=sid, start=datetime(2024, 1, 6))
     pd.testing.assert_frame_equal(wide, new, check_freq=False)
 
 
@@ -111,24 +105,15 @@ def test_timezone_aware_index_is_stored_as_utc(
             series_id=sid,
             frame=pd.DataFrame({"v": [1.0, 2.0]}, index=idx),
         )
-        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(
-            2024, 1, 3, 5
-        )
+        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(2024, 1, 3, 5)
 
 
 def test_large_upsert_is_chunked(session_factory: sessionmaker[Session]) -> None:
     idx = pd.date_range("2000-01-01", periods=6_000, freq="h", name="ts")
-    frame = pd.DataFrame(
-        {"a": np.arange(6_000.0), "b": np.arange(6_000.0) * 2}, index=idx
-    )
+    frame = pd.DataFrame({"a": np.arange(6_000.0), "b": np.arange(6_000.0) * 2}, index=idx)
     with session_factory.begin() as session:
-        sid = repo.register_series(
-            session=session, key="big", source="csv", frequency="h"
-        ).id
-        assert (
-            repo.upsert_observations(session=session, series_id=sid, frame=frame)
-            == 12_000
-        )
+        sid = repo.register_series(session=session, key="big", source="csv", frequency="h").id
+        assert repo.upsert_observations(session=session, series_id=sid, frame=frame) == 12_000
     with session_factory.begin() as session:
         assert repo.count_observations(session=session, series_id=sid) == 12_000
 
@@ -137,9 +122,7 @@ def test_summaries_report_variables_range_and_rows(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
-        sid = repo.register_series(
-            session=session, key="AAPL", source="yahoo", frequency="B"
-        ).id
+        sid = repo.register_series(session=session, key="AAPL", source="yahoo", frequency="B").id
         repo.register_series(session=session, key="empty", source="csv")
         repo.upsert_observations(session=session, series_id=sid, frame=_frame())
         summaries = {s["key"]: s for s in repo.series_summaries(session=session)}
@@ -182,9 +165,7 @@ def test_reversed_date_range_is_rejected(
 ) -> None:
     with session_factory.begin() as session:
         sid = repo.register_series(session=session, key="x", source="csv").id
-        with pytest.raises(
-            BadDateRange, match="start=2024-02-01 is after end=2024-01-01"
-        ):
+        with pytest.raises(BadDateRange, match="start=2024-02-01 is after end=2024-01-01"):
             repo.read_frame(
                 session=session,
                 series_id=sid,
@@ -195,12 +176,8 @@ def test_reversed_date_range_is_rejected(
 
 def test_run_lifecycle(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
-        run_id = repo.create_run(
-            session=session, kind="ingest", parameters={"series": ["AAPL"]}
-        ).id
-        assert [r.id for r in repo.active_runs(session=session, kind="ingest")] == [
-            run_id
-        ]
+        run_id = repo.create_run(session=session, kind="ingest", parameters={"series": ["AAPL"]}).id
+        assert [r.id for r in repo.active_runs(session=session, kind="ingest")] == [run_id]
         repo.start_run(session=session, run_id=run_id)
         repo.finish_run(session=session, run_id=run_id, status="failed", error="boom")
     with session_factory.begin() as session:
