@@ -1,0 +1,463 @@
+"""ETTh1 long-horizon benchmark (issue 4) on the library: every architecture x strategy under the
+Informer/Autoformer protocol (see bench/ettdata.py), beside the repeat-last-value baseline.
+
+    .venv/bin/python bench/ett.py                    # everything, writes bench/RESULTS.md
+    .venv/bin/python bench/ett.py --quick            # a smoke run: short budgets, no RESULTS.md
+    .venv/bin/python bench/ett.py --only seg-gru-96-96,naive
+    .venv/bin/python bench/ett.py --time-budget 60   # seconds per non-segment row
+    .venv/bin/python bench/ett.py --list
+
+Each training run is its own subprocess (so peak memory is that run's), trained by
+forecaster.training.fit on 2 threads, hyperparameters and epochs picked on validation loss only
+(fit's early stopping and best-weights restore); the test split is scored once at the end with
+forecaster.strategies.forecast. Figures are MSE and MAE over the z-scored test windows, all 7
+variables, every window. "windows/s" counts training windows (one window = L x 7 inputs with
+their H x 7 targets) per second of training passes, validation excluded (FitResult.windows_per_s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from ettdata import COLUMNS, Protocol, load_values, protocol  # noqa: E402
+
+from forecaster.forecasting import build_module  # noqa: E402
+from forecaster.metrics import naive_forecast  # noqa: E402
+from forecaster.models.spec import ModelSpec  # noqa: E402
+from forecaster.strategies import forecast  # noqa: E402
+from forecaster.training import TrainConfig, fit  # noqa: E402
+
+HORIZONS = (96, 336)
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run; a recursive model is trained once and scored at every horizon."""
+
+    name: str
+    spec: ModelSpec
+    eval_horizons: tuple[int, ...]
+    budget: str = "row"  # "row": --time-budget applies; "seg": the spec's own budget
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def small(arch: str, strategy: str, horizon: int, **kw: Any) -> ModelSpec:
+    """The cheap non-segment rows: hidden 64, one layer, RevIN, no calendar (protocol: 7 in, 7 out)."""
+    base: dict[str, Any] = {
+        "architecture": arch,
+        "strategy": strategy,
+        "lookback": 96,
+        "horizon": horizon,
+        "hidden_size": 64,
+        "num_layers": 1,
+        "dropout": 0.1,
+        "normalization": "revin",
+        "calendar": False,
+        "batch_size": 128,
+        "lr": 2e-3,
+        "epochs": 20,
+        "patience": 3,
+    }
+    base.update(kw)
+    return ModelSpec(**base)
+
+
+def seg(lookback: int, horizon: int, **kw: Any) -> ModelSpec:
+    """The segment-wise GRU (SegRNN recipe, see bench/README.md)."""
+    base: dict[str, Any] = {
+        "architecture": "gru",
+        "strategy": "direct",
+        "lookback": lookback,
+        "horizon": horizon,
+        "hidden_size": 256,
+        "num_layers": 1,
+        "dropout": 0.5,
+        "segment_len": 48,
+        "normalization": "none",  # subtract each window's last value, as SegRNN
+        "calendar": False,
+        "batch_size": 256,
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "epochs": 30,
+        "patience": 5,
+        "time_budget_s": 600.0,
+    }
+    base.update(kw)
+    return ModelSpec(**base)
+
+
+def runs() -> list[Run]:
+    out: list[Run] = []
+    for arch in ("lstm", "gru", "rnn"):
+        out.append(Run(f"{arch}-recursive", small(arch, "recursive", 96), HORIZONS))
+        for h in HORIZONS:
+            out.append(Run(f"{arch}-direct-{h}", small(arch, "direct", h), (h,)))
+    for h in HORIZONS:
+        out.append(
+            Run(
+                f"seq2seq-direct-{h}",
+                small("seq2seq_attention", "direct", h, seq2seq_cell="gru"),
+                (h,),
+            )
+        )
+    # segment-wise GRU: the fast config, the best at input 96, the best longer input
+    out.append(Run("seg-gru-fast-96-96", seg(96, 96, time_budget_s=120.0), (96,), "seg"))
+    out.append(Run("seg-gru-96-96", seg(96, 96), (96,), "seg"))
+    out.append(Run("seg-gru-96-336", seg(96, 336), (336,), "seg"))
+    out.append(Run("seg-gru-720-96", seg(720, 96), (96,), "seg"))
+    out.append(Run("seg-gru-720-336", seg(720, 336), (336,), "seg"))
+    return out
+
+
+def quick(run: Run) -> Run:
+    """--quick: a smoke test of every path in seconds."""
+    spec = replace(run.spec, epochs=2, time_budget_s=10.0)
+    return replace(run, spec=spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# worker side
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def score(
+    model: torch.nn.Module, data: Protocol, spec: ModelSpec, horizon: int
+) -> dict[str, float]:
+    """Test MSE/MAE over every z-scored test window (all 7 variables)."""
+    test = data.test
+    idx = torch.arange(len(test))
+    x, cal, y = test.batch(idx)
+    y_hat = forecast(
+        model, x, cal, strategy=spec.strategy, horizon=horizon, batch_size=len(test)
+    ).y_hat
+    err = y_hat - y
+    return {"mse": float(err.pow(2).mean()), "mae": float(err.abs().mean()), "windows": len(test)}
+
+
+def work(run: Run, *, time_budget: float | None) -> list[dict[str, Any]]:
+    torch.set_num_threads(THREADS)
+    spec = run.spec
+    if run.budget == "row" and time_budget is not None:
+        spec = replace(spec, time_budget_s=time_budget)
+    values = load_values()
+    h_model = spec.model_horizon
+    train_data = protocol(spec.lookback, h_model, values=values)
+    n = len(COLUMNS)
+    rss_before = peak_rss_mb()
+    torch.manual_seed(spec.seed)
+    module = build_module(spec, n_features=n, n_calendar=0, out_idx=list(range(n)))
+    cfg = TrainConfig(
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        clip=spec.clip,
+        patience=spec.patience,
+        time_budget_s=spec.time_budget_s,
+        threads=THREADS,
+        teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
+    )
+    load0 = os.getloadavg()[0]
+    res = fit(module, train_data.train, train_data.valid, cfg=cfg, device="cpu", seed=spec.seed)
+    load1 = os.getloadavg()[0]
+    rows = []
+    for h in run.eval_horizons:
+        data = protocol(spec.lookback, h, values=values)
+        t0 = time.perf_counter()
+        s = score(module, data, spec, h)
+        rows.append(
+            {
+                "run": run.name,
+                "architecture": spec.architecture
+                + (f" seg{spec.segment_len}" if spec.segment_len else ""),
+                "strategy": spec.strategy,
+                "L": spec.lookback,
+                "H": h,
+                "hidden": spec.hidden_size,
+                "test_mse": s["mse"],
+                "test_mae": s["mae"],
+                "test_windows": s["windows"],
+                "train_s": res.seconds,
+                "windows_per_s": res.windows_per_s,
+                "epochs_run": res.epochs_run,
+                "best_epoch": res.best_epoch,
+                "best_val_mse": res.best_val_loss,
+                "stopped": res.stopped,
+                "score_s": time.perf_counter() - t0,
+                "peak_rss_mb": peak_rss_mb(),
+                "rss_before_fit_mb": rss_before,
+                "load1": round((load0 + load1) / 2, 2),
+            }
+        )
+    return rows
+
+
+def naive_rows() -> list[dict[str, Any]]:
+    values = load_values()
+    rows = []
+    for h in HORIZONS:
+        data = protocol(96, h, values=values)
+        x, _, y = data.test.batch(torch.arange(len(data.test)))
+        y_hat = naive_forecast(x[:, -1].numpy(), horizon=h)
+        err = y_hat - y.numpy().astype(np.float64)
+        rows.append(
+            {
+                "run": "naive",
+                "architecture": "repeat last value",
+                "strategy": "-",
+                "L": 1,
+                "H": h,
+                "hidden": 0,
+                "test_mse": float((err**2).mean()),
+                "test_mae": float(np.abs(err).mean()),
+                "test_windows": len(data.test),
+                "train_s": 0.0,
+                "windows_per_s": float("nan"),
+                "peak_rss_mb": peak_rss_mb(),
+                "load1": os.getloadavg()[0],
+            }
+        )
+    return rows
+
+
+def ratio_work(*, epochs: int, repeats: int, hidden: int) -> dict[str, Any]:
+    """fit() vs the bare loop on the segment GRU 96 -> 96, alternating, medians."""
+    from bare_loop import bare_train
+
+    torch.set_num_threads(THREADS)
+    spec = seg(96, 96, hidden_size=hidden)
+    data = protocol(96, 96)
+    n = len(COLUMNS)
+
+    def make() -> torch.nn.Module:
+        torch.manual_seed(spec.seed)
+        return build_module(spec, n_features=n, n_calendar=0, out_idx=list(range(n)))
+
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        clip=spec.clip,
+        patience=epochs + 1,
+        threads=THREADS,
+    )
+    bare, lib, loads = [], [], []
+    for _ in range(repeats):
+        loads.append(os.getloadavg()[0])
+        b = bare_train(
+            make(),
+            data.train,
+            epochs=epochs,
+            batch_size=spec.batch_size,
+            lr=spec.lr,
+            weight_decay=spec.weight_decay,
+            seed=spec.seed,
+        )
+        bare.append(b["windows_per_s"])
+        r = fit(make(), data.train, data.valid, cfg=cfg, device="cpu", seed=spec.seed)
+        lib.append(r.windows_per_s)
+    return {
+        "bare": [round(v) for v in bare],
+        "fit": [round(v) for v in lib],
+        "ratio": statistics.median(lib) / statistics.median(bare),
+        "ratios": [round(a / b, 3) for a, b in zip(lib, bare, strict=True)],
+        "load1": round(statistics.mean(loads), 2),
+        "hidden": hidden,
+        "epochs": epochs,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# driver side
+
+
+def child(argv: list[str]) -> Any:
+    cmd = [sys.executable, os.path.abspath(__file__), *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise RuntimeError(f"{' '.join(argv)} failed with exit code {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def fmt_row(r: dict[str, Any]) -> str:
+    wps = r["windows_per_s"]
+    return (
+        f"| {r['architecture']:<22} | {r['strategy']:<9} | {r['L']:>3} | {r['H']:>3} | "
+        f"{r['test_mse']:.3f} | {r['test_mae']:.3f} | {r['train_s']:7.1f} | "
+        f"{'-' if wps != wps else f'{wps:,.0f}':>7} | {r['peak_rss_mb']:6.0f} | {r['load1']:4.1f} |"
+    )
+
+
+HEADER = (
+    "| architecture           | strategy  |   L |   H | MSE   | MAE   | train s | win/s   | peak MB | load |\n"
+    "|------------------------|-----------|-----|-----|-------|-------|---------|---------|---------|------|"
+)
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, Python {platform.python_version()}, "
+        f"{THREADS} threads"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 epochs / 10 s per row")
+    ap.add_argument("--only", default="", help="comma-separated run names or prefixes (see --list)")
+    ap.add_argument("--time-budget", type=float, default=90.0, help="seconds per non-segment row")
+    ap.add_argument("--ratio-epochs", type=int, default=2)
+    ap.add_argument("--ratio-repeats", type=int, default=3)
+    ap.add_argument("--no-ratio", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--_worker", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--_ratio", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    table = {r.name: r for r in runs()}
+    if args.quick:
+        table = {k: quick(v) for k, v in table.items()}
+    if args._worker:
+        rows = (
+            naive_rows()
+            if args._worker == "naive"
+            else work(table[args._worker], time_budget=args.time_budget if not args.quick else 10.0)
+        )
+        print(json.dumps(rows))
+        return
+    if args._ratio:
+        hidden = 256
+        print(
+            json.dumps(
+                ratio_work(
+                    epochs=1 if args.quick else args.ratio_epochs,
+                    repeats=1 if args.quick else args.ratio_repeats,
+                    hidden=hidden,
+                )
+            )
+        )
+        return
+    names = ["naive", *table]
+    if args.list:
+        for n in names:
+            r = table.get(n)
+            print(n if r is None else f"{n:<20} {r.spec.to_dict()}")
+        return
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        names = [n for n in names if any(n == w or n.startswith(w) for w in wanted)]
+        if not names:
+            raise SystemExit(f"--only {args.only!r} matches no run; see --list")
+    flags = (["--quick"] if args.quick else []) + ["--time-budget", str(args.time_budget)]
+    print(f"# {machine()}; load at start {os.getloadavg()}", flush=True)
+    print(HEADER, flush=True)
+    results: list[dict[str, Any]] = []
+    started = time.time()
+    for name in names:
+        rows = child(["--_worker", name, *flags])
+        for r in rows:
+            print(fmt_row(r), flush=True)
+        results.extend(rows)
+    ratio = None
+    if not args.no_ratio and not args.only:
+        ratio = child(["--_ratio", *flags])
+        print(
+            f"\nthroughput, segment GRU 96->96 hidden {ratio['hidden']}: fit() {ratio['fit']} vs bare "
+            f"{ratio['bare']} windows/s -> ratio {ratio['ratio']:.3f} (load {ratio['load1']})"
+        )
+    total = time.time() - started
+    print(f"\ntotal {total / 60:.1f} min")
+    with open(
+        os.path.join(HERE, "scratch", "ett_runs.jsonl")
+        if os.path.isdir(os.path.join(HERE, "scratch"))
+        else os.devnull,
+        "a",
+    ) as f:
+        f.write(
+            json.dumps({"argv": sys.argv[1:], "rows": results, "ratio": ratio, "total_s": total})
+            + "\n"
+        )
+    if args.quick or args.only:
+        return  # RESULTS.md holds full runs only
+    write_results(args, results, ratio, total)
+
+
+def write_results(
+    args: argparse.Namespace,
+    results: list[dict[str, Any]],
+    ratio: dict[str, Any] | None,
+    total: float,
+) -> None:
+    cmd = "python bench/ett.py" + (
+        "" if args.time_budget == 90.0 else f" --time-budget {args.time_budget:g}"
+    )
+    lines = [
+        "# ETTh1 benchmark results (generated by bench/ett.py)",
+        "",
+        f"Command: `.venv/bin/python {cmd[7:]}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{total / 60:.1f} min in all).",
+        f"Machine: {machine()}. The machine is shared; `load` is the 1-minute load average during each run.",
+        "",
+        "Protocol: bench/ettdata.py. Test MSE/MAE over z-scored windows, all 7 variables; lower is better.",
+        "",
+        HEADER,
+        *[fmt_row(r) for r in results],
+        "",
+    ]
+    if ratio is not None:
+        lines += [
+            f"Throughput, segment GRU 96->96 (hidden {ratio['hidden']}, batch 256, {ratio['epochs']} epochs, "
+            f"alternating): forecaster.training.fit {ratio['fit']} windows/s vs bare loop {ratio['bare']} "
+            f"-> ratio {ratio['ratio']:.3f} (load {ratio['load1']}).",
+            "",
+        ]
+    lines += ["Each row's spec (forecaster.models.spec.ModelSpec):", ""]
+    seen = set()
+    for r in results:
+        if r["run"] in seen or r["run"] == "naive":
+            continue
+        seen.add(r["run"])
+        lines.append(
+            f"- `{r['run']}`: stopped {r.get('stopped')}, best epoch {r.get('best_epoch')} of "
+            f"{r.get('epochs_run')}, val MSE {r.get('best_val_mse', float('nan')):.4f}"
+        )
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
