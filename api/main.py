@@ -77,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:
     """A retrain may have promoted new champions: load them now, not on the next read."""
+    app.state.forecast_memo.clear()  # new data or champions: look the cache keys up again
     if kind == "retrain":
         forecasts.refresh_models(app)
 
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.head_revision = head_revision(settings.database_url)
     app.state.cache = ForecastCache()
     app.state.models = ModelCache()
+    app.state.forecast_memo = {}  # api/routers/forecasts.py: recently looked-up cache keys
     app.state.metrics = ApiMetrics(factory)
     app.state.dispatcher = Dispatcher(
         factory=factory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api import render
 from api.deps import ApiKey, CacheDep, ModelsDep, SessionDep
@@ -48,7 +48,7 @@ def read_model(version_id: DbId, session: SessionDep) -> ModelDetail:
     responses={404: {"model": ErrorDetail}, 422: {"model": ErrorDetail}},
 )
 def promote_model(
-    version_id: DbId, session: SessionDep, models: ModelsDep, cache: CacheDep
+    version_id: DbId, request: Request, session: SessionDep, models: ModelsDep, cache: CacheDep
 ) -> ModelPublic:
     """Make this version its strategy's champion; the previous champion is archived.
 
@@ -62,6 +62,7 @@ def promote_model(
     models.model(version)
     for gone in {version.id, old.id if old is not None else version.id}:
         cache.evict_version(gone)
+    request.app.state.forecast_memo.clear()
     if old is not None and old.id != version.id:
         models.forget(old.id)
     series = session.get(Series, version.series_id)
