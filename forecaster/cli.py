@@ -257,6 +257,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         "seed": args.seed,
         "transform": args.transform,
         "normalization": args.normalization,
+        "loss": args.loss,
     }
     if args.targets:
         fields["targets"] = tuple(args.targets.split(","))
@@ -614,6 +615,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--segment-len", type=int, help="SegRNN-style segments (direct strategy)")
     t.add_argument("--transform", choices=["level", "log_return"], default="level")
     t.add_argument("--normalization", choices=["revin", "global", "both", "none"], default="revin")
+    t.add_argument(
+        "--loss",
+        choices=["mse", "l1", "huber"],
+        default="mse",
+        help="training loss, also used on validation for early stopping",
+    )
     t.add_argument("--time-budget", type=float, help="seconds of training at most")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from forecaster.models.spec import ModelSpec
 from forecaster.strategies import forecast as run_strategy
-from forecaster.training import FitResult, TrainConfig, fit
+from forecaster.training import FitResult, Loss, Schedule, TrainConfig, fit
 
 __all__ = [
     "Calibration",
@@ -65,7 +65,21 @@ CALIBRATION_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 def build_module(
     spec: ModelSpec, *, n_features: int, n_calendar: int, out_idx: Sequence[int]
 ) -> nn.Module:
-    """The untrained nn.Module a spec describes (initialization draws from torch's global RNG)."""
+    """The untrained nn.Module a spec describes (initialization draws from torch's global RNG).
+
+    The models initialize Xavier/orthogonal; spec.init == "torch" resets every layer to PyTorch's
+    own default (uniform +-1/sqrt(hidden) for the cells, Kaiming-uniform for linear layers)."""
+    module = _build_module(spec, n_features=n_features, n_calendar=n_calendar, out_idx=out_idx)
+    if spec.init == "torch":
+        for sub in module.modules():
+            if isinstance(sub, nn.Linear | nn.RNNBase):
+                sub.reset_parameters()
+    return module
+
+
+def _build_module(
+    spec: ModelSpec, *, n_features: int, n_calendar: int, out_idx: Sequence[int]
+) -> nn.Module:
     revin = spec.normalization in ("revin", "both")
     if spec.architecture == "seq2seq_attention":
         return Seq2Seq(
@@ -568,6 +582,8 @@ def train_model(
         time_budget_s=spec.time_budget_s,
         threads=threads,
         teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
+        loss=cast(Loss, spec.loss),
+        schedule=cast(Schedule, spec.schedule),
     )
     with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
         torch.manual_seed(spec.seed)

@@ -16,6 +16,21 @@ from forecaster.data.windows import WindowSet
 from forecaster.models.seq2seq import Seq2SeqOutput
 
 Progress = Callable[[dict[str, Any]], None]
+Loss = Literal["mse", "l1", "huber"]
+LOSSES: tuple[Loss, ...] = ("mse", "l1", "huber")
+Schedule = Literal["cosine", "step"]
+SCHEDULES: tuple[Schedule, ...] = ("cosine", "step")
+
+
+def loss_fn(name: Loss) -> Callable[..., Tensor]:
+    """The torch loss for a name: "mse", "l1" (mean absolute error) or "huber" (delta 1)."""
+    if name == "mse":
+        return nn.functional.mse_loss
+    if name == "l1":
+        return nn.functional.l1_loss
+    if name == "huber":
+        return nn.functional.huber_loss
+    raise ValueError(f"loss={name!r} is not valid; valid: {', '.join(LOSSES)}")
 
 
 @dataclass(frozen=True)
@@ -31,6 +46,9 @@ class TrainConfig:
     time_budget_s: float | None = None  # stop (keeping the best weights) after this many seconds
     threads: int | None = None  # torch.set_num_threads for the fit; None leaves it alone
     teacher_forcing: float = 0.0  # scheduled sampling: starts here, decays linearly to 0
+    loss: Loss = "mse"  # trained on this; early stopping and best weights use its validation value
+    # "cosine": warmup then cosine per step (lr_at); "step": lr for 3 epochs, then x0.9 per epoch
+    schedule: Schedule = "cosine"
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,12 @@ def lr_at(
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (base_lr - min_lr)
 
 
+def step_lr_at(epoch: int, *, base_lr: float, hold: int = 3, gamma: float = 0.9) -> float:
+    """base_lr for the first `hold` epochs (0-based), then decayed by `gamma` each epoch (SegRNN's
+    and Autoformer's "type3" adjustment)."""
+    return base_lr if epoch < hold else base_lr * gamma ** (epoch - hold)
+
+
 def teacher_forcing_at(epoch: int, *, epochs: int, start: float) -> float:
     """Scheduled sampling ratio for a 0-based epoch: `start` decaying linearly to 0 at the last epoch."""
     return start * max(0.0, 1.0 - epoch / max(1, epochs - 1)) if epochs > 1 else start
@@ -92,8 +116,11 @@ def _y_hat(out: Tensor | Seq2SeqOutput) -> Tensor:
 
 
 @torch.no_grad()
-def validation_loss(model: nn.Module, windows: WindowSet, *, batch_size: int = 1024) -> float:
-    """Mean squared error over all windows, in eval mode (one host sync at the end)."""
+def validation_loss(
+    model: nn.Module, windows: WindowSet, *, batch_size: int = 1024, loss: Loss = "mse"
+) -> float:
+    """The mean loss (MSE by default) over all windows, in eval mode (one host sync at the end)."""
+    criterion = loss_fn(loss)
     was_training = model.training
     model.eval()
     device = windows.values.device
@@ -101,7 +128,7 @@ def validation_loss(model: nn.Module, windows: WindowSet, *, batch_size: int = 1
     for i in range(0, len(windows), batch_size):
         idx = torch.arange(i, min(i + batch_size, len(windows)), device=device)
         x, cal, y = windows.batch(idx)
-        total += nn.functional.mse_loss(_y_hat(model(x, cal)), y, reduction="sum")
+        total += criterion(_y_hat(model(x, cal)), y, reduction="sum")
     model.train(was_training)
     return float(total.item()) / max(
         1, len(windows) * windows.horizon * int(windows.out_idx.numel())
@@ -157,6 +184,7 @@ def _fit(
     seed: int,
     progress: Progress | None,
 ) -> FitResult:
+    criterion = loss_fn(cfg.loss)
     torch.manual_seed(seed)  # dropout and scheduled sampling draw from the global generator
     order = torch.Generator().manual_seed(seed)  # the shuffling has its own, on the CPU
     model.to(device).train()
@@ -193,16 +221,19 @@ def _fit(
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             x, cal, y = train.batch(idx)
-            lr = lr_at(
-                step,
-                total_steps=total_steps,
-                base_lr=cfg.lr,
-                warmup_steps=warmup,
-                min_lr=cfg.lr * cfg.min_lr_frac,
-            )
+            if cfg.schedule == "step":
+                lr = step_lr_at(epoch, base_lr=cfg.lr)
+            else:
+                lr = lr_at(
+                    step,
+                    total_steps=total_steps,
+                    base_lr=cfg.lr,
+                    warmup_steps=warmup,
+                    min_lr=cfg.lr * cfg.min_lr_frac,
+                )
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss = nn.functional.mse_loss(_y_hat(model(x, cal, target=y, teacher_forcing=tf)), y)
+            loss = criterion(_y_hat(model(x, cal, target=y, teacher_forcing=tf)), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             if cfg.clip > 0:
@@ -218,7 +249,7 @@ def _fit(
         # the epoch's one host sync for training
         train_losses.append(float(total.item()) / epoch_seen)
         train_seconds += time.monotonic() - epoch_start
-        val = validation_loss(model, valid)
+        val = validation_loss(model, valid, loss=cfg.loss)
         val_losses.append(val)
         if val < best_val:
             best_val, best_epoch, bad_epochs = val, epoch + 1, 0

@@ -9,11 +9,13 @@ from typing import Any
 from forecaster.data.splits import split_borders
 from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.strategies import check_supported
+from forecaster.training import LOSSES, SCHEDULES
 
 NORMALIZATIONS = ("revin", "global", "both", "none")
 TRANSFORMS = ("level", "log_return")
 ATTENTIONS = ("bahdanau", "luong")
 SEQ2SEQ_CELLS = ("lstm", "gru")
+INITS = ("xavier", "torch")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class ModelSpec:
     weight_decay: float = 1e-4
     patience: int = 5
     clip: float = 1.0
+    loss: str = "mse"  # training loss, also early stopping's: mse | l1 | huber
+    schedule: str = "cosine"  # learning rate: "cosine" (warmup + cosine) | "step" (hold 3, x0.9)
+    init: str = "xavier"  # "xavier" (Xavier/orthogonal) | "torch" (PyTorch's default init)
     time_budget_s: float | None = None
     seed: int = 0
     val_fraction: float = 0.15
@@ -102,6 +107,9 @@ class ModelSpec:
             "transform": TRANSFORMS,
             "attention": ATTENTIONS,
             "seq2seq_cell": SEQ2SEQ_CELLS,
+            "loss": LOSSES,
+            "schedule": SCHEDULES,
+            "init": INITS,
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:

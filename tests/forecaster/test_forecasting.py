@@ -228,6 +228,9 @@ FRAME_COLUMNS = "tmin, tmax, prcp, wspd"
          "bidirectional=True needs strategy='direct' with architecture lstm, gru or rnn and no segment_len"),
         ({"segment_len": 4, "strategy": "direct"}, InvalidRequest, "lookback=14 must be a multiple of segment_len=4"),
         ({"normalization": "minmax"}, InvalidRequest, "normalization='minmax' is not valid; valid: revin, global, both, none"),
+        ({"loss": "mape"}, InvalidRequest, "loss='mape' is not valid; valid: mse, l1, huber"),
+        ({"schedule": "linear"}, InvalidRequest, "schedule='linear' is not valid; valid: cosine, step"),
+        ({"init": "he"}, InvalidRequest, "init='he' is not valid; valid: xavier, torch"),
         # too little training data for the window
         ({"lookback": 205, "strategy": "direct"}, InvalidData,
          "the training split has 210 of 300 rows but lookback=205 and horizon=7 need 212; use a shorter lookback, "
@@ -308,3 +311,15 @@ def test_intervals_follow_the_requested_level(direct_model):
     assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"])).all()
     # a level the calibration cannot back gives no interval
     assert direct_model.predict(frame, level=0.999).points["upper"].isna().all()
+
+
+def test_init_torch_keeps_pytorchs_default_initialization():
+    from forecaster.forecasting import build_module
+
+    spec = ModelSpec("gru", "direct", lookback=14, horizon=7, hidden_size=16, num_layers=1)
+    xavier = build_module(spec, n_features=2, n_calendar=0, out_idx=[0])
+    default = build_module(replace(spec, init="torch"), n_features=2, n_calendar=0, out_idx=[0])
+    bound = 1 / 16**0.5  # torch's GRU: uniform(-1/sqrt(hidden), 1/sqrt(hidden)), biases too
+    for name, param in default.rnn.named_parameters():
+        assert param.abs().max() <= bound and torch.count_nonzero(param) == param.numel(), name
+    assert torch.count_nonzero(xavier.rnn.bias_ih_l0) == 0  # the house init zeroes biases

@@ -8,8 +8,10 @@ from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.training import (
     TrainConfig,
     fit,
+    loss_fn,
     lr_at,
     resolve_device,
+    step_lr_at,
     teacher_forcing_at,
     validation_loss,
 )
@@ -38,6 +40,18 @@ def test_lr_warms_up_then_decays_along_a_cosine():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))  # never rises after warmup
     assert lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
+
+
+def test_step_schedule_holds_three_epochs_then_decays_by_a_tenth_each():
+    assert [round(step_lr_at(e, base_lr=1.0), 4) for e in range(6)] == [1, 1, 1, 1, 0.9, 0.81]
+
+
+def test_fit_follows_the_step_schedule():
+    train, valid = _windows()
+    seen: list[dict[str, float]] = []
+    cfg = TrainConfig(epochs=5, batch_size=32, lr=1e-2, schedule="step", patience=10)
+    fit(_model(), train, valid, cfg=cfg, device="cpu", seed=0, progress=seen.append)
+    assert [round(p["lr"], 6) for p in seen] == [0.01, 0.01, 0.01, 0.01, 0.009]
 
 
 def test_teacher_forcing_decays_to_zero_over_the_epochs():
@@ -131,3 +145,25 @@ def test_device_defaults_to_the_cpu_without_a_gpu():
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device(None).type == expected
     assert resolve_device("cpu").type == "cpu"
+
+
+@pytest.mark.parametrize("loss", ["l1", "huber"])
+def test_fit_trains_and_early_stops_on_the_chosen_loss(loss):
+    train, valid = _windows()
+    model = _model()
+    result = fit(
+        model,
+        train,
+        valid,
+        cfg=TrainConfig(epochs=3, batch_size=32, loss=loss),
+        device="cpu",
+        seed=0,
+    )
+    # the best validation value is the chosen loss of the restored weights, not their MSE
+    assert result.best_val_loss == pytest.approx(validation_loss(model, valid, loss=loss))
+    assert result.best_val_loss != pytest.approx(validation_loss(model, valid))
+
+
+def test_an_unknown_loss_names_the_valid_ones():
+    with pytest.raises(ValueError, match="loss='mape' is not valid; valid: mse, l1, huber"):
+        loss_fn("mape")  # type: ignore[arg-type]
