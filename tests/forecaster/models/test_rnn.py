@@ -81,13 +81,44 @@ def test_segment_rnn_is_channel_independent():
         assert torch.allclose(model(x)[:, :, 0], model(other)[:, :, 0])
 
 
-def test_segment_rnn_uses_one_rnn_call_per_encode_and_decode():
-    cfg = RNNConfig(n_features=1, horizon=48, hidden_size=8, lookback=96, segment_len=12)
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_segment_rnn_loops_over_neither_time_steps_nor_segments(num_layers):
+    cfg = RNNConfig(
+        n_features=1, horizon=48, hidden_size=8, lookback=96, segment_len=12, num_layers=num_layers
+    )
     model = SegmentRNN(cfg)
     calls = []
     model.rnn.register_forward_hook(lambda *_: calls.append(1))
     model(torch.randn(2, 96, 1))
-    assert len(calls) == 2  # no loop over time steps or segments
+    # one cell call encodes; one layer decodes with a factored step, a stack with one more call
+    assert len(calls) == num_layers
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+def test_segment_rnn_factored_decoder_step_equals_the_cell_run_over_every_segment(cell):
+    torch.manual_seed(0)
+    cfg = RNNConfig(
+        n_features=3,
+        horizon=20,
+        hidden_size=16,
+        lookback=24,
+        segment_len=6,
+        cell=cell,
+        num_layers=1,
+        dropout=0.0,
+    )
+    model = SegmentRNN(cfg)
+    x = torch.randn(5, 24, 3)
+    x_seg = model.embed(x.permute(0, 2, 1).reshape(15, 4, 6))
+    _, state = model.rnn(x_seg)
+    dec_in = torch.randn(3, model.n_out_segments, 16, requires_grad=True)
+    fast = model._decode_step(dec_in, state)
+    slow = model._decode_batched(dec_in, state)
+    assert fast.shape == slow.shape == (5, 3, model.n_out_segments, 16)
+    assert torch.allclose(fast, slow, atol=1e-6)
+    (g_fast,) = torch.autograd.grad(fast.square().sum(), dec_in, retain_graph=True)
+    (g_slow,) = torch.autograd.grad(slow.square().sum(), dec_in)
+    assert torch.allclose(g_fast, g_slow, atol=1e-5)
 
 
 def test_segment_rnn_rejects_a_lookback_not_made_of_whole_segments():
