@@ -50,15 +50,16 @@ def test_first_paint_of_aapl_and_the_screenshot(
     playwright: Any, live_app: LiveApp, artifacts: Path, tmp_path: Path
 ) -> None:
     """Navigation to drawn chart (history + forecast + band), in a real browser profile: the
-    first visit compiles plotly's 4.8 MB bundle; from the third, chromium reuses its compiled
+    first visit compiles plotly's 1.5 MB cartesian bundle; from the third, chromium reuses its compiled
     code, as for a returning user. Then picking another series on the loaded page."""
     context = launch(playwright, tmp_path / "profile")  # a new profile: nothing cached yet
     try:
-        paints, plotly = [], []
+        paints, charts, plotly = [], [], []
         for _ in range(3):
             d = new_dash(context, live_app.base_url)
             d.open("AAPL")
-            paints.append(d.page.evaluate("() => window.dashboard.firstChartAt"))
+            paints.append(d.page.evaluate("() => window.dashboard.firstPaintAt"))
+            charts.append(d.page.evaluate("() => window.dashboard.firstChartAt"))
             plotly.append(d.page.evaluate("() => window.dashboard.plotlyAt"))
             assert d.foreign_requests() == [] and d.errors == []
             d.page.close()
@@ -72,7 +73,8 @@ def test_first_paint_of_aapl_and_the_screenshot(
             "series": "AAPL",
             "first_visit_ms": paints[0],
             "returning_visit_ms": paints[-1],
-            "visits_ms": paints,
+            "first_paint_ms": paints,
+            "interactive_chart_ms": charts,
             "plotly_ready_ms": plotly,
             "pick_series_on_loaded_page_ms": switch,
         }
@@ -89,6 +91,33 @@ def test_first_paint_of_aapl_and_the_screenshot(
         assert d.foreign_requests() == [] and d.errors == []
     finally:
         context.close()
+
+
+def test_a_static_preview_shows_the_data_while_plotly_loads(dash: Dash) -> None:
+    """Plotly held back: the history, forecast, band and origin are on screen as SVG at once;
+    when plotly arrives, its interactive chart replaces the preview."""
+    release: list[Any] = []
+    dash.page.route("**/vendor/plotly.min.js*", lambda route: release.append(route))
+    dash.page.goto(dash.base_url + "/?series=AAPL", wait_until="commit")
+    dash.page.wait_for_selector("#chart-preview:not([hidden]) svg")
+    drawn = dash.page.eval_on_selector_all(
+        "#chart-preview [data-uid]",
+        "els => els.map(e => [e.dataset.uid, (e.getAttribute('d') || e.getAttribute('points') || 'x').length])",
+    )
+    by_uid = dict(drawn)
+    assert {"history", "forecast", "band", "origin"} <= set(by_uid)
+    assert by_uid["history"] > 500 and by_uid["forecast"] > 50  # real paths, not empty ones
+    assert dash.page.evaluate("() => window.dashboard.firstChartAt") is None
+    assert dash.page.evaluate("() => window.dashboard.firstPaintAt") is not None
+    assert dash.page.text_content("#series-title") == "AAPL"  # the rest of the view is there
+    assert dash.page.locator("#models-table tr").count() > 1
+    while not release:
+        dash.page.wait_for_timeout(50)
+    release[0].continue_()
+    dash.wait_for_chart("AAPL")
+    assert dash.page.is_hidden("#chart-preview")
+    assert dash.page.locator("#chart-preview svg").count() == 0
+    assert {"history", "forecast"} <= {t["uid"] for t in dash.traces()}
 
 
 def test_chart_shows_history_forecast_band_and_origin(dash: Dash) -> None:
@@ -304,7 +333,7 @@ def test_page_and_assets_are_served_by_the_app(live_app: LiveApp) -> None:
     bundle = httpx.get(live_app.base_url + "/vendor/plotly.min.js")  # httpx accepts gzip
     assert bundle.status_code == 200 and bundle.headers["content-encoding"] == "gzip"
     assert bundle.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert bundle.text.lstrip().startswith("/**\n* plotly.js v")
+    assert bundle.text.lstrip().startswith("/**\n* plotly.js (cartesian - minified) v4.1.1")
     for name in ("dashboard.js", "api.js", "charts.js", "dom.js", "panels.js", "dashboard.css"):
         asset = httpx.get(f"{live_app.base_url}/static/{name}")
         assert asset.status_code == 200, name

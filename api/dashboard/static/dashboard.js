@@ -21,6 +21,7 @@ import {
   COLORS,
   PLOT_CONFIG,
   chartLayout,
+  drawPreview,
   focusView,
   forecastTraces,
   historyTrace,
@@ -59,18 +60,26 @@ let runTimer = null;
 let championTimer = null;
 // Tests and curious users read this: the state, when the first chart was drawn, and how many
 // loads are in flight (0: the page shows everything it asked for).
-window.dashboard = { state, firstChartAt: null, plotlyAt: null, renders: 0, busy: 0 };
+// firstPaintAt: history (and forecast) first on screen, as the preview or the plotly chart;
+// firstChartAt: the first interactive plotly chart.
+window.dashboard = { state, firstPaintAt: null, firstChartAt: null, plotlyAt: null, previews: 0, renders: 0, busy: 0 };
 
-// Plotly arrives async (index.html): data loads meanwhile, and drawing waits for it.
+// Plotly is preloaded (index.html) and run once the first view has painted: loadPlotly() adds
+// its script; plotlyReady resolves when it ran (true) or failed (false).
+let plotlyLoaded = null;
 const plotlyReady = new Promise((resolve) => {
-  if (window.Plotly) return resolve(true);
-  const tag = document.getElementById("plotly-js");
-  if (tag) {
-    tag.addEventListener("load", () => resolve(true));
-    tag.addEventListener("error", () => resolve(false));
-  }
-  window.addEventListener("load", () => resolve(Boolean(window.Plotly)));
+  plotlyLoaded = resolve;
 });
+function loadPlotly() {
+  if (document.getElementById("plotly-script")) return;
+  const link = document.getElementById("plotly-js");
+  const script = el("script", { id: "plotly-script", src: link ? link.href : "/vendor/plotly.min.js" });
+  script.addEventListener("load", () => plotlyLoaded(Boolean(window.Plotly)));
+  script.addEventListener("error", () => plotlyLoaded(false));
+  document.head.append(script);
+}
+// after the next frame is on screen
+const afterPaint = (fn) => requestAnimationFrame(() => setTimeout(fn, 0));
 
 // Counts a load or an action from start to drawn, so "idle" means the page is up to date.
 function tracked(fn) {
@@ -259,10 +268,18 @@ const refreshHistory = tracked(async () => {
 // --- rendering -----------------------------------------------------------------------
 
 async function draw() {
+  if (!window.Plotly) {
+    // plotly is still compiling (a first visit): paint the chart as a static preview meanwhile
+    renderControls();
+    renderPreview();
+    renderModels();
+    renderRun();
+    afterPaint(loadPlotly);
+  }
   const ready = await plotlyReady;
   window.dashboard.plotlyAt = window.dashboard.plotlyAt || performance.now();
   if (!ready || typeof Plotly === "undefined") {
-    showBanner("The chart library did not load (GET /vendor/plotly.min.js failed): is the plotly package installed on the server?");
+    showBanner("The chart library did not load (GET /vendor/plotly.min.js failed): is api/dashboard/vendor/plotly-cartesian.min.js in the installation?");
     return;
   }
   renderControls();
@@ -307,8 +324,7 @@ function renderControls() {
   $("overlay").checked = state.overlay;
 }
 
-function renderChart() {
-  const chart = $("chart");
+function chartFigure() {
   const s = currentSeries();
   const { variable, history } = state;
   const shown = state.shown && state.shown.forecast;
@@ -350,9 +366,35 @@ function renderChart() {
 
   const layout = chartLayout({ variable, origin, originLabel: `forecast origin ${fmtDate(origin)}`, uirevision: `${s.key}|${variable}|${state.windowDays}` });
   focusView(layout, traces, history);
+  return { traces, layout, shown };
+}
+
+function markPainted() {
+  if (window.dashboard.firstPaintAt === null && state.history.x.length) window.dashboard.firstPaintAt = performance.now();
+}
+
+function renderPreview() {
+  const { traces, layout } = chartFigure();
+  const preview = $("chart-preview");
+  preview.hidden = !drawPreview(preview, traces, layout);
+  if (!preview.hidden) {
+    window.dashboard.previews += 1;
+    markPainted();
+  }
+}
+
+function renderChart() {
+  const chart = $("chart");
+  const s = currentSeries();
+  const { traces, layout, shown } = chartFigure();
+  const variable = state.variable;
   Plotly.react(chart, traces, layout, PLOT_CONFIG);
+  const preview = $("chart-preview");
+  preview.hidden = true;
+  preview.replaceChildren();
   window.dashboard.renders += 1;
-  if (window.dashboard.firstChartAt === null && history.x.length) window.dashboard.firstChartAt = performance.now();
+  markPainted();
+  if (window.dashboard.firstChartAt === null && state.history.x.length) window.dashboard.firstChartAt = performance.now();
   chart.dataset.series = s.key;
   chart.dataset.variable = variable || "";
   chart.dataset.shownModel = shown ? String(shown.model.id) : "";
