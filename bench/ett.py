@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 from ettdata import COLUMNS, Protocol, load_values, protocol  # noqa: E402
 
-from forecaster.forecasting import build_module  # noqa: E402
+from forecaster.forecasting import build_module, train_config  # noqa: E402
 from forecaster.metrics import naive_forecast  # noqa: E402
 from forecaster.models.spec import ModelSpec  # noqa: E402
 from forecaster.strategies import forecast  # noqa: E402
@@ -179,19 +179,7 @@ def work(run: Run, *, time_budget: float | None, device: str = "cpu") -> list[di
     rss_before = peak_rss_mb()
     torch.manual_seed(spec.seed)
     module = build_module(spec, n_features=n, n_calendar=0, out_idx=list(range(n)))
-    cfg = TrainConfig(
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        lr=spec.lr,
-        weight_decay=spec.weight_decay,
-        clip=spec.clip,
-        patience=spec.patience,
-        time_budget_s=spec.time_budget_s,
-        threads=THREADS,
-        teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
-        loss=spec.loss,  # type: ignore[arg-type]
-        schedule=spec.schedule,  # type: ignore[arg-type]
-    )
+    cfg = train_config(spec, threads=THREADS)
     load0 = os.getloadavg()[0]
     res = fit(module, train_data.train, train_data.valid, cfg=cfg, device=device, seed=spec.seed)
     module.cpu()  # scored on the CPU
@@ -475,7 +463,7 @@ def write_results(
         seen.add(r["run"])
         lines.append(
             f"- `{r['run']}`: stopped {r.get('stopped')}, best epoch {r.get('best_epoch')} of "
-            f"{r.get('epochs_run')}, val MSE {r.get('best_val_mse', float('nan')):.4f}"
+            f"{r.get('epochs_run')}, validation {r.get('loss', 'mse')} {r.get('best_val_mse', float('nan')):.4f}"
         )
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")

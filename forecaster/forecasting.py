@@ -117,6 +117,23 @@ def _build_module(
     )
 
 
+def train_config(spec: ModelSpec, *, threads: int | None = None) -> TrainConfig:
+    """The fit loop's settings a spec asks for."""
+    return TrainConfig(
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+        clip=spec.clip,
+        patience=spec.patience,
+        time_budget_s=spec.time_budget_s,
+        threads=threads,
+        teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
+        loss=cast(Loss, spec.loss),
+        schedule=cast(Schedule, spec.schedule),
+    )
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Split conformal half-widths per step and target at a few levels, from validation residuals."""
@@ -572,19 +589,7 @@ def train_model(
             horizon=h_model,
             out_idx=out_idx,
         )
-    cfg = TrainConfig(
-        epochs=spec.epochs,
-        batch_size=spec.batch_size,
-        lr=spec.lr,
-        weight_decay=spec.weight_decay,
-        clip=spec.clip,
-        patience=spec.patience,
-        time_budget_s=spec.time_budget_s,
-        threads=threads,
-        teacher_forcing=spec.teacher_forcing if spec.architecture == "seq2seq_attention" else 0.0,
-        loss=cast(Loss, spec.loss),
-        schedule=cast(Schedule, spec.schedule),
-    )
+    cfg = train_config(spec, threads=threads)
     with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
         torch.manual_seed(spec.seed)
         module = build_module(

@@ -242,6 +242,9 @@ class Dash:
         if series is not None:
             self.wait_for_chart(series)
 
+    def open_url(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
     def wait_for_chart(self, series: str, timeout: float = 15_000) -> None:
         self.page.wait_for_function(
             """key => {

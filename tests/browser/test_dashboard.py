@@ -120,6 +120,20 @@ def test_a_static_preview_shows_the_data_while_plotly_loads(dash: Dash) -> None:
     assert {"history", "forecast"} <= {t["uid"] for t in dash.traces()}
 
 
+def test_the_url_opens_a_series_on_a_history_window(dash: Dash) -> None:
+    dash.open_url("/?series=AAPL&window=1827")
+    dash.wait_for_chart("AAPL")
+    assert dash.page.input_value("#window") == "1827"
+    assert 1250 <= len(dash.trace("history")["x"]) <= 1270  # five years of trading days
+    dash.page.select_option("#window", "92")
+    dash.page.wait_for_function("() => location.search.includes('window=92')")
+    dash.wait_idle()
+    assert len(dash.trace("history")["x"]) < 70
+    dash.open_url("/?series=AAPL&window=nonsense")  # not an offered window: the default
+    dash.wait_for_chart("AAPL")
+    assert dash.page.input_value("#window") == "731"
+
+
 def test_chart_shows_history_forecast_band_and_origin(dash: Dash) -> None:
     dash.open("AAPL")
     history = dash.trace("history")

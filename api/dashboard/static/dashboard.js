@@ -582,6 +582,9 @@ function wire() {
   });
   $("window").addEventListener("change", (e) => {
     state.windowDays = e.target.value;
+    const url = new URL(location.href);
+    url.searchParams.set("window", state.windowDays);
+    history.replaceState(null, "", url);
     refreshHistory();
   });
   for (const radio of document.querySelectorAll('input[name="strategy"]')) {
@@ -609,7 +612,11 @@ const init = tracked(async () => {
   showBanner("");
   renderKey();
   await loadSeriesList();
-  const wanted = new URL(location.href).searchParams.get("series");
+  const params = new URL(location.href).searchParams;
+  const wanted = params.get("series");
+  // ?window=92|366|731|1827|all: the history window (days), as the select offers
+  const windows = [...$("window").options].map((o) => o.value);
+  if (windows.includes(params.get("window"))) state.windowDays = params.get("window");
   const first = state.series.find((s) => s.key === wanted) || state.series[0];
   if (first) await selectSeries(first.key);
   watchChampions();
