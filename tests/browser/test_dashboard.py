@@ -111,8 +111,11 @@ def test_a_static_preview_shows_the_data_while_plotly_loads(dash: Dash) -> None:
     assert dash.page.evaluate("() => window.dashboard.firstPaintAt") is not None
     assert dash.page.text_content("#series-title") == "AAPL"  # the rest of the view is there
     assert dash.page.locator("#models-table tr").count() > 1
-    while not release:
+    for _ in range(200):  # the page asks for plotly once the preview is on screen
+        if release:
+            break
         dash.page.wait_for_timeout(50)
+    assert release, "the page never asked for plotly after painting the preview"
     release[0].continue_()
     dash.wait_for_chart("AAPL")
     assert dash.page.is_hidden("#chart-preview")
