@@ -77,9 +77,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:
     """A retrain may have promoted new champions: load them now, not on the next read."""
-    app.state.forecast_memo.clear()  # new data or champions: look the cache keys up again
     if kind == "retrain":
-        forecasts.refresh_models(app)
+        forecasts.refresh_models(app)  # clears the forecast memo too
+    else:
+        app.state.forecast_memo.clear()  # new data: look the cache keys up again
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -16,6 +16,9 @@ const SMALL_CONFIG = { ...PLOT_CONFIG, displayModeBar: false };
 const FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif", size: 12, color: "#1f2933" };
 const GRID = "#eef0f3";
 
+// The API's naive UTC ISO timestamps as epoch milliseconds.
+const toMs = (ts) => Date.parse(ts.slice(0, 19) + "Z");
+
 export const METRICS = [
   ["mae", "MAE"],
   ["rmse", "RMSE"],
@@ -146,8 +149,8 @@ export function focusView(layout, traces, history) {
   }
   if (!Number.isFinite(lo)) return;
   const span = Math.max(hi - lo, Math.abs(hi) * 0.01, 1e-9);
-  const end = new Date(x1.slice(0, 19) + "Z");
-  const start = new Date(x0.slice(0, 19) + "Z");
+  const end = new Date(toMs(x1));
+  const start = new Date(toMs(x0));
   end.setTime(end.getTime() + (end - start) * 0.03);
   layout.xaxis.range = [x0, end.toISOString().slice(0, 19)];
   layout.yaxis.range = [lo - span * 0.08, hi + span * 0.08];
@@ -212,7 +215,6 @@ export function plotAttention(node, attention) {
 // --- preview while plotly loads --------------------------------------------------------
 
 const SVG = "http://www.w3.org/2000/svg";
-const toMs = (ts) => Date.parse(ts.slice(0, 19) + "Z");
 
 function svg(tag, attrs) {
   const node = document.createElementNS(SVG, tag);
@@ -226,7 +228,7 @@ function svg(tag, attrs) {
 export function drawPreview(node, traces, layout) {
   const width = node.clientWidth || 800;
   const height = node.clientHeight || 430;
-  const m = { l: 60, r: 20, t: 36, b: 40 };
+  const m = layout.margin;
   const lines = traces.filter((t) => t.x && t.x.length);
   let [x0, x1] = layout.xaxis.range ? layout.xaxis.range.map(toMs) : [Infinity, -Infinity];
   let [y0, y1] = layout.yaxis.range || [Infinity, -Infinity];

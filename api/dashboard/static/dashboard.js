@@ -72,8 +72,7 @@ const plotlyReady = new Promise((resolve) => {
 });
 function loadPlotly() {
   if (document.getElementById("plotly-script")) return;
-  const link = document.getElementById("plotly-js");
-  const script = el("script", { id: "plotly-script", src: link ? link.href : "/vendor/plotly.min.js" });
+  const script = el("script", { id: "plotly-script", src: document.getElementById("plotly-js").href });
   script.addEventListener("load", () => plotlyLoaded(Boolean(window.Plotly)));
   script.addEventListener("error", () => plotlyLoaded(false));
   document.head.append(script);
