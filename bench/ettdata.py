@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,9 @@ from forecaster.data.scaling import GlobalScaler
 from forecaster.data.splits import window_origins
 from forecaster.data.windows import WindowSet, make_window_set
 
-CSV = os.environ.get("ETTH1_CSV", "/work/shared/data/ett/ETTh1.csv")
+CSV = os.environ.get(
+    "ETTH1_CSV", str(Path(__file__).resolve().parents[1] / "data" / "ett" / "ETTh1.csv")
+)
 COLUMNS = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 TRAIN_END, VALID_END, TEST_END = 12 * 30 * 24, 16 * 30 * 24, 20 * 30 * 24  # 8640, 11520, 14400
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/ingest.py [--rows 100000]
 
 PostgreSQL: a throwaway cluster is started (as in the tests) unless --postgres-url is given.
-The rows are real: ETTh1's 7 hourly variables (../shared/data/ett/ETTh1.csv), repeated with
+The rows are real: ETTh1's 7 hourly variables (data/ett/ETTh1.csv), repeated with
 shifted timestamps when more rows are asked for than the file has.
 """
 
@@ -25,7 +25,7 @@ from forecaster.db import repo  # noqa: E402
 from forecaster.db.session import make_session_factory, upgrade  # noqa: E402
 from tests.pg import start_cluster  # noqa: E402
 
-ETT = ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"
+ETT = ROOT / "data" / "ett" / "ETTh1.csv"
 
 
 def load_rows(n_cells: int) -> pd.DataFrame:

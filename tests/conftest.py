@@ -18,7 +18,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 from forecaster.db.session import make_engine, make_session_factory, upgrade  # noqa: E402
 from tests.pg import Cluster, start_cluster  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# The real data sets the tests read, inside the repository (see data/README.md for credit).
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
 
 # FORECASTER_TEST_POSTGRES: "required" (CI: fail loudly if it cannot start), "off" (skip),
 # unset (try; skip PostgreSQL tests with the reason if the server cannot start here).

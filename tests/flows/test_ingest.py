@@ -10,15 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.ingest import ingest
 from forecaster.db import repo
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO_DATA
 from tests.fixtures.meteostat import patch_meteostat
 from tests.fixtures.yahoo import patch_yahoo
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-AAPL = SHARED_DATA / "stocks" / "AAPL.csv"
-IBM = SHARED_DATA / "stocks" / "IBM.csv"
-CHICAGO = SHARED_DATA / "weather" / "chicago_daily.csv"
+AAPL = REPO_DATA / "stocks" / "AAPL.csv"
+IBM = REPO_DATA / "stocks" / "IBM.csv"
+CHICAGO = REPO_DATA / "weather" / "chicago_daily.csv"
 NO_WAIT = [0.0, 0.0, 0.0]
 
 

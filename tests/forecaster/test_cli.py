@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from forecaster.cli import main
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO_DATA
 from tests.fixtures.yahoo import patch_yahoo
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -42,7 +42,7 @@ def test_unknown_ticker_exits_non_zero_and_writes_nothing(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    patch_yahoo(monkeypatch, {"AAPL": SHARED_DATA / "stocks" / "AAPL.csv"}, cache_dir=tmp_path)
+    patch_yahoo(monkeypatch, {"AAPL": REPO_DATA / "stocks" / "AAPL.csv"}, cache_dir=tmp_path)
     monkeypatch.setattr("flows.ingest.RETRY_DELAYS", [0.0])
     assert main([*db, "ingest", "yahoo", "NOPE", "--start", "2013-01-02"]) == 1
     out = capsys.readouterr()

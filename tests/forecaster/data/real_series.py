@@ -1,10 +1,10 @@
-"""Small slices of the real series in the shared data folder, as storage-layer frames."""
+"""Small slices of the real series in the repository's data/ folder, as storage-layer frames."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import REPO_DATA
 
 
 def weather(
@@ -15,7 +15,7 @@ def weather(
 ) -> pd.DataFrame:
     """The last `rows` days of a station: DatetimeIndex "ts", float columns, NaN for gaps."""
     frame = pd.read_csv(
-        SHARED_DATA / "weather" / f"{station}_daily.csv", parse_dates=["time"], index_col="time"
+        REPO_DATA / "weather" / f"{station}_daily.csv", parse_dates=["time"], index_col="time"
     )
     frame.index.name = "ts"
     return frame.loc[:, list(columns)].astype("float64").iloc[-rows:]
@@ -26,7 +26,7 @@ def stock(
 ) -> pd.DataFrame:
     """The last `rows` trading days of a ticker (business-day calendar, holidays absent)."""
     frame = pd.read_csv(
-        SHARED_DATA / "stocks" / f"{ticker}.csv", parse_dates=["date"], index_col="date"
+        REPO_DATA / "stocks" / f"{ticker}.csv", parse_dates=["date"], index_col="date"
     )
     frame.index.name = "ts"
     return frame.loc[:, list(columns)].astype("float64").iloc[-rows:]

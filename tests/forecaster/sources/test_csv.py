@@ -43,7 +43,7 @@ def test_reads_stock_prices_on_business_days():
 
 
 def test_reads_hourly_data_and_infers_h(tmp_path):
-    # ETTh1's first hours (Zhou et al., Informer), as in shared/data/ett/ETTh1.csv
+    # ETTh1's first hours (Zhou et al., Informer), as in data/ett/ETTh1.csv
     lines = [
         "date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT",
         "2016-07-01 00:00:00,5.827000141143799,2.009000062942505,1.5989999771118164,0.4620000123977661,4.203000068664552,1.3400000333786009,30.5310001373291",
