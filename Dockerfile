@@ -1,4 +1,4 @@
-# One image for the api and the worker: the same commands as the README.
+# One image for the api, the worker and the one-shot migration: the same commands as the README.
 FROM python:3.11-slim
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
     PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
@@ -10,6 +10,11 @@ COPY api ./api
 COPY flows ./flows
 COPY migrations ./migrations
 COPY alembic.ini ./
-RUN pip install -e .
+RUN pip install -e . \
+ && useradd --system --uid 10001 --home-dir /home/forecaster --create-home forecaster \
+ && chown forecaster /app
+# Not root: the API and the worker need no privileges; Prefect's home is the user's own.
+USER forecaster
+ENV PREFECT_HOME=/home/forecaster/.prefect
 EXPOSE 8000
 CMD ["forecaster", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecaster.errors import (
@@ -18,6 +18,8 @@ from forecaster.errors import (
     InvalidRequest,
     NotFound,
     SourceError,
+    TooBusy,
+    Unavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
     (Conflict, 409),
     (InvalidRequest, 422),
     (SourceError, 502),
+    (TooBusy, 429),
+    (Unavailable, 503),
 )
 
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
@@ -104,9 +108,19 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A concurrent change won the race (e.g. two promotions of one series at once)."""
+    logger.warning("integrity error: %s", exc)
+    return JSONResponse(
+        {"detail": "a concurrent change to the same data won the race; read it again and retry"},
+        status_code=409,
+    )
+
+
 def install(app: FastAPI) -> None:
     """One handler for the domain hierarchy, one for validation, one for routing errors."""
     app.add_exception_handler(ForecasterError, _forecaster_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -9,6 +9,7 @@ comes up and recovers when the database does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -65,14 +66,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     _check_schema(app)
     dispatcher: Dispatcher = app.state.dispatcher
     try:
-        if dispatcher.mode == "thread":
-            dispatcher.recover_orphans()
+        dispatcher.recover_orphans()
+        dispatcher.reap()
         forecasts.refresh_models(app)
     except SQLAlchemyError as exc:
         logger.error("could not read runs and champions at start-up: %s", exc)
+    reaper = asyncio.create_task(_reap_forever(dispatcher))
     yield
+    reaper.cancel()
     dispatcher.join(SHUTDOWN_GRACE_S)
     app.state.session_factory.kw["bind"].dispose()
+
+
+async def _reap_forever(dispatcher: Dispatcher) -> None:
+    """Every few seconds, end the runs whose process died or that no worker took (a killed
+    worker, a lost server, a CLI run killed with -9): a stale run never blocks a series."""
+    every = min(dispatcher.policy.heartbeat_s, 10.0)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(dispatcher.reap)
+        except Exception:  # noqa: BLE001 - the next round tries again
+            logger.warning("reaping stale runs failed", exc_info=True)
 
 
 def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:

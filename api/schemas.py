@@ -234,18 +234,25 @@ class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["ingest", "retrain"]
     series: list[str] = Field(default_factory=list, description="series keys; empty: every series")
+    quick: bool = Field(
+        default=False, description="retrain only: the quick candidate settings (few epochs)"
+    )
 
 
 class RunPublic(BaseModel):
     id: int
     kind: str
-    status: str = Field(description="pending | running | completed | failed")
+    status: str = Field(description="pending | running | completed | failed | cancelled")
     parameters: dict[str, Any]
     flow_run_id: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     duration_s: float | None
+    heartbeat_at: datetime | None = Field(
+        description="the lease: renewed every few seconds while the run's process is alive"
+    )
+    cancel_requested_at: datetime | None
     error: str | None
     result: dict[str, Any]
     versions: list[int] = Field(description="model versions the run produced")

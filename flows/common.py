@@ -1,17 +1,24 @@
-"""What every flow shares: resolving the database from settings, and the run row's lifecycle."""
+"""What every flow shares: resolving the database from settings, and the run row's lifecycle
+(claimed, leased while it runs, closed with a status; see forecaster.runs)."""
 
 from __future__ import annotations
 
+import logging
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from prefect.runtime import flow_run
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import runs
 from forecaster.config import get_settings
 from forecaster.db import repo
+from forecaster.db.models import ACTIVE_RUN_STATUSES, Run
 from forecaster.db.session import make_session_factory
+
+logger = logging.getLogger(__name__)
 
 _FACTORIES: dict[str, sessionmaker[Session]] = {}
 
@@ -30,15 +37,35 @@ def open_run(
     run_id: int | None,
     parameters: dict[str, Any],
 ) -> int:
-    """Mark the run row as running (creating it when the flow was started from the shell)."""
+    """Mark the run row as running and start renewing its lease.
+
+    A flow started from the shell (no `run_id`) claims its series first, exactly as the API
+    does, so a CLI retrain refuses to overlap one the API started and the other way round.
+
+    Raises:
+        RunInProgress: (shell-started) an overlapping run of the same kind is active.
+        RunCancelled: the run was cancelled (or reaped) before a worker got to it.
+    """
+    policy = runs.LeasePolicy.from_env()
     with factory.begin() as session:
         if run_id is None:
-            run_id = repo.create_run(session=session, kind=kind, parameters=parameters).id
+            run_id = runs.claim(
+                session=session,
+                kind=kind,
+                series=parameters.get("series") or [],
+                parameters={**parameters, "executor": {"mode": "flow", **runs.executor()}},
+                policy=policy,
+                exclusive=kind in runs.EXCLUSIVE,
+            ).id
+        run = repo.get_run(session=session, run_id=run_id)
+        if run.status not in ACTIVE_RUN_STATUSES:
+            raise runs.RunCancelled(f"run {run_id} is already {run.status}; not starting it")
         repo.start_run(
             session=session,
             run_id=run_id,
             flow_run_id=str(flow_run.get_id() or "") or None,
         )
+    runs.hold(factory, run_id)
     return run_id
 
 
@@ -50,26 +77,76 @@ def close_run(
     result: dict[str, Any],
     error: str | None,
 ) -> None:
-    with factory.begin() as session:
-        repo.finish_run(
-            session=session,
-            run_id=run_id,
-            status="completed" if ok else "failed",
-            result=result,
-            error=error,
-        )
+    status: str = "completed" if ok else "failed"
+    close_status(factory, run_id, status=status, result=result, error=error)
+
+
+def close_status(
+    factory: sessionmaker[Session],
+    run_id: int,
+    *,
+    status: str,
+    result: dict[str, Any],
+    error: str | None,
+) -> None:
+    """End the run (only if still active: a reaped or cancelled run keeps its status) and
+    release its lease."""
+    try:
+        with factory.begin() as session:
+            run = repo.get_run(session=session, run_id=run_id)
+            if run.status in ACTIVE_RUN_STATUSES:
+                if run.cancel_requested_at is not None and status == "failed":
+                    status = "cancelled"
+                repo.finish_run(
+                    session=session, run_id=run_id, status=status, result=result, error=error
+                )
+            else:
+                run.result = result or run.result
+    finally:
+        runs.release(run_id)
 
 
 def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], Any]) -> Any:
-    """Run the flow body; a crash is recorded on the run row with its reason, then re-raised."""
+    """Run the flow body; a crash is recorded on the run row with its reason, then re-raised.
+    A cancelled run ends `cancelled` and returns normally."""
     try:
         return body()
+    except runs.RunCancelled as exc:
+        close_status(factory, run_id, status="cancelled", result={}, error=str(exc))
+        return {"run_id": run_id, "cancelled": True}
     except BaseException as exc:
-        close_run(
-            factory,
-            run_id,
-            ok=False,
-            result={},
-            error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}",
-        )
+        logger.error("run %d failed: %s", run_id, traceback.format_exc(limit=6))
+        close_run(factory, run_id, ok=False, result={}, error=f"{type(exc).__name__}: {exc}")
         raise
+
+
+def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
+    """Prefect state hook (crashed, cancelled): end the run row the flow run was working on."""
+    params = getattr(flow_run_obj, "parameters", None) or {}
+    factory = session_factory(params.get("database_url"))
+    reason = f"Prefect reported the flow run {state_name}: {getattr(state, 'message', '') or ''}"
+    with factory.begin() as session:
+        run_id = params.get("run_id")
+        run = session.get(Run, run_id) if isinstance(run_id, int) else None
+        if run is None:
+            run = session.scalars(
+                select(Run).where(Run.flow_run_id == str(flow_run_obj.id))
+            ).first()
+        if run is None or run.status not in ACTIVE_RUN_STATUSES:
+            return
+        status = "cancelled" if state_name == "Cancelled" else "failed"
+        repo.finish_run(
+            session=session, run_id=run.id, status=status, result=run.result, error=reason.strip()
+        )
+        runs.release(run.id)
+
+
+def on_crashed(_flow: Any, flow_run_obj: Any, state: Any) -> None:
+    _end_from_hook("Crashed", flow_run_obj, state)
+
+
+def on_cancelled(_flow: Any, flow_run_obj: Any, state: Any) -> None:
+    _end_from_hook("Cancelled", flow_run_obj, state)
+
+
+HOOKS: dict[str, Any] = {"on_crashed": [on_crashed], "on_cancellation": [on_cancelled]}

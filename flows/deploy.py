@@ -2,6 +2,8 @@
 
     python -m flows.deploy            # serve them on a Prefect server (PREFECT_API_URL)
     python -m flows.deploy --once     # run ingest -> retrain -> forecast now, in-process
+    python -m flows.deploy --check    # exit 0 when the server sees the deployments served
+                                      # (READY: a runner is polling them); the health check
 
 Cron strings come from the environment (FORECASTER_INGEST_CRON, FORECASTER_RETRAIN_CRON) so an
 operator changes the schedule without touching code.
@@ -32,6 +34,26 @@ def deployments() -> list:  # type: ignore[type-arg]
     ]
 
 
+def check() -> int:
+    """0 when the Prefect server reports every deployment READY (a runner polls it), else 1."""
+    from prefect.client.orchestration import get_client
+
+    names = [f"{d.flow_name}/{d.name}" for d in deployments()]
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                deployment = client.read_deployment_by_name(name)
+            except Exception as exc:  # noqa: BLE001 - reported, then unhealthy
+                print(f"{name}: {type(exc).__name__}: {exc}")  # noqa: T201
+                return 1
+            status = str(getattr(deployment, "status", "") or "")
+            if "READY" not in status.upper():
+                print(f"{name}: {status or 'no status'} (no worker is serving it)")  # noqa: T201
+                return 1
+    print("all deployments ready: " + ", ".join(names))  # noqa: T201
+    return 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -39,7 +61,14 @@ def main() -> None:
     parser.add_argument(
         "--once", action="store_true", help="run the chain now, in-process, and exit"
     )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when every deployment is READY on the server (a worker serves it), else 1",
+    )
     args = parser.parse_args()
+    if args.check:
+        raise SystemExit(check())
     if args.once:
         ingest()
         retrain()

@@ -10,17 +10,17 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster import runs
 from forecaster.db import repo
-from forecaster.db.models import Run
-from forecaster.errors import RunInProgress
+from forecaster.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,6 @@ def _flow(kind: str) -> Callable[..., Any]:
 
         return retrain
     raise ValueError(f"no flow for run kind {kind!r}")
-
-
-def _overlaps(run: Run, series: list[str]) -> bool:
-    """Two runs touch the same series; an empty list means every series."""
-    theirs = run.parameters.get("series") or []
-    return not theirs or not series or bool(set(theirs) & set(series))
 
 
 def _alive(pid: int) -> bool:
@@ -84,12 +78,13 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
         self.on_finish = on_finish  # (kind, run id) after an in-process run, success or not
+        self.policy = runs.LeasePolicy.from_env()
 
     @property
     def mode(self) -> str:
         return "deployment" if self.prefect_api_url else "thread"
 
-    def submit(self, *, kind: str, series: list[str]) -> int:
+    def submit(self, *, kind: str, series: list[str], options: dict[str, Any] | None = None) -> int:
         """Record a pending run and start it in the background; returns the run id.
 
         Raises:
@@ -98,48 +93,45 @@ class Dispatcher:
         """
         series = list(dict.fromkeys(series))  # drop repeats, keep order
         with self._lock, self.factory.begin() as session:
-            for key in series:
-                repo.get_series(session=session, key=key)
-            if kind == "retrain":
-                self._refuse_overlap(session, series)
             executor: dict[str, Any] = {"mode": self.mode}
             if self.mode == "thread":
-                executor |= {"host": socket.gethostname(), "pid": os.getpid()}
-            run_id = repo.create_run(
+                executor |= runs.executor()
+            run_id = runs.claim(
                 session=session,
                 kind=kind,
-                parameters={"series": series, "executor": executor},
+                series=series,
+                parameters={"series": series, "executor": executor, **(options or {})},
+                policy=self.policy,
+                exclusive=kind in runs.EXCLUSIVE,
             ).id
         if self.mode == "deployment":
-            self._deploy(kind, run_id, series)
+            self._deploy(kind, run_id, series, options or {})
         else:
-            self._start_thread(kind, run_id, series)
+            self._start_thread(kind, run_id, series, options or {})
         return run_id
 
-    def _refuse_overlap(self, session: Session, series: list[str]) -> None:
-        for run in repo.active_runs(session=session, kind="retrain"):
-            if _overlaps(run, series):
-                theirs = ", ".join(run.parameters.get("series") or []) or "every series"
-                raise RunInProgress(
-                    f"retrain run {run.id} is already {run.status} for {theirs}; "
-                    f"wait for it to finish (GET /api/v1/runs/{run.id}) and try again"
-                )
+    def reap(self) -> list[int]:
+        """Fail runs whose lease lapsed or that waited too long for a worker (periodic)."""
+        with self.factory.begin() as session:
+            return runs.reap(session=session, policy=self.policy)
 
     # --- in-process -------------------------------------------------------------------
 
-    def _start_thread(self, kind: str, run_id: int, series: list[str]) -> None:
+    def _start_thread(
+        self, kind: str, run_id: int, series: list[str], options: dict[str, Any]
+    ) -> None:
         thread = threading.Thread(
             target=self._execute,
-            args=(kind, run_id, series),
+            args=(kind, run_id, series, options),
             name=f"forecaster-run-{run_id}",
             daemon=True,  # never keeps the server from stopping; startup recovers the row
         )
         self._threads[run_id] = thread
         thread.start()
 
-    def _execute(self, kind: str, run_id: int, series: list[str]) -> None:
+    def _execute(self, kind: str, run_id: int, series: list[str], extra: dict[str, Any]) -> None:
         try:
-            options = self.retrain_options if kind == "retrain" else {}
+            options = {**self.retrain_options, **extra} if kind == "retrain" else {}
             _flow(kind)(series=series, database_url=self.database_url, run_id=run_id, **options)
         except BaseException as exc:  # noqa: BLE001 - recorded on the run row, never lost
             logger.exception("run %d (%s) failed", run_id, kind)
@@ -163,16 +155,22 @@ class Dispatcher:
         return sum(t.is_alive() for t in list(self._threads.values()))
 
     def join(self, timeout: float) -> None:
-        """Give in-process runs up to `timeout` seconds to finish (at shutdown)."""
+        """Give in-process runs `timeout` seconds in all to finish (at shutdown), then end the
+        rows of those still going: their threads are daemons and stop with the process."""
+        deadline = time.monotonic() + timeout
         for thread in list(self._threads.values()):
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = [run_id for run_id, t in list(self._threads.items()) if t.is_alive()]
+        for run_id in left:
+            self._fail_if_unfinished(run_id, "the server stopped before the run finished")
 
     def recover_orphans(self) -> list[int]:
         """Fail in-process runs whose server process on this host is gone (stopped mid-run).
 
         Without this a retrain interrupted by a restart would block its series (409) forever.
         """
-        host, me = socket.gethostname(), os.getpid()
+        me = runs.executor()
+        host, me = me["host"], me["pid"]
         failed = []
         with self.factory.begin() as session:
             for kind in DEPLOYMENTS:
@@ -186,7 +184,10 @@ class Dispatcher:
                             session=session,
                             run_id=run.id,
                             status="failed",
-                            error=f"the API process (pid {pid}) that ran it stopped before it finished",
+                            error=(
+                                f"the process that ran it (pid {pid} on this host) is gone: "
+                                "it was killed or crashed before the run finished"
+                            ),
                         )
                         failed.append(run.id)
         if failed:
@@ -195,7 +196,7 @@ class Dispatcher:
 
     # --- Prefect deployment -----------------------------------------------------------
 
-    def _deploy(self, kind: str, run_id: int, series: list[str]) -> None:
+    def _deploy(self, kind: str, run_id: int, series: list[str], options: dict[str, Any]) -> None:
         """Ask the Prefect server to run the deployment; a worker executes it.
 
         The database URL is not passed: it may hold a password, and Prefect shows parameters
@@ -209,17 +210,21 @@ class Dispatcher:
             with temporary_settings({PREFECT_API_URL: self.prefect_api_url}):
                 flow_run = run_deployment(
                     name=name,
-                    parameters={"series": series, "run_id": run_id},
+                    parameters={"series": series, "run_id": run_id, **options},
                     timeout=0,  # return at once; the run row reports progress
                 )
-        except Exception as exc:  # noqa: BLE001 - recorded on the run row
+        except Exception as exc:  # noqa: BLE001 - recorded on the run row, then a 503
             logger.exception("run %d: could not start deployment %s", run_id, name)
             self._fail_if_unfinished(
                 run_id,
-                f"could not start Prefect deployment {name!r} at {self.prefect_api_url}: "
-                f"{type(exc).__name__}: {exc}. Is the worker serving it (flows/deploy.py)?",
+                f"could not start Prefect deployment {name!r}: {type(exc).__name__}; is the "
+                "Prefect server up and a worker serving the deployments (flows/deploy.py)?",
             )
-            return
+            raise Unavailable(
+                f"run {run_id} could not start: the Prefect server did not accept deployment "
+                f"{name!r} ({type(exc).__name__}); the run is recorded as failed and nothing "
+                "else was changed. Try again when the server is up."
+            ) from exc
         assert not inspect.isawaitable(flow_run)  # sync context: the sync implementation ran
         with self.factory.begin() as session:
             run = repo.get_run(session=session, run_id=run_id)

@@ -7,12 +7,12 @@ from typing import Any
 
 from prefect import flow
 
-from flows.common import close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster.db import repo
 from forecaster.service import precompute_forecasts
 
 
-@flow(name="forecast")
+@flow(name="forecast", **HOOKS)
 def forecast(
     series: list[str] | None = None, database_url: str | None = None, run_id: int | None = None
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pandas as pd
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows.common import close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster.db import repo
 from forecaster.errors import SourceError
 from forecaster.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
@@ -37,7 +37,7 @@ def store(database_url: str | None, series_key: str, frame: pd.DataFrame) -> int
         return store_frame(session=session, series_key=series_key, frame=frame)
 
 
-@flow(name="ingest")
+@flow(name="ingest", **HOOKS)
 def ingest(
     series: list[str] | None = None,
     start: date | None = None,

@@ -3,13 +3,17 @@ on the same recent window, register them, promote per the champion rule, refresh
 
 Each series x candidate is its own Prefect task, so a task runner can spread them (threads on
 one machine; a Dask or Ray task runner past it). A candidate that fails or is worse never
-replaces the champion: registration and promotion are one short transaction per candidate.
+replaces the champion. Each task only registers its candidate (status "candidate") with the
+decision the champion rule would take; once every candidate has finished, one transaction per
+series promotes the best winner per strategy and refreshes that series' forecasts: all of a
+series' promotions and forecasts commit together, or none do (a run killed part-way leaves
+champions and forecasts as they were). Cancellation is checked before each candidate and
+before each series commits.
 """
 
 from __future__ import annotations
 
 import os
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +22,12 @@ from prefect.futures import wait
 from prefect.logging import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.common import close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster import runs
 from forecaster.config import get_settings
 from forecaster.db import repo
 from forecaster.forecasting import ModelSpec
-from forecaster.registry import record_failure
+from forecaster.registry import promote_best, record_failure
 from forecaster.retrain_config import load_retrain_config
 from forecaster.service import TrainRequest, precompute_forecasts, train_series
 
@@ -44,8 +49,16 @@ def train_candidate(
     sessions = session_factory(database_url)
     spec = ModelSpec.from_dict(spec_dict)
     request = TrainRequest(series_key, spec, metric=metric, origins=origins)
+    base = {"series": series_key, "architecture": spec.architecture, "strategy": spec.strategy}
     try:
-        decision = train_series(sessions=sessions, request=request, run_id=run_id, threads=threads)
+        runs.checkpoint(run_id)
+    except runs.RunCancelled as exc:
+        return {**base, "version_id": None, "promoted": False, "failed": False,
+                "cancelled": True, "reason": str(exc)}  # fmt: skip
+    try:
+        decision = train_series(
+            sessions=sessions, request=request, run_id=run_id, threads=threads, apply=False
+        )
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
         error = f"{type(exc).__name__}: {exc}"
         with sessions.begin() as session:
@@ -56,7 +69,7 @@ def train_candidate(
                 architecture=spec.architecture,
                 strategy=spec.strategy,
                 spec=spec.to_dict(),
-                error=error + "\n" + traceback.format_exc(limit=4),
+                error=error,
                 run_id=run_id,
             )
         return {
@@ -67,7 +80,7 @@ def train_candidate(
             "promoted": False,
             "failed": True,
             "reason": error,
-        }
+        }  # the traceback is in the worker's log, not on the open version row
     return {
         "series": series_key,
         "architecture": spec.architecture,
@@ -78,12 +91,23 @@ def train_candidate(
 
 
 @task
-def refresh_forecasts(database_url: str | None, series_key: str) -> dict[str, int]:
+def commit_series(
+    database_url: str | None, series_key: str, results: list[dict[str, Any]], run_id: int
+) -> dict[str, Any]:
+    """Promote the series' winners and refresh its forecasts in one transaction."""
+    runs.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
-        return precompute_forecasts(session=session, series_key=series_key)
+        runs.lock_series(session=session, keys=[series_key])
+        promoted = promote_best(session=session, decisions=results)
+        forecasts = precompute_forecasts(session=session, series_key=series_key)
+    return {"promoted": promoted, "forecasts": forecasts}
 
 
-@flow(name="retrain", task_runner=ThreadPoolTaskRunner(max_workers=WORKERS))  # type: ignore[arg-type]
+@flow(
+    name="retrain",
+    task_runner=ThreadPoolTaskRunner(max_workers=WORKERS),  # type: ignore[arg-type]
+    **HOOKS,
+)
 def retrain(
     series: list[str] | None = None,
     database_url: str | None = None,
@@ -124,9 +148,18 @@ def retrain(
         ]
         wait(futures)
         results = [f.result() for f in futures]
+        runs.checkpoint(run_id)
+        forecasts = {}
+        for key, _ in jobs:
+            mine = [r for r in results if r["series"] == key]
+            committed = commit_series(database_url, key, mine, run_id)
+            forecasts[key] = committed["forecasts"]
+            for r in mine:
+                if r["promoted"] and r["version_id"] not in committed["promoted"]:
+                    r["promoted"] = False
+                    r["reason"] += "; another candidate of this run scored better"
         for r in results:
             logger.info("%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], r["reason"])
-        forecasts = {key: refresh_forecasts(database_url, key) for key, _ in jobs}
         failed = [r for r in results if r["failed"]]
         error = (
             "; ".join(
@@ -135,7 +168,7 @@ def retrain(
             or None
         )
         result = {
-            "versions": [r["version_id"] for r in results],
+            "versions": [r["version_id"] for r in results if r["version_id"] is not None],
             "promoted": [r["version_id"] for r in results if r["promoted"]],
             "failed": [r["version_id"] for r in failed],
             "candidates": results,

@@ -425,6 +425,9 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
         config_path=args.config,
         quick=args.quick,
     )
+    if out.get("cancelled"):
+        print(f"run {out['run_id']} was cancelled; nothing of it was promoted", file=sys.stderr)
+        return 1
     rows = [
         {
             "series": c["series"],
@@ -525,7 +528,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
   series      curl {base}/api/v1/series
   forecast    curl '{base}/api/v1/forecasts/AAPL?strategy=direct'
   weather     curl '{base}/api/v1/forecasts/seattle-weather?horizon=10&strategy=recursive&level=0.9'
-  retrain     curl -X POST -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\
+  retrain     curl -X POST -H "X-API-Key: {key}" -H 'Content-Type: application/json' \\
                    -d '{{"kind": "retrain", "series": ["IBM"]}}' {base}/api/v1/runs
 """)
     return cmd_serve(args, settings)
@@ -541,6 +544,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.main import create_app
     from forecaster.db.session import upgrade
 
+    if settings.production and settings.api_key is None:
+        raise ForecasterError(
+            "FORECASTER_PRODUCTION is set and FORECASTER_API_KEY is not: refusing to serve "
+            "mutating routes without a key; set FORECASTER_API_KEY to a long random string"
+        )
     _quiet_prefect()  # POST /runs executes flows in this process unless a Prefect server is set
     upgrade(settings.database_url)
     if settings.api_key is None:

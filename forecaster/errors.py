@@ -4,6 +4,7 @@
   + NotFound:        UnknownSeries, UnknownModel, UnknownRun
   + Conflict:        NoChampion, RunInProgress
   + InvalidRequest:  HorizonTooLong, BadDateRange, InvalidData
+  + TooBusy:         a limit on concurrent work (queued runs) was reached
   + SourceError:     the upstream data source failed or returned nothing
 """
 
@@ -40,6 +41,14 @@ class NoChampion(Conflict):
 
 class RunInProgress(Conflict):
     pass
+
+
+class TooBusy(ForecasterError):
+    """A limit on concurrent work was reached; the message names the limit. Try again later."""
+
+
+class Unavailable(ForecasterError):
+    """A service this needs (the Prefect server) cannot be reached; nothing was started."""
 
 
 class InvalidRequest(ForecasterError):

@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, defer
 
 from forecaster.backtest import EvaluationReport
 from forecaster.db.models import Evaluation as EvaluationRow
-from forecaster.db.models import ModelVersion, utcnow
+from forecaster.db.models import ModelVersion, Series, utcnow
 from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
 from forecaster.forecasting import TrainedModel, TrainOutcome, evaluate_model
 
@@ -196,8 +196,18 @@ def report_from_rows(rows: Sequence[EvaluationRow]) -> EvaluationReport:
 
 
 def promote(*, session: Session, version_id: int) -> ModelVersion:
-    """Make this version its strategy's champion for its series; the old champion is archived."""
+    """Make this version its strategy's champion for its series; the old champion is archived.
+
+    The series row is write-locked first, so two promotions of one series serialize (and the
+    partial unique index `uq_model_version_champion` makes a second champion impossible).
+    """
+    series_id = session.scalar(select(ModelVersion.series_id).where(ModelVersion.id == version_id))
+    if series_id is not None:
+        session.execute(
+            update(Series).where(Series.id == series_id).values(revision=Series.revision)
+        )
     version = get_version(session=session, version_id=version_id)
+    session.refresh(version)
     if version.status == "failed" or version.weights is None:
         raise InvalidRequest(
             f"model version {version_id} failed to train and cannot be promoted; "
@@ -254,9 +264,14 @@ def register_candidate(
     metric: str = DEFAULT_METRIC,
     origins: int = DEFAULT_BACKTEST_ORIGINS,
     force: bool = False,
+    apply: bool = True,
 ) -> Decision:
     """Save a candidate, backtest it and the current champion on the same recent window, and
     promote it if it is the first of its strategy, if it wins, or if `force`.
+
+    With `apply=False` the decision is only reported (`promoted` means "would be promoted"):
+    the retrain flow collects every candidate of a series and promotes the best of them with
+    its refreshed forecasts in one transaction (`promote_best`).
 
     The candidate's backtest rows (split "backtest", beside the naive baselines) are stored with it.
     """
@@ -313,10 +328,34 @@ def register_candidate(
             decision.reason = (
                 f"{metric} {score:.4f} does not beat champion {champion.id}'s {champion_score:.4f}"
             )
-    if decision.promoted:
+    if decision.promoted and apply:
         promote(session=session, version_id=version.id)
     logger.info("version %s: %s", version.id, decision.reason)
     return decision
+
+
+def promote_best(*, session: Session, decisions: Sequence[dict[str, Any]]) -> list[int]:
+    """Of one series' candidates that would be promoted (each judged against the same
+    champion on the same backtest window), promote the best-scoring one per strategy.
+
+    `decisions` are `Decision.as_dict()` rows with the candidate's `strategy`. Returns the ids
+    promoted. Call inside the transaction that also refreshes the series' forecasts.
+    """
+    best: dict[str, dict[str, Any]] = {}
+    for d in decisions:
+        if not d.get("promoted") or d.get("failed"):
+            continue
+        score = d.get("candidate_score")
+        key = d["strategy"]
+        current = best.get(key)
+        if current is None or (
+            score is not None
+            and (current.get("candidate_score") is None or score < current["candidate_score"])
+        ):
+            best[key] = d
+    for d in best.values():
+        promote(session=session, version_id=int(d["version_id"]))
+    return [int(d["version_id"]) for d in best.values()]
 
 
 def record_failure(

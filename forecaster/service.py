@@ -187,13 +187,18 @@ def forecast_series(
             trained.spec.horizon,
             trained.spec.level,
         ):  # the forecast flow may have stored exactly this one (attention is not stored)
-            stored = read_forecast(session=session, version_id=version.id, issued_at=data_end)
+            stored = read_forecast(
+                session=session,
+                version_id=version.id,
+                issued_at=data_end,
+                data_revision=series.revision,
+            )
             if stored is not None:
                 return Forecast(pd.Timestamp(data_end), stored, None, lvl)
         history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
         return trained.predict(history, horizon=h, level=lvl)
 
-    fc = cache.forecast((version.id, data_end, h, lvl), compute)
+    fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
     split, metrics = metrics_table(session=session, version_id=version.id)
     return SeriesForecast(
         series_key=series.key,
@@ -287,6 +292,7 @@ def train_series(
     threads: int | None = None,
     device: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    apply: bool = True,
 ) -> registry.Decision:
     """Train one candidate on a stored series, score it beside the baselines, register it, and
     promote it per the champion rule.
@@ -310,6 +316,7 @@ def train_series(
             metric=request.metric,
             origins=origins,
             force=request.promote,
+            apply=apply,
         )
 
 
@@ -329,7 +336,11 @@ def precompute_forecasts(
             continue
         fc = forecast_series(session=session, series_key=series_key, strategy=strategy, cache=cache)
         store_forecast(
-            session=session, version_id=champion.id, issued_at=fc.issued_at, points=fc.points
+            session=session,
+            version_id=champion.id,
+            issued_at=fc.issued_at,
+            points=fc.points,
+            data_revision=series.revision,
         )
         done[strategy] = champion.id
     return done

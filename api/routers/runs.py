@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query
 
 from api.deps import ApiKey, DispatcherDep, SessionDep
 from api.schemas import DbId, RunCreate, RunList, RunPublic
+from forecaster import runs
 from forecaster.db import repo
 from forecaster.db.models import Run, utcnow
+from forecaster.errors import InvalidRequest
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -29,6 +31,8 @@ def run_public(run: Run) -> RunPublic:
         started_at=run.started_at,
         finished_at=run.finished_at,
         duration_s=duration,
+        heartbeat_at=run.heartbeat_at,
+        cancel_requested_at=run.cancel_requested_at,
         error=run.error,
         result=run.result,
         versions=[int(v) for v in versions if isinstance(v, int | str) and str(v).isdigit()],
@@ -42,11 +46,16 @@ def run_public(run: Run) -> RunPublic:
     responses={
         404: {"description": "unknown series"},
         409: {"description": "a retrain of one of these series is already running"},
+        422: {"description": "invalid body"},
+        429: {"description": "too many runs pending or running (in all, or for these series)"},
     },
 )
 def create_run(body: RunCreate, dispatcher: DispatcherDep, session: SessionDep) -> RunPublic:
     """Start an ingest or a retrain in the background; poll GET /runs/{id} for its status."""
-    run_id = dispatcher.submit(kind=body.kind, series=body.series)
+    if body.quick and body.kind != "retrain":
+        raise InvalidRequest("quick applies to retrain runs only; drop it for an ingest")
+    options = {"quick": True} if body.quick else None
+    run_id = dispatcher.submit(kind=body.kind, series=body.series, options=options)
     return run_public(repo.get_run(session=session, run_id=run_id))
 
 
@@ -54,7 +63,7 @@ def create_run(body: RunCreate, dispatcher: DispatcherDep, session: SessionDep) 
 def list_runs(
     session: SessionDep,
     kind: Literal["ingest", "retrain", "forecast"] | None = None,
-    status: Literal["pending", "running", "completed", "failed"] | None = None,
+    status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunList:
     """Newest first."""
@@ -68,3 +77,18 @@ def list_runs(
 @router.get("/{run_id}", responses={404: {"description": "unknown run"}})
 def read_run(run_id: DbId, session: SessionDep) -> RunPublic:
     return run_public(repo.get_run(session=session, run_id=run_id))
+
+
+@router.post(
+    "/{run_id}/cancel",
+    status_code=202,
+    dependencies=[ApiKey],
+    responses={404: {"description": "unknown run"}, 422: {"description": "run already ended"}},
+)
+def cancel_run(run_id: DbId, session: SessionDep) -> RunPublic:
+    """Cancel a run: a pending one ends `cancelled` at once; a running one stops at its next
+    checkpoint (before each candidate, before each series' promotions commit) and ends
+    `cancelled` with nothing of the unfinished series promoted."""
+    run = runs.request_cancel(session=session, run_id=run_id)
+    session.flush()
+    return run_public(run)

@@ -14,14 +14,21 @@ COLUMNS = ["step", "ts", "variable", "value", "lower", "upper"]
 
 
 def store_forecast(
-    *, session: Session, version_id: int, issued_at: datetime, points: pd.DataFrame
+    *,
+    session: Session,
+    version_id: int,
+    issued_at: datetime,
+    points: pd.DataFrame,
+    data_revision: int,
 ) -> int:
-    """Replace the version's cached forecast with `points` (step, ts, variable, value, lower, upper)."""
+    """Replace the version's cached forecast with `points` (step, ts, variable, value, lower,
+    upper), made from the series' data at `data_revision`."""
     session.execute(delete(ForecastPoint).where(ForecastPoint.model_version_id == version_id))
     rows = [
         ForecastPoint(
             model_version_id=version_id,
             issued_at=issued_at,
+            data_revision=data_revision,
             step=int(r["step"]),
             ts=pd.Timestamp(r["ts"]).to_pydatetime(),
             variable=str(r["variable"]),
@@ -36,8 +43,11 @@ def store_forecast(
     return len(rows)
 
 
-def read_forecast(*, session: Session, version_id: int, issued_at: datetime) -> pd.DataFrame | None:
-    """The cached forecast issued from `issued_at`, or None when there is none for that data end."""
+def read_forecast(
+    *, session: Session, version_id: int, issued_at: datetime, data_revision: int
+) -> pd.DataFrame | None:
+    """The cached forecast issued from `issued_at` on the data at `data_revision`, or None when
+    there is none (new data, or a revision of any stored value since it was made)."""
     rows = session.execute(
         select(
             ForecastPoint.step,
@@ -47,7 +57,11 @@ def read_forecast(*, session: Session, version_id: int, issued_at: datetime) -> 
             ForecastPoint.lower,
             ForecastPoint.upper,
         )
-        .where(ForecastPoint.model_version_id == version_id, ForecastPoint.issued_at == issued_at)
+        .where(
+            ForecastPoint.model_version_id == version_id,
+            ForecastPoint.issued_at == issued_at,
+            ForecastPoint.data_revision == data_revision,
+        )
         .order_by(ForecastPoint.step, ForecastPoint.variable)
     ).all()
     if not rows:

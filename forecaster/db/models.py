@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,7 +34,8 @@ ARCHITECTURES = ("lstm", "gru", "rnn", "seq2seq_attention")
 STRATEGIES = ("recursive", "direct")
 MODEL_STATUSES = ("candidate", "champion", "archived", "failed")
 RUN_KINDS = ("ingest", "retrain", "forecast")
-RUN_STATUSES = ("pending", "running", "completed", "failed")
+RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+ACTIVE_RUN_STATUSES = ("pending", "running")
 
 
 def utcnow() -> datetime:
@@ -57,6 +59,8 @@ class Series(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # Bumped by every upsert that adds or changes a value: what a cached forecast was made from.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Observation(Base):
@@ -74,6 +78,17 @@ class Observation(Base):
 
 class ModelVersion(Base):
     __tablename__ = "model_version"
+    __table_args__ = (
+        # One champion per series and strategy, by construction (migration 0002).
+        Index(
+            "uq_model_version_champion",
+            "series_id",
+            "strategy",
+            unique=True,
+            sqlite_where=text("status = 'champion'"),
+            postgresql_where=text("status = 'champion'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
@@ -136,6 +151,10 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rows written, versions produced
+    # The lease: a running flow renews it every few seconds; a lapsed lease means the process
+    # running it is gone, and the reaper fails the run (forecaster.runs).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -154,3 +173,4 @@ class ForecastPoint(Base):
     value: Mapped[float] = mapped_column(Float)
     lower: Mapped[float | None] = mapped_column(Float, nullable=True)
     upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    data_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

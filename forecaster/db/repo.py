@@ -51,20 +51,30 @@ def register_series(
         raise InvalidData(
             f"series key {key!r} is invalid: use 1-100 letters, digits, '-', '_', '.', '^' or '='"
         )
-    series = session.scalar(select(Series).where(Series.key == key))
-    if series is None:
-        series = Series(
+    # INSERT ... ON CONFLICT DO NOTHING, then read: two processes registering one key at once
+    # (two ingests of the same file) both succeed, one creating it, the other finding it.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    now = utcnow()
+    session.execute(
+        insert(Series)
+        .values(
             key=key,
             source=source,
             params=params or {},
             frequency=frequency,
             timezone=timezone,
+            created_at=now,
+            updated_at=now,
+            revision=0,
         )
-        session.add(series)
-    else:
-        series.source, series.params = source, params or {}
-        series.frequency, series.timezone = frequency, timezone
-        series.updated_at = utcnow()
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    series = session.scalars(
+        select(Series).where(Series.key == key).execution_options(populate_existing=True)
+    ).one()
+    series.source, series.params = source, params or {}
+    series.frequency, series.timezone = frequency, timezone
+    series.updated_at = now
     session.flush()
     return series
 
@@ -144,11 +154,42 @@ def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def _changes_values(*, session: Session, series_id: int, frame: pd.DataFrame) -> bool:
+    """Whether upserting `frame` adds a cell or changes a stored value (NULL = NaN)."""
+    if frame.empty:
+        return False
+    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    stored = session.execute(
+        select(Observation.ts, Observation.variable, Observation.value).where(
+            Observation.series_id == series_id,
+            Observation.variable.in_([str(c) for c in frame.columns]),
+            Observation.ts >= index.min().to_pydatetime(),
+            Observation.ts <= index.max().to_pydatetime(),
+        )
+    ).all()
+    if len(stored) < frame.size:
+        return True  # some cell is new
+    old = (
+        pd.DataFrame(stored, columns=["ts", "variable", "value"])
+        .pivot(index="ts", columns="variable", values="value")
+        .astype("float64")
+    )
+    new = frame.set_axis(index, axis=0).astype("float64")
+    old = old.reindex(index=new.index, columns=new.columns)
+    a, b = new.to_numpy(), old.to_numpy()
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    return not bool(same.all())
+
+
 def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame) -> int:
     """Idempotent bulk upsert of a wide frame: re-running a range never duplicates or loses a row.
 
-    Returns the number of (variable, ts) cells written.
+    The series row is write-locked first (concurrent ingests of one series serialize); when the
+    frame adds a cell or changes a value, `series.revision` is bumped, which invalidates every
+    cached and precomputed forecast of the series. Returns the number of cells written.
     """
+    session.execute(update(Series).where(Series.id == series_id).values(revision=Series.revision))
+    changed = _changes_values(session=session, series_id=series_id, frame=frame)
     rows = frame_to_rows(series_id, frame)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -161,7 +202,10 @@ def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame
         # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
         session.execute(stmt, rows[start : start + UPSERT_CHUNK])
     if rows:
-        session.execute(update(Series).where(Series.id == series_id).values(updated_at=utcnow()))
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if changed:
+            values["revision"] = Series.revision + 1
+        session.execute(update(Series).where(Series.id == series_id).values(**values))
     return len(rows)
 
 
@@ -372,7 +416,7 @@ def check_variables(*, session: Session, series: Series, variables: Sequence[str
 
 
 _CHAMPION_KEY = (
-    select(ModelVersion.id, ModelVersion.status, Series.updated_at)
+    select(ModelVersion.id, ModelVersion.status, Series.revision)
     .join(Series, ModelVersion.series_id == Series.id)
     .where(
         Series.key == bindparam("key"),
@@ -382,7 +426,7 @@ _CHAMPION_KEY = (
     .limit(1)
 )
 _VERSION_KEY = (
-    select(ModelVersion.id, ModelVersion.status, Series.updated_at)
+    select(ModelVersion.id, ModelVersion.status, Series.revision)
     .join(Series, ModelVersion.series_id == Series.id)
     .where(Series.key == bindparam("key"), ModelVersion.id == bindparam("version_id"))
 )
@@ -390,12 +434,12 @@ _VERSION_KEY = (
 
 def forecast_key(
     *, session: Session, series_key: str, strategy: str, version_id: int | None = None
-) -> tuple[int, str, datetime] | None:
-    """(version id, status, series.updated_at) of the model a forecast read would use, in one
+) -> tuple[int, str, int] | None:
+    """(version id, status, series.revision) of the model a forecast read would use, in one
     query: the strategy's champion, or `version_id` when it belongs to the series.
 
-    Every ingest that writes rows moves `updated_at`, so the triple changes with new data or a
-    new champion: a cache keyed by it needs no other invalidation. None when there is no such
+    Every ingest that adds or changes a value bumps `revision`, so the triple changes with new
+    or revised data or a new champion: a cache keyed by it needs no other invalidation. None when there is no such
     model (the caller then raises the precise error). Built once and run on the session's
     connection (Core, not ORM): this is the whole database cost of a cached forecast read.
     """

@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -42,9 +43,36 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# pg_advisory_lock key for migrations: any fixed 64-bit number, the same in every process.
+MIGRATION_LOCK = 0x466F7265  # "Fore"
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision` (the only way the schema changes)."""
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema to `revision` (the only way the schema changes).
+
+    On PostgreSQL the upgrade holds a session advisory lock, so processes that start together
+    (an API and a worker) migrate one after the other: the second finds the schema current.
+    SQLite serializes writers itself, and Alembic's DDL runs in one transaction there.
+    """
+    cfg = alembic_config(url)
+    if not url.startswith("postgresql"):
+        command.upgrade(cfg, revision)
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -79,6 +79,7 @@ def test_retrain_promotes_first_models_and_caches_their_forecasts(
                 session=session,
                 version_id=champion.id,
                 issued_at=repo.latest_timestamp(session=session, series_id=weather),
+                data_revision=repo.get_series(session=session, key="sea").revision,
             )
             assert cached is not None and list(cached["step"].unique()) == list(range(1, 8))
             assert champion.run_id == out["run_id"]

@@ -1,0 +1,290 @@
+"""Every run ends: leases, the reaper, series locks and cancellation.
+
+A run row is `pending` until a flow opens it, then `running` while its flow renews a lease
+(`run.heartbeat_at`, every `HEARTBEAT_S` seconds from a daemon thread in the flow's process).
+Whoever started it (the API's thread, a Prefect worker, the CLI), if that process dies the
+lease lapses and `reap` marks the run failed with the reason, so a killed run never blocks its
+series. A pending run nobody picked up within `PENDING_TIMEOUT_S` fails the same way ("no
+worker"). The reaper runs before every new run is accepted and periodically in the API.
+
+Two runs that touch the same series are never active together: `claim` takes a write lock on
+the series rows first (an UPDATE that changes nothing: a row lock on PostgreSQL, the write lock
+on SQLite), then checks, then creates, in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db import repo
+from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, Series, utcnow
+from forecaster.errors import InvalidRequest, RunInProgress, TooBusy
+
+logger = logging.getLogger(__name__)
+
+# Kinds of run that must not overlap on a series (two ingests of a series may: upserts are
+# idempotent; two retrains would race for its champions).
+EXCLUSIVE = ("retrain",)
+
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"{name}={raw!r} must be a number of seconds") from exc
+    if value <= 0:
+        raise InvalidRequest(f"{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """How often a running flow renews its lease, when a lapsed one fails the run, and how long
+    a run may wait for a worker (env FORECASTER_RUN_HEARTBEAT_S, _RUN_STALE_S, _RUN_PENDING_S)."""
+
+    heartbeat_s: float = 5.0
+    stale_s: float = 30.0
+    pending_s: float = 600.0
+    max_active: int = 8  # pending + running runs in all (FORECASTER_MAX_ACTIVE_RUNS)
+    max_per_series: int = 2  # pending + running runs touching one series
+
+    @classmethod
+    def from_env(cls) -> LeasePolicy:
+        policy = cls(
+            heartbeat_s=_env_seconds("FORECASTER_RUN_HEARTBEAT_S", cls.heartbeat_s),
+            stale_s=_env_seconds("FORECASTER_RUN_STALE_S", cls.stale_s),
+            pending_s=_env_seconds("FORECASTER_RUN_PENDING_S", cls.pending_s),
+            max_active=int(_env_seconds("FORECASTER_MAX_ACTIVE_RUNS", cls.max_active)),
+            max_per_series=int(_env_seconds("FORECASTER_MAX_RUNS_PER_SERIES", cls.max_per_series)),
+        )
+        if policy.stale_s < 2 * policy.heartbeat_s:
+            raise InvalidRequest(
+                f"FORECASTER_RUN_STALE_S={policy.stale_s:g} must be at least twice "
+                f"FORECASTER_RUN_HEARTBEAT_S={policy.heartbeat_s:g}"
+            )
+        return policy
+
+
+def executor() -> dict[str, Any]:
+    """Who runs it: recorded on the row for operators (the lease, not the pid, decides)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def run_series(run: Run) -> list[str]:
+    return list(run.parameters.get("series") or [])
+
+
+def overlaps(run: Run, series: Sequence[str]) -> bool:
+    """Two runs touch the same series; an empty list means every series."""
+    theirs = run_series(run)
+    return not theirs or not series or bool(set(theirs) & set(series))
+
+
+# --- the reaper ---------------------------------------------------------------------------
+
+
+def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) -> list[int]:
+    """Fail the runs whose lease lapsed (running) or that no worker picked up (pending)."""
+    now = now or utcnow()
+    stale_before = now - timedelta(seconds=policy.stale_s)
+    pending_before = now - timedelta(seconds=policy.pending_s)
+    q = select(Run).where(
+        Run.status.in_(ACTIVE_RUN_STATUSES),
+        or_(
+            (Run.status == "running")
+            & (
+                Run.heartbeat_at.is_(None) & (Run.started_at < stale_before)
+                | (Run.heartbeat_at < stale_before)
+            ),
+            (Run.status == "pending") & (Run.created_at < pending_before),
+        ),
+    )
+    reaped = []
+    for run in session.scalars(q.with_for_update(skip_locked=True)).all():
+        if run.status == "running":
+            seen = run.heartbeat_at or run.started_at or run.created_at
+            error = (
+                f"the process running it stopped renewing its lease at {seen:%Y-%m-%d %H:%M:%S} "
+                f"UTC (no heartbeat for over {policy.stale_s:g} s): it was killed or crashed"
+            )
+        else:
+            error = (
+                f"no worker picked it up within {policy.pending_s:g} s "
+                "(FORECASTER_RUN_PENDING_S); is a worker serving the deployments?"
+            )
+        if run.cancel_requested_at is not None:
+            run.status, run.error = "cancelled", f"cancelled; {error}"
+        else:
+            run.status, run.error = "failed", error
+        run.finished_at = now
+        reaped.append(run.id)
+    if reaped:
+        logger.warning("runs that could not finish marked as ended: %s", reaped)
+    return reaped
+
+
+# --- claiming series ------------------------------------------------------------------------
+
+
+def lock_series(*, session: Session, keys: Iterable[str] = ()) -> None:
+    """Take the write lock on these series' rows (every series when `keys` is empty) until the
+    transaction ends. First statement of the transaction, so SQLite starts it as the writer."""
+    stmt = update(Series).values(revision=Series.revision)
+    keys = list(keys)
+    if keys:
+        stmt = stmt.where(Series.key.in_(keys))
+    session.execute(stmt)
+
+
+def refuse_overlap(*, session: Session, kind: str, series: Sequence[str], me: int | None) -> None:
+    for run in repo.active_runs(session=session, kind=kind):
+        if run.id != me and overlaps(run, series):
+            theirs = ", ".join(run_series(run)) or "every series"
+            raise RunInProgress(
+                f"{kind} run {run.id} is already {run.status} for {theirs}; "
+                "wait for it to finish or cancel it, then try again"
+            )
+
+
+def claim(
+    *,
+    session: Session,
+    kind: str,
+    series: Sequence[str],
+    parameters: dict[str, Any],
+    policy: LeasePolicy,
+    exclusive: bool,
+) -> Run:
+    """Create a pending run for `series` in this transaction: reap stale runs, lock the series,
+    refuse an active overlapping run of the same kind when `exclusive`."""
+    lock_series(session=session, keys=series)
+    for key in series:
+        repo.get_series(session=session, key=key)
+    reap(session=session, policy=policy)
+    if exclusive:
+        refuse_overlap(session=session, kind=kind, series=series, me=None)
+    active = session.scalars(select(Run).where(Run.status.in_(ACTIVE_RUN_STATUSES))).all()
+    if len(active) >= policy.max_active:
+        raise TooBusy(
+            f"{len(active)} runs are already pending or running, the limit "
+            f"(FORECASTER_MAX_ACTIVE_RUNS={policy.max_active}); try again when one has finished"
+        )
+    touching = [r.id for r in active if overlaps(r, series)]
+    if len(touching) >= policy.max_per_series:
+        raise TooBusy(
+            f"runs {', '.join(map(str, touching))} already touch these series, the limit "
+            f"(FORECASTER_MAX_RUNS_PER_SERIES={policy.max_per_series}); "
+            "try again when one has finished"
+        )
+    return repo.create_run(session=session, kind=kind, parameters=parameters)
+
+
+def request_cancel(*, session: Session, run_id: int) -> Run:
+    """Cancel a pending run at once; ask a running one to stop at its next checkpoint."""
+    run = repo.get_run(session=session, run_id=run_id)
+    if run.status not in ACTIVE_RUN_STATUSES:
+        raise InvalidRequest(f"run {run_id} is already {run.status}; only pending or running runs")
+    now = utcnow()
+    run.cancel_requested_at = run.cancel_requested_at or now
+    if run.status == "pending":
+        run.status, run.finished_at, run.error = "cancelled", now, "cancelled before it started"
+    return run
+
+
+class RunCancelled(Exception):
+    """Raised at a flow checkpoint after the run was cancelled."""
+
+
+# --- the lease ------------------------------------------------------------------------------
+
+
+@dataclass
+class Lease:
+    """Renews a running run's heartbeat from a daemon thread; notices a cancel request."""
+
+    factory: sessionmaker[Session]
+    run_id: int
+    policy: LeasePolicy = field(default_factory=LeasePolicy.from_env)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Lease:
+        self.beat()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"forecaster-lease-{self.run_id}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def beat(self) -> None:
+        with self.factory.begin() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == self.run_id, Run.status == "running")
+                .values(heartbeat_at=utcnow())
+            )
+            requested = session.scalar(select(Run.cancel_requested_at).where(Run.id == self.run_id))
+        if requested is not None:
+            self.cancelled.set()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.policy.heartbeat_s):
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - a missed beat is retried; the reaper has the margin
+                logger.warning("run %d: could not renew its lease", self.run_id, exc_info=True)
+
+    def checkpoint(self) -> None:
+        """Raise RunCancelled when a cancel was requested (checked against the row, not only the
+        last beat, so a cancel is seen at once)."""
+        if not self.cancelled.is_set():
+            with self.factory() as session:
+                if session.scalar(select(Run.cancel_requested_at).where(Run.id == self.run_id)):
+                    self.cancelled.set()
+        if self.cancelled.is_set():
+            raise RunCancelled(f"run {self.run_id} was cancelled")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.policy.heartbeat_s + 1)
+
+
+_LEASES: dict[int, Lease] = {}
+_LEASES_LOCK = threading.Lock()
+
+
+def hold(factory: sessionmaker[Session], run_id: int) -> Lease:
+    lease = Lease(factory, run_id).start()
+    with _LEASES_LOCK:
+        _LEASES[run_id] = lease
+    return lease
+
+
+def release(run_id: int) -> None:
+    with _LEASES_LOCK:
+        lease = _LEASES.pop(run_id, None)
+    if lease is not None:
+        lease.stop()
+
+
+def checkpoint(run_id: int) -> None:
+    """Raise RunCancelled when run `run_id` (held in this process) was cancelled."""
+    with _LEASES_LOCK:
+        lease = _LEASES.get(run_id)
+    if lease is not None:
+        lease.checkpoint()
