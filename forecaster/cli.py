@@ -18,12 +18,39 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Handler] = {}
 
 
-def _quiet_prefect() -> None:
-    # Offline: no telemetry (it can lock the ephemeral server's SQLite file), patient start-up.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+def _quiet_prefect(settings: Settings) -> None:
+    """Offline Prefect in the project's own home, on the project's server when one is up
+    (forecaster.orchestration): a flow command then pays no server start-up."""
+    from forecaster.orchestration import use_running_server
+
+    use_running_server(settings.data_dir)
+
+
+MAX_FORECAST_HORIZON = 1000  # as the API: a recursive forecast rolls forward step by step
+MAX_ID = 2**63 - 1  # the databases' largest integer id
+
+
+def _model_ref(text: str) -> str:
+    if text == "champion":
+        return text
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 'champion' or a model version id (a whole number from 1; "
+            "`forecaster models KEY` lists them)"
+        )
+    return text
+
+
+def _horizon(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_FORECAST_HORIZON:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the horizon is a whole number of steps from 1 to {MAX_FORECAST_HORIZON}"
+        )
+    return value
 
 
 def _date(text: str) -> date:
@@ -86,7 +113,7 @@ def _register(settings: Settings, specs: list[dict[str, Any]]) -> list[str]:
 def _run_ingest(settings: Settings, keys: list[str], start: date | None) -> int:
     from tqdm import tqdm
 
-    _quiet_prefect()
+    _quiet_prefect(settings)
     from flows.ingest import ingest
 
     failed = 0
@@ -413,7 +440,12 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
-    _quiet_prefect()
+    from forecaster.db import repo
+
+    with _sessions(settings).begin() as session:  # an unknown key: one line, before any flow
+        for key in args.keys:
+            repo.get_series(session=session, key=key)
+    _quiet_prefect(settings)
     from flows.retrain import retrain
 
     sessions = _sessions(settings)
@@ -477,7 +509,16 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """The whole job on the embedded default: migrate, ingest the bundled sample, retrain, serve."""
+    """The whole job on the embedded default: migrate, ingest the bundled sample, retrain, serve.
+
+    Its flows run against one Prefect server for the project (started here, stopped on exit)."""
+    from forecaster.orchestration import project_server
+
+    with project_server(settings.data_dir):
+        return _demo(args, settings)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster import registry
     from forecaster.db import repo
 
@@ -549,21 +590,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "FORECASTER_PRODUCTION is set and FORECASTER_API_KEY is not: refusing to serve "
             "mutating routes without a key; set FORECASTER_API_KEY to a long random string"
         )
-    _quiet_prefect()  # POST /runs executes flows in this process unless a Prefect server is set
     upgrade(settings.database_url)
     if settings.api_key is None:
         print(
             "note: FORECASTER_API_KEY is not set: reads work, mutating routes (POST) answer 503",
             file=sys.stderr,
         )
-    print(f"serving http://{args.host}:{args.port}/ (docs at /docs; Ctrl-C stops)", file=sys.stderr)
-    # the app object, not the factory: it must use these settings (--database-url included)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=settings.log_level.lower(),
-    )
+    from forecaster.orchestration import project_server
+
+    # POST /runs executes flows in this process (unless FORECASTER_PREFECT_API_URL sends them
+    # to deployments): against the project's Prefect server, started here when none is up.
+    with project_server(settings.data_dir) as prefect_url:
+        print(
+            f"serving http://{args.host}:{args.port}/ (docs at /docs; Ctrl-C stops; "
+            f"flows report to the Prefect server at {prefect_url})",
+            file=sys.stderr,
+        )
+        # the app object, not the factory: it must use these settings (--database-url included)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+        )
     return 0
 
 
@@ -638,9 +687,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("forecast", help="forecast a series with its champion (or --model ID)")
     f.add_argument("key")
-    f.add_argument("--horizon", type=int)
+    f.add_argument("--horizon", type=_horizon, help=f"1..{MAX_FORECAST_HORIZON} steps")
     f.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
-    f.add_argument("--model", default="champion", help="'champion' or a model version id")
+    f.add_argument(
+        "--model", type=_model_ref, default="champion", help="'champion' or a model version id"
+    )
     f.add_argument("--level", type=float, help="interval level, e.g. 0.9")
     f.add_argument("--json", action="store_true")
     f.set_defaults(handler=cmd_forecast)

@@ -19,6 +19,7 @@ from api.schemas import (
     YahooSeriesCreate,
 )
 from forecaster.db import repo
+from forecaster.errors import InvalidRequest
 
 router = APIRouter(prefix="/series", tags=["series"])
 
@@ -30,7 +31,13 @@ def _naive_utc(ts: datetime | None) -> datetime | None:
     """The database stores naive UTC; an offset in the query is honoured, then dropped."""
     if ts is None or ts.tzinfo is None:
         return ts
-    return ts.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return ts.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
+        raise InvalidRequest(
+            f"timestamp {ts.isoformat()} is out of range in UTC: use one between "
+            "0001-01-02 and 9999-12-30"
+        ) from None
 
 
 def _registration(body: SeriesCreate) -> dict[str, Any]:

@@ -140,6 +140,12 @@ def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
         return []
     index = _naive_utc(pd.DatetimeIndex(frame.index))
     values = frame.to_numpy(dtype="float64")
+    if np.isinf(values).any():
+        r, c = (int(i[0]) for i in np.nonzero(np.isinf(values)))
+        raise InvalidData(
+            f"variable {frame.columns[c]!r} is infinite at {frame.index[r]}: only finite values "
+            "or gaps (NaN, stored as NULL) can be stored"
+        )
     ts = np.repeat(index.to_pydatetime(), values.shape[1])
     variables = np.tile(np.asarray(frame.columns, dtype=object), values.shape[0])
     flat = values.reshape(-1)

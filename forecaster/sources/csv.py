@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
@@ -271,6 +272,14 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
     """
     parsed = pd.to_numeric(values.str.strip(), errors="coerce")
     present = values.notna()
+    infinite = np.isinf(parsed.to_numpy(dtype="float64"))
+    if infinite.any():  # "inf", "-Infinity", "1e309": not a measurement
+        row = int(infinite.nonzero()[0][0])
+        raise InvalidData(
+            f"column {column!r} in '{path}' has the infinite value {values.iloc[row]!r} on "
+            f"line {int(values.index[row]) + _FIRST_DATA_LINE}: use a finite number, or leave "
+            "the field empty for a gap"
+        )
     bad = present & parsed.isna()
     if not bad.any():
         return pd.Series(parsed.to_numpy(dtype="float64"), index=values.index)

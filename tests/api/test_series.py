@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from forecaster.config import Settings
+from forecaster.db import repo
 from tests.api.conftest import AUTH, store_sample
 
 
@@ -252,3 +253,24 @@ def test_hostile_input_is_never_a_500(settings: Settings) -> None:
             client.post("/api/v1/models/99999999999999999999/promote", headers=AUTH).status_code
             == 422
         )
+
+
+def test_out_of_range_timestamps_are_a_422_and_paths_are_not_shown(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    store_sample(session_factory, rows=5)
+    url = "/api/v1/series/seattle-weather/observations"
+    for bound in ("start", "end"):
+        r = client.get(url, params={bound: "0001-01-01T00:00:00+05:00"})
+        assert r.status_code == 422, r.text
+        assert "out of range in UTC" in r.json()["detail"]
+    with session_factory.begin() as session:
+        repo.register_series(
+            session=session,
+            key="mine",
+            source="csv",
+            params={"path": "/srv/secret/uploads/mine.csv"},
+        )
+    listed = {s["key"]: s for s in client.get("/api/v1/series").json()["data"]}
+    assert listed["mine"]["params"] == {"path": "mine.csv"}
+    assert client.get("/api/v1/series/mine").json()["params"] == {"path": "mine.csv"}

@@ -1,0 +1,179 @@
+"""Orchestration overhead of a flow run: an ingest and a quick retrain of one bundled series,
+through the CLI and through the API, with and without a running Prefect server.
+
+    .venv/bin/python bench/runs.py [--repeats 3]
+
+Modes:
+- `cli, no server`: `forecaster ingest|retrain` with no Prefect server up: each command starts
+  a temporary one (in the project's own PREFECT_HOME) and stops it.
+- `cli, project server`: the same commands while `forecaster serve` is up: they find the
+  project's Prefect server (`.prefect/server.json`) and use it.
+- `api`: `POST /api/v1/runs` to that `forecaster serve`, polled until the run ends (in-process
+  executor, flows reporting to the same server).
+
+`work` is the run row's started_at -> finished_at (inside the flow body: fetch/store, or
+train/backtest/register/promote/forecast); `overhead` is wall time less work (process start,
+imports, Prefect server start-up and flow/task bookkeeping, polling granularity 0.1 s for the
+API). Training is bounded by epochs, so the work is the same in every mode. The retrain uses
+one quick candidate (GRU direct, 3 epochs) so that the overhead is not lost in the noise of
+five candidates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).parent / "forecaster")
+CSV = ROOT / "forecaster" / "sample_data" / "seattle_daily.csv"
+RETRAIN_YAML = """
+metric: mase
+backtest_origins: 20
+defaults: {lookback: 28, horizon: 7, hidden_size: 16, num_layers: 1, epochs: 3, patience: 10,
+           batch_size: 64, time_budget_s: 300}
+candidates:
+  - {architecture: gru, strategy: direct}
+"""
+KEY = "seattle"
+API_KEY = "bench"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _last_run(db: Path) -> dict[str, float]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT id, status, started_at, finished_at FROM run ORDER BY id DESC LIMIT 1")
+        ).one()
+    engine.dispose()
+    from datetime import datetime
+
+    started, finished = (datetime.fromisoformat(str(v)) for v in (row[2], row[3]))
+    assert row[1] == "completed", f"run {row[0]} ended {row[1]}"
+    return {"id": row[0], "work": (finished - started).total_seconds()}
+
+
+def _cli(env: dict[str, str], cwd: Path, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([CLI, *args], cwd=cwd, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _api(base: str, kind: str) -> float:
+    body = json.dumps({"kind": kind, "series": [KEY]}).encode()
+    start = time.perf_counter()
+    req = urllib.request.Request(
+        f"{base}/api/v1/runs",
+        data=body,
+        headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
+        run_id = json.loads(r.read())["id"]
+    while True:
+        with urllib.request.urlopen(f"{base}/api/v1/runs/{run_id}", timeout=30) as r:  # noqa: S310
+            status = json.loads(r.read())["status"]
+        if status not in ("pending", "running"):
+            break
+        time.sleep(0.1)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    work_dir = Path(tempfile.mkdtemp(prefix="forecaster-bench-runs-"))
+    db = work_dir / "bench.db"
+    (work_dir / "retrain.yaml").write_text(RETRAIN_YAML)
+    shutil.copy(CSV, work_dir / "seattle.csv")
+    env = {
+        **os.environ,
+        "FORECASTER_DATABASE_URL": f"sqlite:///{db}",
+        "FORECASTER_RETRAIN_CONFIG": str(work_dir / "retrain.yaml"),
+        "FORECASTER_TORCH_THREADS": "2",
+        "FORECASTER_API_KEY": API_KEY,
+    }
+    env.pop("PREFECT_API_URL", None)
+    subprocess.run([CLI, "db", "upgrade"], cwd=work_dir, env=env, check=True)
+    ingest = ("ingest", "csv", "seattle.csv", "--key", KEY)
+    retrain = ("retrain", KEY)
+    _cli(env, work_dir, *ingest)  # the series exists before the first measured ingest
+
+    rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
+
+    def record(mode: str, kind: str, wall: float) -> None:
+        work = _last_run(db)["work"]
+        rows.setdefault((mode, kind), []).append((wall, work))
+
+    for _ in range(args.repeats):
+        record("cli, no server", "ingest", _cli(env, work_dir, *ingest))
+        record("cli, no server", "retrain", _cli(env, work_dir, *retrain))
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)],
+        cwd=work_dir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        for _ in range(args.repeats):
+            record("cli, project server", "ingest", _cli(env, work_dir, *ingest))
+            record("cli, project server", "retrain", _cli(env, work_dir, *retrain))
+            record("api", "ingest", _api(base, "ingest"))
+            record("api", "retrain", _api(base, "retrain"))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    leftover = (work_dir / ".prefect" / "server.json").exists()
+
+    print(
+        f"bench/runs.py: {args.repeats} repeats, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+    )
+    print()
+    print("| mode | flow | wall s (median) | work s (median) | overhead s (median, min-max) |")
+    print("|---|---|---|---|---|")
+    for (mode, kind), values in rows.items():
+        walls = [w for w, _ in values]
+        works = [k for _, k in values]
+        overheads = [w - k for w, k in values]
+        print(
+            f"| {mode} | {kind} | {statistics.median(walls):.2f} | {statistics.median(works):.2f} "
+            f"| {statistics.median(overheads):.2f} ({min(overheads):.2f}-{max(overheads):.2f}) |"
+        )
+    print()
+    print(f"Prefect server left running after `serve` stopped: {'yes' if leftover else 'no'}")
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Local orchestration: one Prefect server per project, whose home is the project's own folder.
+
+Without a Prefect server each process that runs a flow starts a temporary one (10-25 s on two
+cores) in `PREFECT_HOME`, by default the user's shared `~/.prefect`, whose SQLite file two
+such servers can lock. Here instead:
+
+* `PREFECT_HOME` defaults to `<data_dir>/.prefect` (the project's folder, never `~/.prefect`);
+* `forecaster serve` and `forecaster demo` start one Prefect server there on a free loopback
+  port (unless `PREFECT_API_URL` names one), record it in `<home>/server.json`, run their flows
+  against it, and stop it on exit, SIGINT or SIGTERM;
+* every other CLI command that runs a flow uses that server when it is up (a health check on
+  the recorded URL), so it pays no start-up; otherwise it falls back to a temporary server in
+  the project's home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+logger = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT_S = 90.0
+
+
+def prefect_home(data_dir: Path) -> Path:
+    return (data_dir / ".prefect").resolve()
+
+
+def quiet_env(data_dir: Path) -> None:
+    """Offline defaults (no telemetry: it can lock the server's SQLite file), a patient start-up,
+    and the project's own Prefect home. Call before Prefect is imported."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    home = prefect_home(data_dir)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
+
+
+def _healthy(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def running_server(data_dir: Path) -> str | None:
+    """The API URL of the project's Prefect server, when one is up."""
+    state = prefect_home(data_dir) / "server.json"
+    try:
+        url = str(json.loads(state.read_text())["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if _healthy(url) else None
+
+
+def use_running_server(data_dir: Path) -> str | None:
+    """Point this process's flows at the project's server if one is up; returns its URL."""
+    quiet_env(data_dir)
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    url = running_server(data_dir)
+    if url is not None:
+        os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def project_server(data_dir: Path) -> Iterator[str | None]:
+    """Use (or start, and on exit stop) the project's Prefect server; yields its API URL.
+
+    A server named by PREFECT_API_URL, or one already running for the project (another
+    `serve`), is used as it is and left running.
+    """
+    quiet_env(data_dir)
+    existing = use_running_server(data_dir)
+    if existing is not None:
+        yield existing
+        return
+    home = prefect_home(data_dir)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    log = (home / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+        + ["--port", str(port)],
+        env={**os.environ, "PREFECT_HOME": str(home), "PREFECT_API_URL": ""},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)  # run the cleanup below
+    state = home / "server.json"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not _healthy(url, timeout=1.0):
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Prefect server exited at start-up; see {log.name}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Prefect server did not start in {STARTUP_TIMEOUT_S} s")
+            time.sleep(0.25)
+        state.write_text(json.dumps({"url": url, "pid": proc.pid}))
+        os.environ["PREFECT_API_URL"] = url
+        logger.info("Prefect server for this project at %s (home %s)", url, home)
+        yield url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        with contextlib.suppress(OSError):
+            state.unlink()
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        signal.signal(signal.SIGTERM, previous)
