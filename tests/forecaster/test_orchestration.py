@@ -1,0 +1,65 @@
+"""One Prefect server per project: `forecaster serve` starts it in the project's own home, other
+commands find it, and SIGTERM stops both (no orphaned Prefect server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from forecaster.orchestration import prefect_home, running_server
+from tests.pg import free_port
+
+CLI = str(Path(sys.executable).parent / "forecaster")
+
+
+def _pids_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serve_runs_the_project_prefect_server_and_sigterm_stops_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")} | {
+        "FORECASTER_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"
+    }
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.3)
+        state = json.loads((prefect_home(tmp_path) / "server.json").read_text())
+        assert prefect_home(tmp_path) == (tmp_path / ".prefect").resolve()  # not ~/.prefect
+        assert (tmp_path / ".prefect" / "prefect.db").exists()
+        url = running_server(tmp_path)
+        assert url == state["url"] and url.startswith("http://127.0.0.1:")
+        assert _pids_alive(state["pid"])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) in (0, 128 + signal.SIGTERM)  # stopped, not killed
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    deadline = time.monotonic() + 15
+    while _pids_alive(state["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _pids_alive(state["pid"]), "the Prefect server outlived `forecaster serve`"
+    assert running_server(tmp_path) is None
+    assert not (prefect_home(tmp_path) / "server.json").exists()
