@@ -126,6 +126,10 @@ def retrain(
         results = [f.result() for f in futures]
         for r in results:
             logger.info("%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], r["reason"])
+            for notice in r.get("notices", []):
+                logger.warning(
+                    "%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], notice
+                )
         forecasts = {key: refresh_forecasts(database_url, key) for key, _ in jobs}
         failed = [r for r in results if r["failed"]]
         error = (
@@ -138,6 +142,8 @@ def retrain(
             "versions": [r["version_id"] for r in results],
             "promoted": [r["version_id"] for r in results if r["promoted"]],
             "failed": [r["version_id"] for r in failed],
+            # weights of these depend on the machine's speed: the time budget ended their fit
+            "cut_short": [r["version_id"] for r in results if r.get("cut_short")],
             "candidates": results,
             "forecasts": forecasts,
         }

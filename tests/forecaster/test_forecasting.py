@@ -237,9 +237,11 @@ FRAME_COLUMNS = "tmin, tmax, prcp, wspd"
          "smaller val_fraction/test_fraction or more data"),
         ({"horizon": 50, "strategy": "direct"}, InvalidData,
          "the validation split has 45 rows (val_fraction=0.15 of 300 rows) but horizon=50 needs 50; raise val_fraction or provide more data"),
-        # temperatures go below zero: no log returns
-        ({"transform": "log_return"}, InvalidData,
-         "transform='log_return' needs positive values, but ['tmin', 'tmax', 'prcp'] have values <= 0; use transform='level' or other inputs"),
+        # a time budget must be a positive number of seconds
+        ({"time_budget_s": -1.0}, InvalidRequest,
+         "time_budget_s=-1.0 must be a positive number of seconds (or unset for no cap)"),
+        ({"time_budget_s": 0}, InvalidRequest,
+         "time_budget_s=0 must be a positive number of seconds (or unset for no cap)"),
     ],
 )  # fmt: skip
 def test_bad_specs_say_what_is_wrong(changes, error, message):
