@@ -170,8 +170,6 @@ def fit(
     """
     if len(train) == 0 or len(valid) == 0:
         raise ValueError(f"need training and validation windows, got {len(train)} and {len(valid)}")
-    if cfg.time_budget_s is not None and not cfg.time_budget_s > 0:
-        raise ValueError(f"time_budget_s={cfg.time_budget_s} must be positive seconds, or None")
     dev = resolve_device(device)
     old_threads = torch.get_num_threads()
     if cfg.threads is not None:
