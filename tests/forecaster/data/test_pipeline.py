@@ -106,10 +106,8 @@ def test_a_state_from_before_per_variable_transforms_uses_one_for_all():
 def test_constant_and_mostly_missing_inputs_are_dropped_but_never_a_target():
     frame = weather("seattle", columns=("tmax", "tmin", "prcp", "tavg", "snow"), rows=300).copy()
     frame["snwd"] = 0.0  # a snow-depth sensor that read zero all autumn
-    frame.iloc[:150, frame.columns.get_loc("prcp")] = np.nan  # a rain gauge out for 5 months
-    kept, dropped = screen_inputs(
-        frame, border=210, inputs=list(frame.columns), targets=["tmax"]
-    )
+    frame.loc[frame.index[:150], "prcp"] = np.nan  # a rain gauge out for 5 months
+    kept, dropped = screen_inputs(frame, border=210, inputs=list(frame.columns), targets=["tmax"])
     assert kept == ["tmax", "tmin"]
     assert dropped == {
         "prcp": "71% of the training split is missing",
