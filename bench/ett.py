@@ -357,6 +357,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--_worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--_ratio", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if not args.time_budget > 0:  # also NaN
+        sys.exit(
+            f"error: --time-budget {args.time_budget:g} is not valid; give a positive number of "
+            "seconds per row (default 90)"
+        )
 
     table = {r.name: r for r in runs()}
     if args.quick:

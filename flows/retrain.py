@@ -160,6 +160,10 @@ def retrain(
                     r["reason"] += "; another candidate of this run scored better"
         for r in results:
             logger.info("%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], r["reason"])
+            for notice in r.get("notices", []):
+                logger.warning(
+                    "%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], notice
+                )
         failed = [r for r in results if r["failed"]]
         error = (
             "; ".join(
@@ -171,6 +175,8 @@ def retrain(
             "versions": [r["version_id"] for r in results if r["version_id"] is not None],
             "promoted": [r["version_id"] for r in results if r["promoted"]],
             "failed": [r["version_id"] for r in failed],
+            # weights of these depend on the machine's speed: the time budget ended their fit
+            "cut_short": [r["version_id"] for r in results if r.get("cut_short")],
             "candidates": results,
             "forecasts": forecasts,
         }

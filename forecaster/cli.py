@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from forecaster.config import Settings, get_settings
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, InvalidRequest
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Handler] = {}
@@ -290,7 +290,12 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         fields["targets"] = tuple(args.targets.split(","))
     if args.segment_len:
         fields["segment_len"] = args.segment_len
-    if args.time_budget:
+    if args.time_budget is not None:
+        if not args.time_budget > 0:  # also NaN
+            raise InvalidRequest(
+                f"--time-budget {args.time_budget:g} is not valid; give a positive number of "
+                "seconds (a safety cap, e.g. 300) or leave it out for no cap"
+            )
         fields["time_budget_s"] = args.time_budget
     spec = ModelSpec(**fields)
     sessions = _sessions(settings)
@@ -324,6 +329,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"{'promoted to champion' if decision.promoted else 'kept as candidate'}: {decision.reason}"
     )
+    for notice in decision.extra.get("notices", []):
+        print(f"note: {notice}")
     print(f"\n{split} split, original scale (naive = last value; snaive = seasonal naive):")
     _print_table(_metrics_rows(metrics), METRIC_COLUMNS)
     skill = decision.candidate_score is not None and decision.naive_score is not None
@@ -472,7 +479,18 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
         for c in out["candidates"]
     ]
     _print_table(rows, ["series", "model", "strategy", "version", "promoted", "outcome"])
-    print(f"run {out['run_id']}: {len(out['promoted'])} promoted, {len(out['failed'])} failed")
+    for c in out["candidates"]:
+        for notice in c.get("notices", []):
+            print(
+                f"note: version {c['version_id']} ({c['series']} {c['architecture']}/{c['strategy']}): {notice}"
+            )
+    cut = out.get("cut_short", [])
+    summary = f"{len(out['promoted'])} promoted, {len(out['failed'])} failed"
+    if cut:
+        summary += (
+            f", {len(cut)} cut short by the time budget (their weights depend on machine speed)"
+        )
+    print(f"run {out['run_id']}: {summary}")
     return 1 if out["failed"] else 0
 
 
@@ -670,7 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=int, default=32)
     t.add_argument("--layers", type=int, default=1)
     t.add_argument("--segment-len", type=int, help="SegRNN-style segments (direct strategy)")
-    t.add_argument("--transform", choices=["level", "log_return"], default="level")
+    t.add_argument(
+        "--transform",
+        choices=["level", "log_return", "log1p"],
+        default="level",
+        help="per variable; one that cannot apply to a variable falls back (the note says why)",
+    )
     t.add_argument("--normalization", choices=["revin", "global", "both", "none"], default="revin")
     t.add_argument(
         "--loss",
@@ -678,7 +701,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="mse",
         help="training loss, also used on validation for early stopping",
     )
-    t.add_argument("--time-budget", type=float, help="seconds of training at most")
+    t.add_argument(
+        "--time-budget",
+        type=float,
+        help="safety cap on training seconds (positive); epochs bound the fit, a cut is reported",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--promote", action="store_true", help="make it champion even if it does not win"

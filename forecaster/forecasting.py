@@ -10,9 +10,10 @@ whole lookback is empty.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
@@ -34,7 +35,7 @@ from forecaster.data.calendar import (
     normalize_freq,
     season_length,
 )
-from forecaster.data.pipeline import Encoded, Pipeline
+from forecaster.data.pipeline import Encoded, Pipeline, Transform, screen_inputs
 from forecaster.data.splits import split_borders, window_origins
 from forecaster.data.windows import fill_window_gaps, make_window_set, sliding_windows
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
@@ -57,6 +58,8 @@ __all__ = [
     "evaluate_model",
     "train_model",
 ]
+
+logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 CALIBRATION_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
@@ -304,7 +307,7 @@ class TrainedModel:
         if not 0.0 < lv < 1.0:
             raise InvalidRequest(f"level={lv} must be in (0, 1)")
         _check_frame(history, self.variables)
-        need = self.spec.lookback + (1 if self.spec.transform == "log_return" else 0)
+        need = self.spec.lookback + (1 if self.pipeline.needs_previous_row else 0)
         if len(history) < need:
             raise InvalidData(
                 f"history has {len(history)} rows but lookback={self.spec.lookback} needs at least {need}"
@@ -430,20 +433,13 @@ def _check_frame(frame: pd.DataFrame, variables: Sequence[str] | None = None) ->
             )
 
 
-def _check_values(frame: pd.DataFrame, spec: ModelSpec, inputs: list[str], train_end: int) -> None:
+def _check_values(frame: pd.DataFrame, inputs: list[str], train_end: int) -> None:
     train = frame.iloc[:train_end]
     for var in inputs:
         if not train[var].notna().any():
             raise InvalidData(
                 f"variable {var!r} has no values in the training split ({train.index[0]} .. {train.index[-1]}); "
                 "leave it out of inputs"
-            )
-    if spec.transform == "log_return":
-        bad = [v for v in inputs if bool((frame[v] <= 0).any())]
-        if bad:
-            raise InvalidData(
-                f"transform='log_return' needs positive values, but {bad} have values <= 0; "
-                "use transform='level' or other inputs"
             )
 
 
@@ -468,7 +464,7 @@ def _eval_origins(
     enc: Encoded, model: TrainedModel, *, horizon: int, lo: int, hi: int
 ) -> np.ndarray:
     """Origins in [lo, hi) whose `horizon` targets were all observed and whose lookback has data."""
-    first = model.spec.lookback + (1 if model.spec.transform == "log_return" else 0)
+    first = model.spec.lookback + (1 if model.pipeline.needs_previous_row else 0)
     origins = window_origins(
         lookback=model.spec.lookback,
         horizon=horizon,
@@ -543,13 +539,18 @@ def train_model(
     borders = split_borders(
         len(frame), val_fraction=spec.val_fraction, test_fraction=spec.test_fraction
     )
-    _check_values(frame, spec, inputs, borders.train_end)
+    # constant and mostly-missing inputs carry nothing to learn from: left out, with the reason
+    inputs, dropped = screen_inputs(frame, border=borders.train_end, inputs=inputs, targets=targets)
+    if dropped:
+        spec = replace(spec, inputs=tuple(inputs))
+    _check_values(frame, inputs, borders.train_end)
     pipeline = Pipeline.fit(
         frame,
         border=borders.train_end,  # the scaler sees the training split only: anything later leaks
         variables=tuple(inputs),
         freq=freq,
-        transform="log_return" if spec.transform == "log_return" else "level",
+        transform=cast(Transform, spec.transform),
+        dropped=dropped,
         global_scale=spec.normalization in ("global", "both"),
         fill_limit=spec.fill_limit,
         calendar=spec.uses_calendar,

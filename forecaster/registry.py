@@ -247,6 +247,7 @@ class Decision:
             "champion_id": self.champion_id,
             "champion_score": self.champion_score,
             "naive_score": self.naive_score,
+            **self.extra,
         }
 
 

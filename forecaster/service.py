@@ -22,7 +22,7 @@ from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
-from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, train_model
+from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, TrainOutcome, train_model
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def train_series(
     )
     origins = max(1, min(request.origins, len(job.frame) // 10))
     with sessions.begin() as session:
-        return registry.register_candidate(
+        decision = registry.register_candidate(
             session=session,
             series_id=job.series_id,
             outcome=outcome,
@@ -318,6 +318,32 @@ def train_series(
             force=request.promote,
             apply=apply,
         )
+    decision.extra.update(training_facts(outcome))
+    return decision
+
+
+def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
+    """What a run result and the CLI report about one fit beside the promotion decision: how it
+    stopped (a time-budget cut makes the weights depend on the machine's speed), each variable's
+    transform and the notices (transform fallbacks, dropped inputs)."""
+    fit = outcome.fit
+    pipeline = outcome.model.pipeline
+    notices = [f"{var}: {why}" for var, why in pipeline.notes]
+    notices += [f"{var} dropped: {why}" for var, why in pipeline.dropped]
+    if fit.cut_short:
+        notices.append(
+            f"training cut short by the time budget ({fit.time_budget_s:g} s) after "
+            f"{fit.epochs_run} of {fit.epochs_planned} epochs"
+        )
+    return {
+        "stopped": fit.stopped,
+        "epochs_run": fit.epochs_run,
+        "epochs_planned": fit.epochs_planned,
+        "cut_short": fit.cut_short,
+        "transforms": dict(zip(pipeline.variables, pipeline.per_variable, strict=True)),
+        "dropped": dict(pipeline.dropped),
+        "notices": notices,
+    }
 
 
 def precompute_forecasts(

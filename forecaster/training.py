@@ -1,5 +1,10 @@
 """One fit loop for every model: AdamW, gradient clipping, warmup + cosine LR, early stopping with
-best-weights restore, seeds, a time budget and a progress callback."""
+best-weights restore, seeds, a time budget and a progress callback.
+
+A fit is bounded by its epochs and early stopping, so the same seed and data give the same weights
+on a busy machine and an idle one. The time budget is only a safety cap: when it cuts a fit short
+the result says so (stopped="time_budget", cut_short), since such weights depend on the machine.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +48,8 @@ class TrainConfig:
     patience: int = 5  # epochs without a better validation loss before stopping
     warmup_frac: float = 0.05  # share of all steps spent warming the LR up linearly
     min_lr_frac: float = 0.1  # the cosine decays to lr * min_lr_frac
-    time_budget_s: float | None = None  # stop (keeping the best weights) after this many seconds
+    # safety cap: stop (keeping the best weights) after this many seconds; recorded when it bites
+    time_budget_s: float | None = None
     threads: int | None = None  # torch.set_num_threads for the fit; None leaves it alone
     teacher_forcing: float = 0.0  # scheduled sampling: starts here, decays linearly to 0
     loss: Loss = "mse"  # trained on this; early stopping and best weights use its validation value
@@ -63,6 +69,13 @@ class FitResult:
     windows_per_s: float  # training windows per second of the training passes (validation excluded)
     steps: int
     device: str
+    epochs_planned: int = 0  # cfg.epochs
+    time_budget_s: float | None = None  # the cap the fit ran under
+
+    @property
+    def cut_short(self) -> bool:
+        """The time budget, not the epochs or early stopping, ended this fit."""
+        return self.stopped == "time_budget"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: a non-finite loss (a diverged run) becomes None."""
@@ -74,6 +87,7 @@ class FitResult:
         out["best_val_loss"] = safe(self.best_val_loss)
         out["train_losses"] = [safe(v) for v in self.train_losses]
         out["val_losses"] = [safe(v) for v in self.val_losses]
+        out["cut_short"] = self.cut_short
         return out
 
 
@@ -272,11 +286,12 @@ def _fit(
             )
         if stopped == "time_budget":
             break
-        if cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
-            stopped = "time_budget"
-            break
         if bad_epochs >= cfg.patience:
             stopped = "early_stopping"
+            break
+        last = epoch + 1 == cfg.epochs  # a fit whose epochs are all done was not cut short
+        if not last and cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
+            stopped = "time_budget"
             break
     model.load_state_dict(best_state)  # best-weights restore
     model.eval()
@@ -292,4 +307,6 @@ def _fit(
         windows_per_s=seen / max(train_seconds, 1e-9),
         steps=step,
         device=str(device),
+        epochs_planned=cfg.epochs,
+        time_budget_s=cfg.time_budget_s,
     )

@@ -12,7 +12,7 @@ from forecaster.strategies import check_supported
 from forecaster.training import LOSSES, SCHEDULES
 
 NORMALIZATIONS = ("revin", "global", "both", "none")
-TRANSFORMS = ("level", "log_return")
+TRANSFORMS = ("level", "log_return", "log1p")
 ATTENTIONS = ("bahdanau", "luong")
 SEQ2SEQ_CELLS = ("lstm", "gru")
 INITS = ("xavier", "torch")
@@ -38,7 +38,8 @@ class ModelSpec:
     segment_len: int | None = None  # SegRNN-style segments (lstm/gru/rnn, direct)
     normalization: str = "revin"  # "revin" | "global" | "both" | "none"
     revin_affine: bool = False  # RevIN's learnable per-variable weight and bias
-    transform: str = "level"  # "level" | "log_return"
+    # "level" | "log_return" | "log1p"; per variable, one that cannot apply falls back (recorded)
+    transform: str = "level"
     calendar: bool = True  # known-future calendar covariates (segment models ignore them)
     fill_limit: int = 3  # inputs are forward-filled over gaps of at most this many rows
     stride: int = (
@@ -53,7 +54,7 @@ class ModelSpec:
     loss: str = "mse"  # training loss, also early stopping's: mse | l1 | huber
     schedule: str = "cosine"  # learning rate: "cosine" (warmup + cosine) | "step" (hold 3, x0.9)
     init: str = "xavier"  # "xavier" (Xavier/orthogonal) | "torch" (PyTorch's default init)
-    time_budget_s: float | None = None
+    time_budget_s: float | None = None  # a safety cap on training seconds; epochs bound a fit
     seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -142,6 +143,13 @@ class ModelSpec:
         for name, value in positive.items():
             if value < 1:
                 raise InvalidRequest(f"{name}={value} must be at least 1")
+        if self.time_budget_s is not None and not (
+            isinstance(self.time_budget_s, int | float) and self.time_budget_s > 0
+        ):
+            raise InvalidRequest(
+                f"time_budget_s={self.time_budget_s!r} must be a positive number of seconds "
+                "(or unset for no cap)"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise InvalidRequest(f"dropout={self.dropout} must be in [0, 1)")
         if not 0.0 <= self.teacher_forcing <= 1.0:

@@ -149,3 +149,28 @@ def test_crashing_candidate_leaves_the_champion_serving(
         champion = registry.get_champion(session=session, series_id=weather, strategy="recursive")
     assert champion.id in (first["versions"][0], *out["promoted"])
     assert not set(out["failed"]) & set(out["promoted"])
+
+
+@pytest.mark.usefixtures("weather")
+def test_a_candidate_cut_by_the_time_budget_is_recorded_on_the_run(
+    tmp_path: Path, database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    config = _config(
+        tmp_path, "cut", [{"architecture": "gru", "strategy": "direct"}], time_budget_s=1e-6
+    )
+    out = retrain(series=["sea"], database_url=database_url, config_path=config)
+    assert out["failed"] == [] and out["cut_short"] == out["versions"]
+    (candidate,) = out["candidates"]
+    assert (candidate["stopped"], candidate["cut_short"], candidate["epochs_run"]) == (
+        "time_budget",
+        True,
+        1,
+    )
+    assert candidate["notices"] == [
+        "training cut short by the time budget (1e-06 s) after 1 of 3 epochs"
+    ]
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=out["run_id"])
+        assert run.result["cut_short"] == out["versions"]
+        version = registry.get_version(session=session, version_id=out["versions"][0])
+        assert version.feature_spec["fit"]["cut_short"] is True

@@ -141,3 +141,36 @@ def test_bad_arguments_end_in_one_line(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.startswith(("error", "forecaster"))]) >= 1
+
+
+def test_time_budget_is_checked_and_a_cut_is_said(
+    db: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for bad in ("-1", "0"):
+        assert main([*db, "train", "IBM", "--time-budget", bad]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --time-budget {bad} is not valid; give a positive number of seconds "
+            "(a safety cap, e.g. 300) or leave it out for no cap\n"
+        )
+    assert main([*db, "ingest", "sample"]) == 0
+    capsys.readouterr()
+    tiny = ["--lookback", "28", "--horizon", "7", "--epochs", "3", "--hidden", "8"]
+    args = ["train", "seattle-weather", "--arch", "gru", "--strategy", "direct", *tiny]
+    assert main([*db, *args, "--time-budget", "0.000001"]) == 0
+    out = capsys.readouterr().out
+    assert "\nnote: training cut short by the time budget (1e-06 s) after 1 of 3 epochs\n" in out
+
+    config = tmp_path / "cut.yaml"
+    config.write_text(
+        "defaults: {lookback: 28, horizon: 7, hidden_size: 8, num_layers: 1, epochs: 3,"
+        " time_budget_s: 0.000001}\ncandidates:\n  - {architecture: gru, strategy: recursive}\n"
+    )
+    assert main([*db, "retrain", "seattle-weather", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: version 2 (seattle-weather gru/recursive): training cut short by the time budget "
+        "(1e-06 s) after 1 of 3 epochs\n"
+    ) in out
+    assert out.endswith(
+        "0 failed, 1 cut short by the time budget (their weights depend on machine speed)\n"
+    )

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -12,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
 from forecaster.forecasting import ModelSpec, TrainedModel, evaluate_model, train_model
+from tests.conftest import REPO_DATA
 from tests.forecaster.data.real_series import stock, weather
 
 torch.set_num_threads(1)
@@ -237,9 +241,11 @@ FRAME_COLUMNS = "tmin, tmax, prcp, wspd"
          "smaller val_fraction/test_fraction or more data"),
         ({"horizon": 50, "strategy": "direct"}, InvalidData,
          "the validation split has 45 rows (val_fraction=0.15 of 300 rows) but horizon=50 needs 50; raise val_fraction or provide more data"),
-        # temperatures go below zero: no log returns
-        ({"transform": "log_return"}, InvalidData,
-         "transform='log_return' needs positive values, but ['tmin', 'tmax', 'prcp'] have values <= 0; use transform='level' or other inputs"),
+        # a time budget must be a positive number of seconds
+        ({"time_budget_s": -1.0}, InvalidRequest,
+         "time_budget_s=-1.0 must be a positive number of seconds (or unset for no cap)"),
+        ({"time_budget_s": 0}, InvalidRequest,
+         "time_budget_s=0 must be a positive number of seconds (or unset for no cap)"),
     ],
 )  # fmt: skip
 def test_bad_specs_say_what_is_wrong(changes, error, message):
@@ -323,3 +329,89 @@ def test_init_torch_keeps_pytorchs_default_initialization():
     for name, param in default.rnn.named_parameters():
         assert param.abs().max() <= bound and torch.count_nonzero(param) == param.numel(), name
     assert torch.count_nonzero(xavier.rnn.bias_ih_l0) == 0  # the house init zeroes biases
+
+
+def _ohlcv_with_no_trade_days() -> pd.DataFrame:
+    """Real AAPL OHLCV around its 2005-02-28 2:1 split (the close is unadjusted, so it halves),
+    with no-trade days (volume 0), a week missing, a NaN run in the close and a constant
+    dividends column as yfinance reports it."""
+    frame = pd.read_csv(REPO_DATA / "stocks" / "AAPL.csv", parse_dates=["date"], index_col="date")
+    frame.index.name = "ts"
+    frame = frame.loc["2004-06-01":"2005-12-30", ["open", "high", "low", "close", "volume"]]
+    frame = frame.astype("float64").drop(frame.index[200:205])  # a week the feed lost
+    frame.iloc[[10, 11, 50, 120, 300, 350], 4] = 0.0  # no-trade days
+    frame.iloc[230:233, 3] = np.nan  # three closes missing
+    frame["dividends"] = 0.0
+    return frame
+
+
+def test_zero_volume_stock_trains_on_log_returns_where_they_apply_and_round_trips():
+    frame = _ohlcv_with_no_trade_days()
+    spec = ModelSpec(
+        "gru", "direct", lookback=20, horizon=5, targets=("close",), transform="log_return",
+        normalization="both", hidden_size=16, num_layers=1, epochs=6, batch_size=32,
+    )  # fmt: skip
+    outcome = train_model(frame, spec, freq="B", threads=1)
+    model = outcome.model
+    assert model.variables == ["open", "high", "low", "close", "volume"]
+    assert model.spec.inputs == ("open", "high", "low", "close", "volume")
+    normalization = json.loads(json.dumps(model.state(), allow_nan=False))["normalization"]
+    assert normalization["transforms"] == {
+        "open": "log_return", "high": "log_return", "low": "log_return", "close": "log_return",
+        "volume": "log1p",
+    }  # fmt: skip
+    assert normalization["transform_notes"] == {
+        "volume": "log_return needs values > 0 but 'volume' has 4 value(s) <= 0 in the training "
+        "split (min 0); log1p instead"
+    }
+    assert normalization["dropped"] == {"dividends": "constant (0) in the training split"}
+    assert outcome.fit.train_losses[-1] < outcome.fit.train_losses[0]  # it learned something
+    assert np.isfinite(outcome.report.score("mase", split="test"))
+    history = frame.iloc[:-3]
+    forecast = model.predict(history)
+    assert (forecast.points["value"] > 0).all()  # levels rebuilt from returns
+    again = _round_trip(model)
+    assert again.pipeline == model.pipeline
+    pd.testing.assert_frame_equal(again.predict(history).points, forecast.points, check_exact=True)
+
+
+def test_a_fit_cut_by_the_time_budget_says_so_in_the_version():
+    spec = ModelSpec(
+        "lstm", "direct", lookback=10, horizon=3, targets=("tmax",), time_budget_s=1e-6,
+        **{**TINY, "epochs": 4},
+    )  # fmt: skip
+    outcome = train_model(weather(rows=200), spec, freq="D")
+    assert outcome.fit.cut_short and outcome.fit.epochs_run == 1
+    fit_info = outcome.model.state()["fit"]
+    assert (fit_info["stopped"], fit_info["cut_short"]) == ("time_budget", True)
+    assert (fit_info["epochs_run"], fit_info["epochs_planned"]) == (1, 4)
+
+
+def _burn_cpus(n: int) -> list[subprocess.Popen[bytes]]:
+    """Busy processes, one per core, so a fit runs on a loaded machine."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def test_quick_training_gives_the_same_weights_on_an_idle_and_a_loaded_machine():
+    from forecaster.retrain_config import load_retrain_config
+
+    quick = load_retrain_config().specs("AAPL", "B", quick=True)  # the demo's settings
+    spec = replace(quick[3], lookback=20, horizon=5, targets=("close",))  # gru/direct, tiny
+    assert (spec.architecture, spec.strategy) == ("gru", "direct")
+    frame = stock(rows=400)
+    idle = train_model(frame, spec, freq="B", threads=1)
+    burners = _burn_cpus(max(2, os.cpu_count() or 2))
+    try:
+        loaded = train_model(frame, spec, freq="B", threads=1)
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+    for outcome in (idle, loaded):  # epochs or early stopping ended both, never the clock
+        assert outcome.fit.stopped in ("completed", "early_stopping")
+    assert loaded.fit.epochs_run == idle.fit.epochs_run
+    a, b = idle.model.weights(), loaded.model.weights()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert idle.fit.train_losses[-1] < idle.fit.train_losses[0]  # it learned something
+    # the quick time budget is a safety cap, far above what the fit takes even on a loaded machine
+    assert spec.time_budget_s is not None and spec.time_budget_s > 20 * loaded.fit.seconds

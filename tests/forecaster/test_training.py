@@ -122,7 +122,21 @@ def test_time_budget_stops_training_and_keeps_the_best_weights():
         _model(), train, valid, cfg=TrainConfig(epochs=50, time_budget_s=0.0), device="cpu", seed=0
     )
     assert result.stopped == "time_budget" and result.epochs_run == 1 and result.steps == 1
-    assert result.to_dict()["stopped"] == "time_budget"
+    assert result.cut_short and (result.epochs_planned, result.time_budget_s) == (50, 0.0)
+    recorded = result.to_dict()
+    assert (recorded["stopped"], recorded["cut_short"], recorded["epochs_planned"]) == (
+        "time_budget",
+        True,
+        50,
+    )
+
+
+def test_a_budget_that_outlasts_the_epochs_is_not_a_cut():
+    train, valid = _windows()
+    result = fit(
+        _model(), train, valid, cfg=TrainConfig(epochs=2, time_budget_s=600), device="cpu", seed=0
+    )
+    assert (result.stopped, result.cut_short, result.epochs_run) == ("completed", False, 2)
 
 
 def test_threads_are_set_for_the_fit_and_restored():
