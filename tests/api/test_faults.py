@@ -470,3 +470,30 @@ def test_every_horizon_follows_a_revision_of_the_data(
     assert not default.points["value"].equals(old.points["value"])
     first = default.points[default.points["step"] <= 3].reset_index(drop=True)
     pd.testing.assert_series_equal(first["value"], short.points["value"].reset_index(drop=True))
+
+
+def test_prefect_server_down_at_post_is_a_503_with_the_run_ended(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    store_sample(session_factory, key="IBM", rows=10)
+    down = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    settings = Settings(
+        database_url=database_url,
+        api_key="test",  # type: ignore[arg-type]
+        prefect_api_url=down,
+    )
+    from api.main import create_app
+
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/v1/runs", json={"kind": "retrain", "series": ["IBM"]}, headers=AUTH)
+        assert r.status_code == 503, r.text
+        assert (
+            "the Prefect server did not accept deployment 'retrain/retrain'" in r.json()["detail"]
+        )
+        assert down not in r.json()["detail"]
+        (run,) = client.get("/api/v1/runs").json()["data"]
+        assert run["status"] == "failed" and down not in run["error"]
+        assert run["finished_at"] is not None
+        # nothing is half-written: the series takes the next retrain once the server is back
+        with session_factory() as session:
+            assert not list(repo.active_runs(session=session, kind="retrain"))

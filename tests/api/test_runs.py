@@ -159,9 +159,10 @@ def test_runs_left_running_by_a_dead_api_process_are_failed_at_start(
         failed = client.get(f"/api/v1/runs/{dead}").json()
         assert failed["status"] == "failed"
         assert failed["error"] == (
-            f"the API process (pid {2**22 + 1}) that ran it stopped before it finished"
+            f"the process that ran it (pid {2**22 + 1} on this host) is gone: it was killed or "
+            "crashed before the run finished"
         )
-        # a run started elsewhere (the CLI, a worker) is left alone
+        # a run with no process on this host recorded (a worker elsewhere) is left to its lease
         assert client.get(f"/api/v1/runs/{cli}").json()["status"] == "pending"
 
 
