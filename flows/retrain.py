@@ -52,13 +52,17 @@ def train_candidate(
     base = {"series": series_key, "architecture": spec.architecture, "strategy": spec.strategy}
     try:
         runs.checkpoint(run_id)
+        decision = train_series(
+            sessions=sessions,
+            request=request,
+            run_id=run_id,
+            threads=threads,
+            apply=False,
+            progress=lambda _epoch: runs.checkpoint(run_id),  # a cancel stops the fit at once
+        )
     except runs.RunCancelled as exc:
         return {**base, "version_id": None, "promoted": False, "failed": False,
                 "cancelled": True, "reason": str(exc)}  # fmt: skip
-    try:
-        decision = train_series(
-            sessions=sessions, request=request, run_id=run_id, threads=threads, apply=False
-        )
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
         error = f"{type(exc).__name__}: {exc}"
         with sessions.begin() as session:
@@ -98,6 +102,9 @@ def commit_series(
     runs.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
         runs.lock_series(session=session, keys=[series_key])
+        status = repo.get_run(session=session, run_id=run_id).status
+        if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
+            raise runs.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
         promoted = promote_best(session=session, decisions=results)
         forecasts = precompute_forecasts(session=session, series_key=series_key)
     return {"promoted": promoted, "forecasts": forecasts}
@@ -148,7 +155,7 @@ def retrain(
         ]
         wait(futures)
         results = [f.result() for f in futures]
-        runs.checkpoint(run_id)
+        runs.checkpoint(run_id)  # cancelled: nothing of this run is promoted
         forecasts = {}
         for key, _ in jobs:
             mine = [r for r in results if r["series"] == key]

@@ -283,7 +283,8 @@ def release(run_id: int) -> None:
 
 
 def checkpoint(run_id: int) -> None:
-    """Raise RunCancelled when run `run_id` (held in this process) was cancelled."""
+    """Raise RunCancelled when run `run_id` (held in this process) was cancelled. Called before
+    each candidate, after each training epoch and before each series commits."""
     with _LEASES_LOCK:
         lease = _LEASES.get(run_id)
     if lease is not None:
