@@ -145,7 +145,8 @@ class ObservationsPage(BaseModel):
 class StepMetrics(BaseModel):
     """Error at one step for one variable: the model beside its naive baselines.
 
-    Keys are metric names (mae, rmse, mape, smape, mase, and coverage of the intervals).
+    Keys are metric names (mae, rmse, mape, smape, mase, and coverage of the intervals at the
+    version's own level; a forecast's points carry it at the requested level).
     """
 
     variable: str
