@@ -116,7 +116,8 @@ def _ts(value: Any) -> datetime:
 def forecast_public(
     result: SeriesForecast, lookback_ts: Sequence[datetime] | None = None
 ) -> ForecastPublic:
-    p = result.points  # step, ts, variable, value, lower, upper
+    p = result.points  # step, ts, variable, value, lower, upper[, coverage, width]
+    missing = [None] * len(p)
     points = [
         ForecastPointPublic(
             step=int(step),
@@ -125,14 +126,18 @@ def forecast_public(
             value=float(value),
             lower=_finite(lower),
             upper=_finite(upper),
+            coverage=_finite(cov),
+            width=_finite(width),
         )
-        for step, ts, variable, value, lower, upper in zip(
+        for step, ts, variable, value, lower, upper, cov, width in zip(
             p["step"].tolist(),
             p["ts"].tolist(),
             p["variable"].tolist(),
             p["value"].tolist(),
             p["lower"].tolist(),
             p["upper"].tolist(),
+            p["coverage"].tolist() if "coverage" in p else missing,
+            p["width"].tolist() if "width" in p else missing,
             strict=True,
         )
     ]
@@ -150,6 +155,8 @@ def forecast_public(
         strategy=result.strategy,
         horizon=result.horizon,
         level=result.level,
+        max_horizon=result.max_horizon,
+        coverage_origins=result.coverage_origins,
         issued_at=result.issued_at,
         points=points,
         metrics_split=result.metrics_split,

@@ -157,7 +157,8 @@ class ObservationsPage(BaseModel):
 class StepMetrics(BaseModel):
     """Error at one step for one variable: the model beside its naive baselines.
 
-    Keys are metric names (mae, rmse, mape, smape, mase, and coverage of the intervals).
+    Keys are metric names (mae, rmse, mape, smape, mase, and coverage of the intervals at the
+    version's own level; a forecast's points carry it at the requested level).
     """
 
     variable: str
@@ -212,8 +213,14 @@ class ForecastPointPublic(BaseModel):
     ts: datetime = Field(description="on the series' own calendar (business days for stocks)")
     variable: str
     value: float
-    lower: float | None
+    lower: float | None = Field(description="null: the level cannot be backed by the scores")
     upper: float | None
+    coverage: float | None = Field(
+        default=None,
+        description="share of the most recent origins (coverage_origins) whose actual at this "
+        "step fell inside the interval this version served them at the requested level",
+    )
+    width: float | None = Field(default=None, description="upper - lower")
 
 
 class AttentionPublic(BaseModel):
@@ -229,6 +236,14 @@ class ForecastPublic(BaseModel):
     strategy: str
     horizon: int
     level: float
+    max_horizon: int | None = Field(
+        default=None,
+        description="the longest horizon this version serves (H for direct; for recursive, "
+        "recorded from its backtest); a longer one is refused with 422",
+    )
+    coverage_origins: int = Field(
+        default=0, description="recent origins each point's coverage was measured over"
+    )
     issued_at: datetime = Field(description="data end the forecast was issued from")
     points: list[ForecastPointPublic]
     metrics_split: str = Field(description="where the figures come from: backtest or test")

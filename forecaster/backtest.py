@@ -180,12 +180,15 @@ def report_rows(
     insample: np.ndarray,
     season: int,
     half_width: np.ndarray | None = None,
+    coverage_table: np.ndarray | None = None,
 ) -> list[EvalRow]:
     """Every metric per variable and step for the model and both baselines on the same windows.
 
     Args:
         insample: (T, V) the training part, which scales MASE and MAPE.
-        half_width: (H, V) conformal half-widths; adds the model's coverage.
+        half_width: (H, V) fixed conformal half-widths; adds the model's coverage.
+        coverage_table: (H + 1, V) coverage measured elsewhere (pooled, then per step), e.g.
+            of adaptive intervals (forecaster.intervals); used instead of half_width.
     """
     scale = np.nanmean(np.abs(insample), axis=0)
     metrics: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -214,6 +217,8 @@ def report_rows(
                 emit(model, name, per_step(fn, bt.actual[usable], pred[usable]))
             else:
                 emit(model, name, np.full((pred.shape[1] + 1, len(variables)), np.nan))
-    if half_width is not None:
+    if coverage_table is not None:
+        emit("model", "coverage", coverage_table)
+    elif half_width is not None:
         emit("model", "coverage", coverage(bt.actual, bt.model, half_width))
     return rows

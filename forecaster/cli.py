@@ -366,6 +366,8 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
                     "issued_at": fc.issued_at,
                     "horizon": fc.horizon,
                     "level": fc.level,
+                    "max_horizon": fc.max_horizon,
+                    "coverage_origins": fc.coverage_origins,
                     "points": fc.points.to_dict("records"),
                 },
                 default=_json_default,
@@ -378,6 +380,11 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         f"({fc.version.architecture}), issued from data ending {fc.issued_at:%Y-%m-%d}, "
         f"{fc.level:.0%} intervals"
     )
+    if "coverage" in fc.points:
+        print(
+            f"coverage: measured at {fc.level:.0%} over the last {fc.coverage_origins} origins, "
+            f"per step; maximum horizon {fc.max_horizon}"
+        )
     rows = [
         {
             "step": r.step,
@@ -386,10 +393,12 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
             "value": _fmt(r.value),
             "lower": _fmt(r.lower),
             "upper": _fmt(r.upper),
+            "coverage": _fmt(getattr(r, "coverage", None)),
+            "width": _fmt(getattr(r, "width", None)),
         }
         for r in fc.points.itertuples()
     ]
-    _print_table(rows, ["step", "ts", "variable", "value", "lower", "upper"])
+    _print_table(rows, ["step", "ts", "variable", "value", "lower", "upper", "coverage", "width"])
     return 0
 
 

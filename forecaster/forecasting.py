@@ -39,6 +39,20 @@ from forecaster.data.pipeline import Encoded, Pipeline, Transform, screen_inputs
 from forecaster.data.splits import split_borders, window_origins
 from forecaster.data.windows import fill_window_gaps, make_window_set, sliding_windows
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
+from forecaster.intervals import (
+    CAL_WINDOW,
+    COVERAGE_ORIGINS,
+    MIN_SCORES,
+    Intervals,
+    adaptive_intervals,
+    choose_scale,
+    covered,
+    floor_scale,
+    naive_scale,
+    nanmean,
+    online_multipliers,
+    scale_floor,
+)
 from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from forecaster.models.spec import ModelSpec
@@ -51,6 +65,7 @@ __all__ = [
     "EvaluationReport",
     "FitResult",
     "Forecast",
+    "IntervalSetup",
     "ModelSpec",
     "TrainOutcome",
     "TrainedModel",
@@ -63,6 +78,8 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
 CALIBRATION_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
+RECURSIVE_REACH = 4  # a recursive version is checked, and served, up to 4 x its H at most
+DEGENERATE = 2.0  # a rolled-out step whose MAE / naive MAE exceeds 2 x that at H ends the reach
 
 
 def build_module(
@@ -180,13 +197,51 @@ def _json_float(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
+@dataclass(frozen=True)
+class IntervalSetup:
+    """How a version's adaptive intervals are made (forecaster.intervals), fixed at training.
+
+    The scale per target ("dy": mean |dy| over the 30 rows before the origin, or "none") is the
+    one whose online intervals came nearest the level, narrowest first, on the validation split;
+    `max_horizon` is the longest horizon the version serves: its H for a direct model; for a
+    recursive one the longest rolled-out horizon its backtest (validation and test origins) could
+    check, at most RECURSIVE_REACH x H, cut where the rollout degenerates (its MAE over the
+    naive forecast's at that step above DEGENERATE x the same ratio at H, or x 1 if lower).
+    """
+
+    scales: tuple[str, ...]  # per target
+    floor: tuple[float, ...]  # per target, original scale
+    max_horizon: int
+    reason: str = ""  # why max_horizon is what it is
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "scales": list(self.scales),
+            "floor": [float(v) for v in self.floor],
+            "max_horizon": self.max_horizon,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> IntervalSetup:
+        return cls(
+            scales=tuple(state["scales"]),
+            floor=tuple(float(v) for v in state["floor"]),
+            max_horizon=int(state["max_horizon"]),
+            reason=str(state.get("reason", "")),
+        )
+
+
 @dataclass
 class Forecast:
     issued_at: pd.Timestamp  # last timestamp of the history used
-    # step (1..H), ts, variable, value, lower, upper (NaN past the calibrated steps)
+    # step (1..H), ts, variable, value, lower, upper, and for a version with adaptive intervals
+    # coverage (measured at this level on the most recent origins, per step) and width
     points: pd.DataFrame
     attention: np.ndarray | None  # (H, L) for seq2seq_attention, else None
     level: float = 0.9
+    coverage_origins: int = 0  # how many recent origins the coverage column was measured over
+    max_horizon: int | None = None  # the longest horizon this version serves
 
 
 class TrainedModel:
@@ -202,8 +257,10 @@ class TrainedModel:
         calibration: Calibration | None = None,
         data_range: dict[str, str] | None = None,
         fit_summary: dict[str, Any] | None = None,
+        intervals: IntervalSetup | None = None,
     ) -> None:
         self.spec = spec
+        self.intervals = intervals
         self.freq = freq
         self.pipeline = pipeline
         self.module = module.cpu().eval()
@@ -222,6 +279,14 @@ class TrainedModel:
 
     # --- forecasting -------------------------------------------------------------------------
 
+    @property
+    def max_horizon(self) -> int:
+        """The longest horizon served: H for a direct model, the recorded reach for a recursive
+        one (H for a version trained before reaches were recorded)."""
+        if self.spec.strategy == "recursive" and self.intervals is not None:
+            return self.intervals.max_horizon
+        return self.spec.horizon
+
     def check_horizon(self, horizon: int | None) -> int:
         h = self.spec.horizon if horizon is None else horizon
         if h <= 0:
@@ -230,6 +295,12 @@ class TrainedModel:
             raise HorizonTooLong(
                 f"horizon={h} exceeds this direct model's H={self.spec.horizon}; "
                 f"use strategy=recursive or horizon<={self.spec.horizon}"
+            )
+        if self.spec.strategy == "recursive" and h > self.max_horizon:
+            why = self.intervals.reason if self.intervals is not None else "trained before reaches"
+            raise HorizonTooLong(
+                f"horizon={h} exceeds this recursive model's maximum horizon {self.max_horizon} "
+                f"({why}); use horizon<={self.max_horizon}"
             )
         return h
 
@@ -288,6 +359,52 @@ class TrainedModel:
             out[:n] = widths[:n]
         return out
 
+    def scales(self, enc: Encoded, origins: np.ndarray) -> np.ndarray:
+        """(N, V) the interval scale of each origin's forecast (ones where the scale is "none")."""
+        assert self.intervals is not None
+        known = enc.anchor[:, self.target_idx]
+        dy = floor_scale(naive_scale(known, origins), np.asarray(self.intervals.floor))
+        use = np.array([s == "dy" for s in self.intervals.scales])
+        return np.where(use[None], dy, 1.0)
+
+    def train_rows(self, index: pd.DatetimeIndex) -> int:
+        """Rows of `index` up to the end of this version's training split (0 when unknown)."""
+        end = self.data_range.get("train_end")
+        return 0 if end is None else int(index.searchsorted(pd.Timestamp(end), side="right"))
+
+    def scores(
+        self, enc: Encoded, origins: np.ndarray, horizon: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forecasts, normalized scores |y - y_hat| / scale and scales from each origin.
+
+        Returns:
+            y_hat (N, H, V); scores (N, H, V), NaN where the actual is past the frame or a gap;
+            scale (N, V).
+        """
+        y_hat = self.forecast_origins(enc, origins, horizon)[0]
+        rows = origins[:, None] + np.arange(horizon)[None]  # (N, H)
+        inside = rows < len(enc.index)
+        actual = np.full(y_hat.shape, np.nan)
+        actual[inside] = enc.raw[rows[inside]][:, self.target_idx]
+        scale = self.scales(enc, origins)
+        return y_hat, np.abs(actual - y_hat) / scale[:, None, :], scale
+
+    def online_coverage(
+        self, enc: Encoded, origins: np.ndarray, horizon: int, level: float
+    ) -> np.ndarray:
+        """Coverage of the intervals these origins would have been served, fed online from the
+        origins after training before them. (H + 1, V): pooled (row 0), then per step."""
+        lo = min(
+            max(self.train_rows(enc.index), int(origins[0]) - CAL_WINDOW - horizon), origins[0]
+        )
+        feed = _eval_origins(enc, self, horizon=horizon, lo=lo, hi=int(origins[-1]) + 1)
+        feed = np.union1d(feed, origins)
+        _, scores, _ = self.scores(enc, feed, horizon)
+        mult = online_multipliers(scores, feed, [level])  # (N, H, V, 1)
+        inside = covered(scores, mult)[..., 0][np.isin(feed, origins)]  # (n, H, V)
+        pooled = nanmean(inside.reshape(-1, inside.shape[2]), 0)
+        return np.concatenate([pooled[None], nanmean(inside, 0)], axis=0)
+
     def predict(
         self,
         history: pd.DataFrame,
@@ -313,27 +430,48 @@ class TrainedModel:
                 f"history has {len(history)} rows but lookback={self.spec.lookback} needs at least {need}"
             )
         enc = self.pipeline.encode(history)
-        levels, attention = self.forecast_origins(enc, np.array([len(history)]), h)
+        end = np.array([len(history)])
+        levels, attention = self.forecast_origins(enc, end, h)
         ts = future_index(enc.index[-1], self.freq, h)
-        width = self.half_widths(lv, h)  # (H, V)
         n_var = len(self.targets)
         value = levels[0]  # (H, V)
-        points = pd.DataFrame(
-            {
-                "step": np.repeat(np.arange(1, h + 1), n_var),
-                "ts": np.repeat(ts.to_numpy(), n_var),
-                "variable": np.tile(np.array(self.targets, dtype=object), h),
-                "value": value.reshape(-1),
-                "lower": (value - width).reshape(-1),
-                "upper": (value + width).reshape(-1),
+        columns: dict[str, Any] = {
+            "step": np.repeat(np.arange(1, h + 1), n_var),
+            "ts": np.repeat(ts.to_numpy(), n_var),
+            "variable": np.tile(np.array(self.targets, dtype=object), h),
+            "value": value.reshape(-1),
+        }
+        measured = 0
+        if self.intervals is None:  # a version from before adaptive intervals
+            width = self.half_widths(lv, h)  # (H, V)
+            columns |= {"lower": (value - width).reshape(-1), "upper": (value + width).reshape(-1)}
+        else:
+            iv = self._adaptive(enc, h, lv)
+            columns |= {
+                "lower": (value - iv.half_width).reshape(-1),
+                "upper": (value + iv.half_width).reshape(-1),
+                "coverage": iv.coverage.reshape(-1),
+                "width": (2 * iv.half_width).reshape(-1),
             }
-        )
+            measured = iv.origins
         return Forecast(
             issued_at=pd.Timestamp(enc.index[-1]),
-            points=points,
+            points=pd.DataFrame(columns),
             attention=None if attention is None else attention[0],
             level=lv,
+            coverage_origins=measured,
+            max_horizon=self.max_horizon,
         )
+
+    def _adaptive(self, enc: Encoded, horizon: int, level: float) -> Intervals:
+        """Intervals for a forecast from the frame's end, from the most recent origins after
+        training (forecaster.intervals.adaptive_intervals)."""
+        n_rows = len(enc.index)
+        lo = max(self.train_rows(enc.index), n_rows - CAL_WINDOW - COVERAGE_ORIGINS - 2 * horizon)
+        recent = _eval_origins(enc, self, horizon=1, lo=lo, hi=n_rows)
+        origins = np.append(recent, n_rows)  # the forecast's own origin last
+        _, scores, scale = self.scores(enc, origins, horizon)
+        return adaptive_intervals(scores, origins, scale[-1], level)
 
     # --- persistence -------------------------------------------------------------------------
 
@@ -357,6 +495,7 @@ class TrainedModel:
                 "out_idx": self._out_idx(),
             },
             "calibration": None if self.calibration is None else self.calibration.state(),
+            "intervals": None if self.intervals is None else self.intervals.state(),
             "data_range": dict(self.data_range),
             "fit": self.fit_summary,
         }
@@ -408,6 +547,11 @@ class TrainedModel:
             calibration=calibration,
             data_range=state.get("data_range"),
             fit_summary=state.get("fit"),
+            intervals=(
+                None
+                if state.get("intervals") is None
+                else IntervalSetup.from_state(state["intervals"])
+            ),
         )
 
 
@@ -496,7 +640,11 @@ def _backtest_rows(
         known=enc.anchor[:, tgt],
         season=season_length(model.freq),
     )
-    width = model.half_widths(model.spec.level, horizon) if coverage else None
+    width, table = None, None
+    if coverage and model.intervals is not None:
+        table = model.online_coverage(enc, origins, horizon, model.spec.level)
+    elif coverage:
+        width = model.half_widths(model.spec.level, horizon)
     rows = report_rows(
         split,
         model.targets,
@@ -504,8 +652,63 @@ def _backtest_rows(
         insample=insample,
         season=season_length(model.freq),
         half_width=width,
+        coverage_table=table,
     )
     return rows, np.abs(bt.actual - bt.model)
+
+
+def _setup_intervals(
+    model: TrainedModel,
+    enc: Encoded,
+    valid_o: np.ndarray,
+    abs_res: np.ndarray,
+    *,
+    train_end: int,
+) -> IntervalSetup:
+    """Choose the scale per target on the validation origins and record the served reach.
+
+    Args:
+        valid_o: validation origins; abs_res: (N, H, V) their |residuals| at the spec's H.
+    """
+    spec = model.spec
+    known = enc.anchor[:, model.target_idx]
+    floor = scale_floor(known[:train_end])
+    dy = floor_scale(naive_scale(known, valid_o), floor)
+    chosen = choose_scale(abs_res, valid_o, {"dy": dy, "none": np.ones_like(dy)}, level=spec.level)
+    setup = IntervalSetup(tuple(chosen), tuple(float(v) for v in floor), spec.horizon, "its H")
+    if spec.strategy == "direct":
+        return setup
+    reach = RECURSIVE_REACH * spec.horizon
+    while True:  # the backtest must hold enough origins with every rolled-out step observed
+        origins = _eval_origins(enc, model, horizon=reach, lo=train_end, hi=len(enc.index))
+        if len(origins) >= 2 * MIN_SCORES or reach <= spec.horizon:
+            break
+        reach = max(spec.horizon, reach // 2)
+    reason = f"the longest rollout its backtest of {len(origins)} origins checked"
+    if len(origins):
+        tgt = model.target_idx
+        bt = rolling_origin(
+            lambda o, h: model.forecast_origins(enc, o, h)[0],
+            origins=origins,
+            horizon=reach,
+            actual=enc.raw[:, tgt],
+            known=enc.anchor[:, tgt],
+            season=season_length(model.freq),
+        )
+        mae_model = nanmean(np.abs(bt.actual - bt.model), (0, 2))  # (reach,)
+        mae_naive = nanmean(np.abs(bt.actual - bt.naive), (0, 2))
+        ratio = mae_model / np.maximum(mae_naive, 1e-12)  # (reach,)
+        # against the model's own ratio at its H: a weak model is not cut at once, a collapse is
+        limit = DEGENERATE * max(1.0, float(ratio[spec.horizon - 1]))
+        bad = np.flatnonzero(~(ratio <= limit))
+        bad = bad[bad >= spec.horizon]  # the trained H is always served
+        if len(bad):
+            reach = int(bad[0])
+            reason = (
+                f"past step {reach} its rolled-out backtest error exceeds {limit:.3g}x the "
+                f"naive forecast's, {DEGENERATE:g}x its ratio at H={spec.horizon}"
+            )
+    return replace(setup, max_horizon=reach, reason=reason)
 
 
 def train_model(
@@ -642,6 +845,9 @@ def train_model(
         finite = np.isfinite(abs_res).all(axis=(1, 2))
         model.calibration = Calibration.fit(
             abs_res[finite], levels=(*CALIBRATION_LEVELS, spec.level)
+        )
+        model.intervals = _setup_intervals(
+            model, enc, valid_o, abs_res, train_end=borders.train_end
         )
     test_o = _eval_origins(
         enc, model, horizon=spec.horizon, lo=borders.valid_end, hi=borders.n_rows

@@ -96,8 +96,10 @@ class SeriesForecast:
     horizon: int
     level: float
     issued_at: datetime
-    points: pd.DataFrame  # step, ts, variable, value, lower, upper
+    points: pd.DataFrame  # step, ts, variable, value, lower, upper[, coverage, width]
     attention: np.ndarray | None  # (H, L) for seq2seq_attention
+    coverage_origins: int = 0  # recent origins the points' coverage was measured over
+    max_horizon: int | None = None  # the longest horizon the version serves
     metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
     metrics_split: str = "backtest"
 
@@ -183,9 +185,10 @@ def forecast_series(
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
 
     def compute() -> Forecast:
-        if version.architecture != "seq2seq_attention" and (h, lvl) == (
-            trained.spec.horizon,
-            trained.spec.level,
+        if (
+            trained.intervals is None  # the table keeps no coverage; adaptive ones are recomputed
+            and version.architecture != "seq2seq_attention"
+            and (h, lvl) == (trained.spec.horizon, trained.spec.level)
         ):  # the forecast flow may have stored exactly this one (attention is not stored)
             stored = read_forecast(
                 session=session,
@@ -210,6 +213,8 @@ def forecast_series(
         issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
         points=fc.points,
         attention=fc.attention,
+        coverage_origins=fc.coverage_origins,
+        max_horizon=trained.max_horizon,
         metrics=metrics,
         metrics_split=split,
     )

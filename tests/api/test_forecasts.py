@@ -180,3 +180,28 @@ def test_reads_are_cached_and_new_data_from_elsewhere_is_seen_within_fresh_s(
     fresh = client.get(URL, params={"horizon": 7}).json()
     assert fresh["issued_at"] == nxt.index[0].isoformat()
     assert _cache_count(client, "miss") == misses + 1
+
+
+@pytest.mark.usefixtures("trained")
+def test_points_carry_coverage_at_the_requested_level_and_the_reach_is_enforced(
+    client: TestClient,
+) -> None:
+    low = client.get(URL, params={"horizon": 5, "level": 0.5}).json()
+    high = client.get(URL, params={"horizon": 5, "level": 0.95}).json()
+    assert low["coverage_origins"] > 0 and high["coverage_origins"] > 0
+    cov_low = [p["coverage"] for p in low["points"]]
+    cov_high = [p["coverage"] for p in high["points"]]
+    assert all(c is not None and 0 <= c <= 1 for c in cov_low + cov_high)
+    assert cov_low != cov_high and sum(cov_low) < sum(cov_high)
+    for p in high["points"]:
+        assert p["width"] == pytest.approx(p["upper"] - p["lower"])
+    top = high["max_horizon"]
+    assert top >= 5
+    far = client.get(URL, params={"horizon": top}).json()
+    assert len(far["points"]) == top
+    assert all(p["lower"] is not None and p["coverage"] is not None for p in far["points"])
+    r = client.get(URL, params={"horizon": top + 1})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(
+        f"horizon={top + 1} exceeds this recursive model's maximum horizon {top} ("
+    )

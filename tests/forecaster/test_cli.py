@@ -174,3 +174,26 @@ def test_time_budget_is_checked_and_a_cut_is_said(
     assert out.endswith(
         "0 failed, 1 cut short by the time budget (their weights depend on machine speed)\n"
     )
+
+
+def test_recursive_forecast_shows_coverage_and_refuses_past_its_reach_in_one_line(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*db, "ingest", "sample"]) == 0
+    tiny = ["--lookback", "14", "--horizon", "3", "--epochs", "2", "--hidden", "8"]
+    assert main([*db, "train", "seattle-weather", "--arch", "gru", *tiny]) == 0
+    capsys.readouterr()
+    assert main([*db, "forecast", "seattle-weather", "--json", "--level", "0.8"]) == 0
+    fc = json.loads(capsys.readouterr().out)
+    top = fc["max_horizon"]
+    assert top >= 3 and fc["coverage_origins"] > 0
+    assert all(0 <= p["coverage"] <= 1 for p in fc["points"])
+    assert main([*db, "forecast", "seattle-weather", "--horizon", str(top)]) == 0
+    out = capsys.readouterr().out
+    assert "coverage: measured at 90% over the last" in out and "coverage" in out.splitlines()[2]
+    assert main([*db, "forecast", "seattle-weather", "--horizon", str(top + 1)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        f"error: horizon={top + 1} exceeds this recursive model's maximum horizon {top} ("
+    )

@@ -65,7 +65,11 @@ def test_every_architecture_and_strategy_trains_predicts_and_round_trips(
     model = outcome.model
     forecast = model.predict(frame)
     points = forecast.points
-    assert list(points.columns) == ["step", "ts", "variable", "value", "lower", "upper"]
+    assert list(points.columns) == [
+        "step", "ts", "variable", "value", "lower", "upper", "coverage", "width",
+    ]  # fmt: skip
+    assert points["coverage"].between(0, 1).all()
+    assert np.allclose(points["width"], points["upper"] - points["lower"])
     assert points["step"].tolist() == [s for s in range(1, 8) for _ in range(2)]
     assert points["ts"].iloc[0] == frame.index[-1] + pd.Timedelta(days=1)
     assert np.isfinite(points["value"]).all()
@@ -108,10 +112,9 @@ def test_stock_model_on_log_returns_forecasts_business_days_and_round_trips():
     assert forecast.points["ts"].dt.dayofweek.max() <= 4
     assert forecast.points["ts"].iloc[0] == pd.Timestamp("2013-03-04")
     assert (forecast.points["value"] > 0).all()  # levels rebuilt from returns
-    assert (
-        forecast.points["lower"].iloc[:5].notna().all()
-        and forecast.points["lower"].iloc[5:].isna().all()
-    )
+    # intervals (and their measured coverage) on every step, past the trained H too
+    assert forecast.max_horizon is not None and forecast.max_horizon >= 8
+    assert forecast.points[["lower", "upper", "coverage"]].notna().all().all()
     again = _round_trip(model).predict(frame, horizon=8)
     pd.testing.assert_frame_equal(again.points, forecast.points, check_exact=True)
 
