@@ -18,11 +18,13 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry
+from forecaster.baselines import is_baseline
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
-from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, train_model
+from forecaster.forecasting import Forecast, ModelSpec, train_model
+from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +39,14 @@ class ModelCache:
     """
 
     def __init__(self, max_forecasts: int = 512) -> None:
-        self._models: dict[int, TrainedModel] = {}
+        self._models: dict[int, registry.Predictor] = {}
         self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
         self._max = max_forecasts
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def model(self, version: ModelVersion) -> TrainedModel:
+    def model(self, version: ModelVersion) -> registry.Predictor:
         with self._lock:
             found = self._models.get(version.id)
         if found is not None:
@@ -100,6 +102,13 @@ class SeriesForecast:
     attention: np.ndarray | None  # (H, L) for seq2seq_attention
     metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
     metrics_split: str = "backtest"
+    metrics_steps: int = 0  # steps the pooled (step 0) figures cover: those requested, or fewer
+    skill: str | None = None  # one plain sentence on skill over the naive forecast
+    has_skill: bool | None = None  # False when a baseline is served or the model loses to naive
+
+    @property
+    def baseline_served(self) -> bool:
+        return is_baseline(self.version.architecture)
 
 
 def metrics_table(
@@ -152,7 +161,9 @@ def resolve_version(
             f"model version {version_id} belongs to another series, not {series.key!r}; "
             f"GET /api/v1/models?series={series.key} lists this series' versions"
         )
-    if version.weights is None:
+    if version.status == "failed" or (
+        version.weights is None and not is_baseline(version.architecture)
+    ):
         raise InvalidRequest(f"model version {version_id} failed to train and has no forecasts")
     return version
 
@@ -194,7 +205,8 @@ def forecast_series(
         return trained.predict(history, horizon=h, level=lvl)
 
     fc = cache.forecast((version.id, data_end, h, lvl), compute)
-    split, metrics = metrics_table(session=session, version_id=version.id)
+    split, stored = metrics_table(session=session, version_id=version.id)
+    metrics, steps = restrict_steps(stored, h)  # the figures of the steps asked for, no others
     return SeriesForecast(
         series_key=series.key,
         frequency=series.frequency,
@@ -207,6 +219,9 @@ def forecast_series(
         attention=fc.attention,
         metrics=metrics,
         metrics_split=split,
+        metrics_steps=steps,
+        skill=skill_sentence(metrics, architecture=version.architecture, split=split, steps=steps),
+        has_skill=has_skill(metrics, version.architecture),
     )
 
 
