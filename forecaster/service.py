@@ -314,7 +314,7 @@ def train_series(
     outcome = train_model(
         job.frame, job.spec, freq=job.freq, device=device, threads=threads, progress=progress
     )
-    origins = max(1, min(request.origins, len(job.frame) // 10))
+    origins = backtest_origins(request.origins, job.frame)
     with sessions.begin() as session:
         return registry.register_candidate(
             session=session,
@@ -326,6 +326,77 @@ def train_series(
             origins=origins,
             force=request.promote,
         )
+
+
+def backtest_origins(requested: int, frame: pd.DataFrame) -> int:
+    """The backtest's origins: as many as asked, at most a tenth of the history, at least one."""
+    return max(1, min(requested, len(frame) // 10))
+
+
+def refresh_baselines(
+    *, sessions: sessionmaker[Session], request: TrainRequest, run_id: int | None = None
+) -> dict[str, Any]:
+    """Register (or keep) the naive and seasonal-naive versions of a series' strategy for the
+    request's targets, calibrated for its horizon; with no champion yet, the better one serves.
+
+    Returns {"naive": id, "seasonal_naive": id, "champion": id or None}.
+    """
+    with sessions.begin() as session:
+        job = prepare_training(session=session, request=request)
+        spec = job.spec
+        versions = registry.refresh_baselines(
+            session=session,
+            series_id=job.series_id,
+            strategy=spec.strategy,
+            frame=job.frame,
+            freq=job.freq,
+            targets=list(spec.targets or ()),
+            horizon=spec.horizon,
+            level=spec.level,
+            val_fraction=spec.val_fraction,
+            test_fraction=spec.test_fraction,
+            origins=backtest_origins(request.origins, job.frame),
+            metric=request.metric,
+            run_id=run_id,
+        )
+        champion = registry.find_champion(
+            session=session, series_id=job.series_id, strategy=spec.strategy
+        )
+        scored = [v for v in versions.values() if v.primary_score is not None]
+        if champion is None and scored:
+            champion = registry.promote(
+                session=session,
+                version_id=min(scored, key=lambda v: float(v.primary_score or 0.0)).id,
+            )
+        return {
+            **{name: v.id for name, v in versions.items()},
+            "champion": None if champion is None else champion.id,
+        }
+
+
+def served_champions(*, session: Session, series_keys: list[str]) -> list[dict[str, Any]]:
+    """Which version serves each strategy of these series, and whether it is a baseline (no
+    model beat it)."""
+    out = []
+    for key in series_keys:
+        series = repo.get_series(session=session, key=key)
+        for strategy in STRATEGIES:
+            champion = registry.find_champion(
+                session=session, series_id=series.id, strategy=strategy
+            )
+            if champion is not None:
+                out.append(
+                    {
+                        "series": key,
+                        "strategy": strategy,
+                        "version_id": champion.id,
+                        "architecture": champion.architecture,
+                        "baseline": is_baseline(champion.architecture),
+                        "metric": champion.primary_metric,
+                        "score": champion.primary_score,
+                    }
+                )
+    return out
 
 
 def precompute_forecasts(

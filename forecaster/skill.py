@@ -80,6 +80,16 @@ def has_skill(cells: Sequence[dict[str, Any]], architecture: str) -> bool | None
     return all(verdicts) if verdicts else None
 
 
+def no_skill_sentence(
+    architecture: str, *, where: str = "on the backtest", figures: str = ""
+) -> str:
+    """The sentence for a series served by a baseline because no model beat it."""
+    return (
+        f"No skill: no trained model beat the naive baselines {where}, so the "
+        f"{WORDS[architecture]} forecast is served" + (f" ({figures})." if figures else ".")
+    )
+
+
 def skill_sentence(
     cells: Sequence[dict[str, Any]], *, architecture: str, split: str, steps: int
 ) -> str | None:
@@ -95,10 +105,7 @@ def skill_sentence(
         figures = ", ".join(
             f"{c['variable']} MASE {c['model']:.3f}" for c in pooled if c.get("model") is not None
         )
-        return (
-            f"No skill: no trained model beat the naive baselines {where}, so the "
-            f"{WORDS[architecture]} forecast is served" + (f" ({figures})." if figures else ".")
-        )
+        return no_skill_sentence(architecture, where=where, figures=figures)
     parts = []
     for c in pooled:
         ours, naive = c.get("model"), c.get("naive")
