@@ -244,7 +244,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     from forecaster.forecasting import ModelSpec
     from forecaster.service import TrainRequest, metrics_table, train_series
-    from forecaster.skill import restrict_steps, skill_sentence
+    from forecaster.skill import skill_sentence
 
     arch = "seq2seq_attention" if args.arch == "seq2seq" else args.arch
     fields: dict[str, Any] = {
@@ -295,11 +295,11 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         split, metrics = metrics_table(
             session=session, version_id=decision.version_id, splits=("backtest", "test")
         )
-        steps = max((int(m["step"]) for m in metrics), default=0)
-        served = None
-        if decision.baseline_served and decision.served_id is not None:
-            _, cells = metrics_table(session=session, version_id=decision.served_id)
-            served = restrict_steps(cells, steps)[0]
+    steps = max((int(m["step"]) for m in metrics), default=0)
+    served = None
+    if decision.baseline_served and decision.served_architecture is not None:
+        # the served baseline's figures on these very windows: its column of the table
+        served = [{**m, "model": m[decision.served_architecture]} for m in metrics]
     print(f"model version {decision.version_id}: {arch}/{args.strategy} on {args.key}")
     print(
         f"{'promoted to champion' if decision.promoted else 'kept as candidate'}: {decision.reason}"
