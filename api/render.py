@@ -88,27 +88,6 @@ def model_detail(version: ModelVersion, series_key: str, rows: Sequence[Evaluati
     )
 
 
-def skill(metrics: Sequence[StepMetrics]) -> str | None:
-    """Plain words on whether the model beats carrying the last value forward (pooled MASE)."""
-    pooled = [m for m in metrics if m.step == 0]
-    parts = []
-    for m in pooled:
-        ours, naive = m.model.get("mase"), m.naive.get("mase")
-        if ours is None or naive is None or naive <= 0:
-            continue
-        if ours < naive:
-            parts.append(
-                f"{m.variable}: MASE {ours:.3f} beats the naive forecast's {naive:.3f} "
-                f"({100 * (1 - ours / naive):.0f}% lower error)"
-            )
-        else:
-            parts.append(
-                f"{m.variable}: MASE {ours:.3f} does not beat the naive forecast's {naive:.3f} "
-                "(the last value carried forward): no skill over a random walk here"
-            )
-    return "; ".join(parts) or None
-
-
 def _ts(value: Any) -> datetime:
     return pd.Timestamp(value).to_pydatetime()
 
@@ -160,7 +139,10 @@ def forecast_public(
         issued_at=result.issued_at,
         points=points,
         metrics_split=result.metrics_split,
+        metrics_steps=result.metrics_steps,
         metrics=metrics,
-        skill=skill(metrics),
+        skill=result.skill,
+        has_skill=result.has_skill,
+        baseline_served=result.baseline_served,
         attention=attention,
     )

@@ -247,9 +247,23 @@ class ForecastPublic(BaseModel):
     issued_at: datetime = Field(description="data end the forecast was issued from")
     points: list[ForecastPointPublic]
     metrics_split: str = Field(description="where the figures come from: backtest or test")
+    metrics_steps: int = Field(
+        default=0, description="steps the figures cover (1..n): the requested horizon or fewer"
+    )
     metrics: list[StepMetrics]
     skill: str | None = Field(
-        default=None, description="plain words on whether the model beats the naive baseline"
+        default=None,
+        description="one plain sentence on whether the served model beats the naive forecast "
+        "on the requested steps",
+    )
+    has_skill: bool | None = Field(
+        default=None,
+        description="false when a baseline is served or the model does not beat naive; "
+        "null when undefined",
+    )
+    baseline_served: bool = Field(
+        default=False,
+        description="the champion is a baseline (naive or seasonal naive): no model beat it",
     )
     attention: AttentionPublic | None
 

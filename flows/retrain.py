@@ -1,5 +1,6 @@
-"""Retrain flow: train the configured candidates per series, backtest each against the champion
-on the same recent window, register them, promote per the champion rule, refresh forecasts.
+"""Retrain flow: refresh the naive baselines, train the configured candidates per series, backtest
+each against the champion and the baselines on the same recent window, register them, promote per
+the champion rule (a baseline serves where no model beats it), refresh forecasts.
 
 Each series x candidate is its own Prefect task, so a task runner can spread them (threads on
 one machine; a Dask or Ray task runner past it). A candidate that fails or is worse never
@@ -29,7 +30,13 @@ from forecaster.db import repo
 from forecaster.forecasting import ModelSpec
 from forecaster.registry import promote_best, record_failure
 from forecaster.retrain_config import load_retrain_config
-from forecaster.service import TrainRequest, precompute_forecasts, train_series
+from forecaster.service import (
+    TrainRequest,
+    precompute_forecasts,
+    refresh_baselines,
+    served_champions,
+    train_series,
+)
 
 # Two cores here: one training at a time, each using torch's threads. Raise it on a bigger box.
 WORKERS = int(os.environ.get("FORECASTER_RETRAIN_WORKERS", "1"))
@@ -94,6 +101,33 @@ def train_candidate(
     }
 
 
+@task(task_run_name="baselines-{series_key}-{spec_dict[strategy]}")
+def register_baselines(
+    database_url: str | None,
+    series_key: str,
+    spec_dict: dict[str, Any],
+    run_id: int,
+    metric: str,
+    origins: int,
+) -> dict[str, Any]:
+    """The naive and seasonal-naive versions of one series and strategy, on the current data."""
+    request = TrainRequest(
+        series_key, ModelSpec.from_dict(spec_dict), metric=metric, origins=origins
+    )
+    try:
+        return refresh_baselines(
+            sessions=session_factory(database_url), request=request, run_id=run_id
+        )
+    except Exception as exc:  # noqa: BLE001 - the candidates of this strategy will say more
+        get_run_logger().warning("%s baselines: %s: %s", series_key, type(exc).__name__, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _served(database_url: str | None, keys: list[str]) -> list[dict[str, Any]]:
+    with session_factory(database_url).begin() as session:
+        return served_champions(session=session, series_keys=keys)
+
+
 @task
 def commit_series(
     database_url: str | None, series_key: str, results: list[dict[str, Any]], run_id: int
@@ -140,6 +174,21 @@ def retrain(
                 else repo.list_series(session=session)
             )
             jobs = [(s.key, s.frequency) for s in rows]
+        # the baselines first, one per series and strategy, calibrated for the longest candidate
+        for key, freq in jobs:
+            longest: dict[str, ModelSpec] = {}
+            for spec in config.specs(key, freq, quick=quick):
+                if spec.horizon > getattr(longest.get(spec.strategy), "horizon", 0):
+                    longest[spec.strategy] = spec
+            for spec in longest.values():
+                register_baselines(
+                    database_url,
+                    key,
+                    spec.to_dict(),
+                    run_id,
+                    config.metric,
+                    config.backtest_origins,
+                )
         futures = [
             train_candidate.submit(
                 database_url,
@@ -186,6 +235,7 @@ def retrain(
             "cut_short": [r["version_id"] for r in results if r.get("cut_short")],
             "candidates": results,
             "forecasts": forecasts,
+            "served": _served(database_url, [key for key, _ in jobs]),
         }
         # Some candidates failing while others trained is still a failed run: its reason says which.
         close_run(factory, run_id, ok=not failed, result=result, error=error)

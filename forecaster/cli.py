@@ -271,6 +271,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     from forecaster.forecasting import ModelSpec
     from forecaster.service import TrainRequest, metrics_table, train_series
+    from forecaster.skill import skill_sentence
 
     arch = "seq2seq_attention" if args.arch == "seq2seq" else args.arch
     fields: dict[str, Any] = {
@@ -322,23 +323,36 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         for bar in bars:
             bar.close()
     with sessions.begin() as session:
+        # the table and the skill line are both the backtest the champion rule judged
         split, metrics = metrics_table(
-            session=session, version_id=decision.version_id, splits=("test",)
+            session=session, version_id=decision.version_id, splits=("backtest", "test")
         )
+    steps = max((int(m["step"]) for m in metrics), default=0)
+    served = None
+    if decision.baseline_served and decision.served_architecture is not None:
+        # the served baseline's figures on these very windows: its column of the table
+        served = [{**m, "model": m[decision.served_architecture]} for m in metrics]
     print(f"model version {decision.version_id}: {arch}/{args.strategy} on {args.key}")
     print(
         f"{'promoted to champion' if decision.promoted else 'kept as candidate'}: {decision.reason}"
     )
     for notice in decision.extra.get("notices", []):
         print(f"note: {notice}")
-    print(f"\n{split} split, original scale (naive = last value; snaive = seasonal naive):")
+    span = "step 1" if steps == 1 else f"steps 1-{steps}"
+    windows = "" if split != "backtest" else " (the recent window the champion rule judges)"
+    print(
+        f"\n{split} split{windows}, {span}, original scale "
+        "(naive = last value; snaive = seasonal naive):"
+    )
     _print_table(_metrics_rows(metrics), METRIC_COLUMNS)
-    skill = decision.candidate_score is not None and decision.naive_score is not None
-    if skill and decision.candidate_score >= decision.naive_score:  # type: ignore[operator]
-        print(
-            f"\nno skill: backtest {decision.metric} {decision.candidate_score:.4f} does not beat the "
-            f"naive last-value forecast's {decision.naive_score:.4f}"
+    sentence = skill_sentence(metrics, architecture=arch, split=split, steps=steps)
+    if sentence:
+        print(f"\n{sentence}")
+    if served is not None and decision.served_architecture is not None:
+        line = skill_sentence(
+            served, architecture=decision.served_architecture, split=split, steps=steps
         )
+        print(f"{line} Version {decision.served_id} is the {args.strategy} champion.")
     return 0
 
 
@@ -369,6 +383,11 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
                     "max_horizon": fc.max_horizon,
                     "coverage_origins": fc.coverage_origins,
                     "points": fc.points.to_dict("records"),
+                    "metrics_split": fc.metrics_split,
+                    "metrics_steps": fc.metrics_steps,
+                    "skill": fc.skill,
+                    "has_skill": fc.has_skill,
+                    "baseline_served": fc.baseline_served,
                 },
                 default=_json_default,
                 indent=2,
@@ -385,6 +404,8 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
             f"coverage: measured at {fc.level:.0%} over the last {fc.coverage_origins} origins, "
             f"per step; maximum horizon {fc.max_horizon}"
         )
+    if fc.skill:
+        print(fc.skill)
     rows = [
         {
             "step": r.step,
@@ -500,7 +521,22 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
             f", {len(cut)} cut short by the time budget (their weights depend on machine speed)"
         )
     print(f"run {out['run_id']}: {summary}")
+    _print_no_skill(out.get("served", []))
     return 1 if out["failed"] else 0
+
+
+def _print_no_skill(served: Sequence[dict[str, Any]]) -> None:
+    """One sentence per series and strategy that a baseline serves."""
+    from forecaster.skill import no_skill_sentence
+
+    for s in served:
+        if s["baseline"]:
+            score = "" if s["score"] is None else f"{s['metric']} {s['score']:.4f}"
+            figures = ", ".join(p for p in (f"version {s['version_id']}", score) if p)
+            print(
+                f"{s['series']} {s['strategy']}: "
+                + no_skill_sentence(s["architecture"], figures=figures)
+            )
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
@@ -574,6 +610,11 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print("3/4 every series has champions already (`forecaster demo --retrain` trains again)")
     cmd_models(argparse.Namespace(key=None, json=False), settings)
+    if not todo:
+        from forecaster.service import served_champions
+
+        with sessions.begin() as session:
+            _print_no_skill(served_champions(session=session, series_keys=keys))
     if args.no_serve:
         return status
     if settings.api_key is None:  # a key for this session, so Retrain and Promote work

@@ -18,11 +18,13 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry
+from forecaster.baselines import is_baseline
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
-from forecaster.forecasting import Forecast, ModelSpec, TrainedModel, TrainOutcome, train_model
+from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
+from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +39,14 @@ class ModelCache:
     """
 
     def __init__(self, max_forecasts: int = 512) -> None:
-        self._models: dict[int, TrainedModel] = {}
+        self._models: dict[int, registry.Predictor] = {}
         self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
         self._max = max_forecasts
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def model(self, version: ModelVersion) -> TrainedModel:
+    def model(self, version: ModelVersion) -> registry.Predictor:
         with self._lock:
             found = self._models.get(version.id)
         if found is not None:
@@ -102,6 +104,13 @@ class SeriesForecast:
     max_horizon: int | None = None  # the longest horizon the version serves
     metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
     metrics_split: str = "backtest"
+    metrics_steps: int = 0  # steps the pooled (step 0) figures cover: those requested, or fewer
+    skill: str | None = None  # one plain sentence on skill over the naive forecast
+    has_skill: bool | None = None  # False when a baseline is served or the model loses to naive
+
+    @property
+    def baseline_served(self) -> bool:
+        return is_baseline(self.version.architecture)
 
 
 def metrics_table(
@@ -154,7 +163,9 @@ def resolve_version(
             f"model version {version_id} belongs to another series, not {series.key!r}; "
             f"GET /api/v1/models?series={series.key} lists this series' versions"
         )
-    if version.weights is None:
+    if version.status == "failed" or (
+        version.weights is None and not is_baseline(version.architecture)
+    ):
         raise InvalidRequest(f"model version {version_id} failed to train and has no forecasts")
     return version
 
@@ -186,7 +197,8 @@ def forecast_series(
 
     def compute() -> Forecast:
         if (
-            trained.intervals is None  # the table keeps no coverage; adaptive ones are recomputed
+            getattr(trained, "intervals", None)
+            is None  # the table keeps no coverage; adaptive ones are recomputed
             and version.architecture != "seq2seq_attention"
             and (h, lvl) == (trained.spec.horizon, trained.spec.level)
         ):  # the forecast flow may have stored exactly this one (attention is not stored)
@@ -202,7 +214,8 @@ def forecast_series(
         return trained.predict(history, horizon=h, level=lvl)
 
     fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
-    split, metrics = metrics_table(session=session, version_id=version.id)
+    split, stored = metrics_table(session=session, version_id=version.id)
+    metrics, steps = restrict_steps(stored, h)  # the figures of the steps asked for, no others
     return SeriesForecast(
         series_key=series.key,
         frequency=series.frequency,
@@ -214,9 +227,12 @@ def forecast_series(
         points=fc.points,
         attention=fc.attention,
         coverage_origins=fc.coverage_origins,
-        max_horizon=trained.max_horizon,
+        max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
         metrics=metrics,
         metrics_split=split,
+        metrics_steps=steps,
+        skill=skill_sentence(metrics, architecture=version.architecture, split=split, steps=steps),
+        has_skill=has_skill(metrics, version.architecture),
     )
 
 
@@ -310,7 +326,7 @@ def train_series(
     outcome = train_model(
         job.frame, job.spec, freq=job.freq, device=device, threads=threads, progress=progress
     )
-    origins = max(1, min(request.origins, len(job.frame) // 10))
+    origins = backtest_origins(request.origins, job.frame)
     with sessions.begin() as session:
         decision = registry.register_candidate(
             session=session,
@@ -349,6 +365,77 @@ def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
         "dropped": dict(pipeline.dropped),
         "notices": notices,
     }
+
+
+def backtest_origins(requested: int, frame: pd.DataFrame) -> int:
+    """The backtest's origins: as many as asked, at most a tenth of the history, at least one."""
+    return max(1, min(requested, len(frame) // 10))
+
+
+def refresh_baselines(
+    *, sessions: sessionmaker[Session], request: TrainRequest, run_id: int | None = None
+) -> dict[str, Any]:
+    """Register (or keep) the naive and seasonal-naive versions of a series' strategy for the
+    request's targets, calibrated for its horizon; with no champion yet, the better one serves.
+
+    Returns {"naive": id, "seasonal_naive": id, "champion": id or None}.
+    """
+    with sessions.begin() as session:
+        job = prepare_training(session=session, request=request)
+        spec = job.spec
+        versions = registry.refresh_baselines(
+            session=session,
+            series_id=job.series_id,
+            strategy=spec.strategy,
+            frame=job.frame,
+            freq=job.freq,
+            targets=list(spec.targets or ()),
+            horizon=spec.horizon,
+            level=spec.level,
+            val_fraction=spec.val_fraction,
+            test_fraction=spec.test_fraction,
+            origins=backtest_origins(request.origins, job.frame),
+            metric=request.metric,
+            run_id=run_id,
+        )
+        champion = registry.find_champion(
+            session=session, series_id=job.series_id, strategy=spec.strategy
+        )
+        scored = [v for v in versions.values() if v.primary_score is not None]
+        if champion is None and scored:
+            champion = registry.promote(
+                session=session,
+                version_id=min(scored, key=lambda v: float(v.primary_score or 0.0)).id,
+            )
+        return {
+            **{name: v.id for name, v in versions.items()},
+            "champion": None if champion is None else champion.id,
+        }
+
+
+def served_champions(*, session: Session, series_keys: list[str]) -> list[dict[str, Any]]:
+    """Which version serves each strategy of these series, and whether it is a baseline (no
+    model beat it)."""
+    out = []
+    for key in series_keys:
+        series = repo.get_series(session=session, key=key)
+        for strategy in STRATEGIES:
+            champion = registry.find_champion(
+                session=session, series_id=series.id, strategy=strategy
+            )
+            if champion is not None:
+                out.append(
+                    {
+                        "series": key,
+                        "strategy": strategy,
+                        "version_id": champion.id,
+                        "architecture": champion.architecture,
+                        "baseline": is_baseline(champion.architecture),
+                        "metric": champion.primary_metric,
+                        "score": champion.primary_score,
+                    }
+                )
+    return out
 
 
 def precompute_forecasts(

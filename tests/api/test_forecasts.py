@@ -6,13 +6,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
+from forecaster import service
 from forecaster.db import repo
+from forecaster.db.forecast_cache import read_forecast
+from forecaster.forecasting import ModelSpec
 from forecaster.sources.samples import load_sample
 from tests.api.conftest import SEATTLE_ROWS
 
@@ -205,3 +209,71 @@ def test_points_carry_coverage_at_the_requested_level_and_the_reach_is_enforced(
     assert r.json()["detail"].startswith(
         f"horizon={top + 1} exceeds this recursive model's maximum horizon {top} ("
     )
+
+
+@pytest.mark.usefixtures("trained")
+def test_skill_and_figures_cover_only_the_requested_steps(client: TestClient) -> None:
+    full = client.get(URL, params={"horizon": 5}).json()
+    short = client.get(URL, params={"horizon": 2}).json()
+    assert (full["metrics_steps"], short["metrics_steps"]) == (5, 2)
+    steps = {m["step"]: m for m in full["metrics"] if m["variable"] == "tmax"}
+    cut = {m["step"]: m for m in short["metrics"] if m["variable"] == "tmax"}
+    assert sorted(cut) == [0, 1, 2]  # steps 3..5 were not asked for
+    for who in ("model", "naive", "seasonal_naive"):
+        for metric in ("mae", "mase", "smape"):
+            want = (steps[1][who][metric] + steps[2][who][metric]) / 2
+            assert cut[0][who][metric] == pytest.approx(want)
+        rmse = ((steps[1][who]["rmse"] ** 2 + steps[2][who]["rmse"] ** 2) / 2) ** 0.5
+        assert cut[0][who]["rmse"] == pytest.approx(rmse)
+    assert cut[0]["model"]["mase"] != pytest.approx(steps[0]["model"]["mase"])
+    ours, naive = cut[0]["model"]["mase"], cut[0]["naive"]["mase"]
+    verdict = "beats" if ours < naive else "does not beat"
+    assert short["skill"].startswith(
+        f"tmax: MASE {ours:.3f} {verdict} the naive forecast's {naive:.3f}"
+    )
+    assert "on the backtest (steps 1-2)" in short["skill"]
+    assert short["has_skill"] is (ours < naive) and short["baseline_served"] is False
+
+
+def test_a_baseline_champion_is_served_over_http_with_intervals(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2020-01-01", periods=500, freq="D", name="ts")
+    walk = pd.DataFrame({"y": 100.0 + rng.normal(size=500).cumsum()}, index=index)
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="walk", source="csv", frequency="D").id
+        repo.upsert_observations(session=session, series_id=sid, frame=walk)
+    spec = ModelSpec(
+        architecture="gru", strategy="direct", lookback=14, horizon=5, hidden_size=4, epochs=2
+    )
+    decision = service.train_series(
+        sessions=session_factory, request=service.TrainRequest("walk", spec), threads=1
+    )
+    assert not decision.promoted and decision.baseline_served
+    with session_factory.begin() as session:  # the forecast flow's precompute works for it too
+        done = service.precompute_forecasts(session=session, series_key="walk")
+        assert done == {"direct": decision.served_id}
+        stored = read_forecast(session=session, version_id=decision.served_id, issued_at=index[-1])
+        assert stored is not None and list(stored["step"]) == [1, 2, 3, 4, 5]
+
+    r = client.get("/api/v1/forecasts/walk", params={"strategy": "direct", "horizon": 3})
+    assert r.status_code == 200
+    fc = r.json()
+    assert fc["model"]["id"] == decision.served_id and fc["model"]["status"] == "champion"
+    assert fc["model"]["architecture"] == decision.baseline
+    assert fc["baseline_served"] is True and fc["has_skill"] is False
+    assert fc["skill"].startswith(
+        "No skill: no trained model beat the naive baselines on the backtest (steps 1-3), so the "
+    )
+    assert [p["step"] for p in fc["points"]] == [1, 2, 3]
+    for p in fc["points"]:
+        assert p["lower"] is not None and p["lower"] < p["value"] < p["upper"]
+    if decision.baseline == "naive":
+        assert {p["value"] for p in fc["points"]} == {walk["y"].iloc[-1]}
+    assert fc["metrics_steps"] == 3
+    assert sorted({m["step"] for m in fc["metrics"]}) == [0, 1, 2, 3]
+    # the default horizon is the baseline's calibrated one, served from the precomputed rows
+    default = client.get("/api/v1/forecasts/walk", params={"strategy": "direct"}).json()
+    assert [p["value"] for p in default["points"]] == stored["value"].tolist()
+    assert [p["upper"] for p in default["points"]] == stored["upper"].tolist()

@@ -290,14 +290,25 @@ def test_retrain_runs_the_flow_and_the_new_champion_appears(dash: Dash, live_app
     with live_app.factory.begin() as session:
         run = repo.get_run(session=session, run_id=run_id)
         assert run.status == "completed" and run.kind == "retrain", run.error
-        versions = run.result["versions"]
-    assert len(versions) == 1
-    assert dash.trace("forecast")["meta"] == {"strategy": "direct", "model": versions[0]}
-    assert "promoted" in (dash.page.text_content("#run-status") or "")
+        versions, [served] = run.result["versions"], run.result["served"]
+    assert len(versions) == 1 and served["strategy"] == "direct"
+    # the direct champion is shown: the GRU if it beat the naive baselines, else a baseline
+    assert dash.trace("forecast")["meta"] == {"strategy": "direct", "model": served["version_id"]}
     status = dash.page.get_attribute(
-        f'#models-table tr[data-version="{versions[0]}"]', "data-status"
+        f'#models-table tr[data-version="{served["version_id"]}"]', "data-status"
     )
     assert status == "champion"
+    banner = dash.page.text_content("#skill-banner") or ""
+    api = httpx.get(f"{live_app.base_url}/api/v1/forecasts/IBM?strategy=direct").json()
+    if served["baseline"]:  # a near random walk: a 2-epoch GRU has no skill over naive
+        assert dash.page.is_visible("#skill-banner") and banner == api["skill"]
+        assert banner.startswith("No skill: no trained model beat the naive baselines")
+        upper, lower = dash.trace("forecast-upper"), dash.trace("forecast-lower")
+        assert all(lo < up for lo, up in zip(lower["y"], upper["y"], strict=True))
+        assert "a baseline is served there" in (dash.page.text_content("#run-status") or "")
+    else:
+        assert served["version_id"] == versions[0] and not dash.page.is_visible("#skill-banner")
+        assert "promoted" in (dash.page.text_content("#run-status") or "")
 
 
 def test_failed_run_shows_its_reason(dash: Dash) -> None:

@@ -55,7 +55,7 @@ def _statuses(factory: sessionmaker[Session], series_id: int) -> dict[int, str]:
         }
 
 
-def test_retrain_promotes_first_models_and_caches_their_forecasts(
+def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecasts(
     tmp_path: Path, database_url: str, session_factory: sessionmaker[Session], weather: int
 ) -> None:
     config = _config(
@@ -68,13 +68,32 @@ def test_retrain_promotes_first_models_and_caches_their_forecasts(
     )
     out = retrain(series=["sea"], database_url=database_url, config_path=config)
     assert len(out["versions"]) == 2 and out["failed"] == []
-    assert sorted(out["promoted"]) == sorted(out["versions"])  # first of each strategy
     assert set(out["forecasts"]["sea"]) == {"recursive", "direct"}
+    served = {s["strategy"]: s for s in out["served"]}
+    assert set(served) == {"recursive", "direct"}
     with session_factory.begin() as session:
         run = repo.get_run(session=session, run_id=out["run_id"])
         assert (run.kind, run.status, run.error) == ("retrain", "completed", None)
-        for strategy in ("recursive", "direct"):
-            champion = registry.get_champion(session=session, series_id=weather, strategy=strategy)
+        versions = registry.list_versions(session=session, series_id=weather)
+        baselines = sorted((v.strategy, v.architecture) for v in versions if v.weights is None)
+        assert baselines == [  # registered by the flow for each strategy it retrained
+            ("direct", "naive"),
+            ("direct", "seasonal_naive"),
+            ("recursive", "naive"),
+            ("recursive", "seasonal_naive"),
+        ]
+        for candidate in out["candidates"]:
+            champion = registry.get_champion(
+                session=session, series_id=weather, strategy=candidate["strategy"]
+            )
+            assert served[candidate["strategy"]]["version_id"] == champion.id
+            if candidate["promoted"]:  # it beat the baselines: it serves
+                assert champion.id == candidate["version_id"] and "beats" in candidate["reason"]
+            else:  # it did not: the better baseline serves
+                assert champion.architecture == candidate["baseline"]
+                assert served[candidate["strategy"]]["baseline"] is True
+                assert "no skill" in candidate["reason"]
+            assert champion.run_id == out["run_id"]
             cached = read_forecast(
                 session=session,
                 version_id=champion.id,
@@ -82,22 +101,39 @@ def test_retrain_promotes_first_models_and_caches_their_forecasts(
                 data_revision=repo.get_series(session=session, key="sea").revision,
             )
             assert cached is not None and list(cached["step"].unique()) == list(range(1, 8))
-            assert champion.run_id == out["run_id"]
+    # the weather's recursive GRU has skill (tests/forecaster/test_registry.py has the rule)
+    assert out["candidates"][0]["promoted"]
     again = forecast(series=["sea"], database_url=database_url)
     assert again["forecasts"]["sea"] == out["forecasts"]["sea"]
+    # a second run on the same data keeps the same baseline versions
+    second = retrain(series=["sea"], database_url=database_url, config_path=config)
+    with session_factory.begin() as session:
+        kept = [
+            v.id
+            for v in registry.list_versions(session=session, series_id=weather)
+            if v.weights is None and v.status != "failed"
+        ]
+    assert len(kept) == 4 and second["failed"] == []
 
 
 def test_worse_candidate_is_not_promoted(
     tmp_path: Path, database_url: str, session_factory: sessionmaker[Session], weather: int
 ) -> None:
-    good = _config(tmp_path, "good", [{"architecture": "gru", "strategy": "direct"}], epochs=6)
+    good = _config(tmp_path, "good", [{"architecture": "gru", "strategy": "recursive"}], epochs=6)
     bad = _config(
-        tmp_path, "bad", [{"architecture": "gru", "strategy": "direct"}], epochs=1, lr=1e-9, seed=5
+        tmp_path,
+        "bad",
+        [{"architecture": "gru", "strategy": "recursive"}],
+        epochs=1,
+        lr=1e-9,
+        seed=5,
     )
     first = retrain(series=["sea"], database_url=database_url, config_path=good)
+    assert first["promoted"] == first["versions"]
     second = retrain(series=["sea"], database_url=database_url, config_path=bad)
     assert second["promoted"] == [] and second["failed"] == []
-    assert "does not beat champion" in second["candidates"][0]["reason"]
+    assert "does not beat" in second["candidates"][0]["reason"]
+    assert second["served"][0]["version_id"] == first["versions"][0]  # the champion stays
     statuses = _statuses(session_factory, weather)
     assert statuses[first["versions"][0]] == "champion"
     assert statuses[second["versions"][0]] == "candidate"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from forecaster.cli import main
@@ -76,13 +79,40 @@ def test_train_forecast_models_round_trip(
     capsys.readouterr()
     tiny = ["--lookback", "28", "--horizon", "7", "--epochs", "2", "--hidden", "8"]
     assert (
-        main([*db, "train", "seattle-weather", "--arch", "gru", "--strategy", "direct", *tiny]) == 0
+        main(
+            [
+                *db,
+                "train",
+                "seattle-weather",
+                "--arch",
+                "gru",
+                "--strategy",
+                "direct",
+                "--promote",
+                *tiny,
+            ]
+        )
+        == 0
     )
     out = capsys.readouterr().out
+    # --promote seats it whatever the backtest says (the rule itself: tests/forecaster/test_registry)
     assert out.startswith(
-        "model version 1: gru/direct on seattle-weather\npromoted to champion: first direct model"
+        "model version 1: gru/direct on seattle-weather\npromoted to champion: promoted explicitly"
     )
+    assert "backtest split (the recent window the champion rule judges), steps 1-7" in out
     assert "mae naive" in out and "\ntmax      all " in out  # the figures beside the baselines
+    # the skill line is the table's own pooled MASE against the table's own naive column
+    header, row = (
+        line.split("  ") for line in out.splitlines() if line.startswith(("variable ", "tmax "))
+    )
+    header, row = [c.strip() for c in header if c.strip()], [c.strip() for c in row if c.strip()]
+    mase, naive = float(row[header.index("mase")]), float(row[header.index("mase naive")])
+    verdict = "beats" if mase < naive else "does not beat"
+    said = re.search(rf"tmax: MASE ([0-9.]+) {verdict} the naive forecast's ([0-9.]+)", out)
+    assert said is not None  # the table has 4 decimals, the sentence 3
+    assert abs(float(said[1]) - mase) < 6e-4 and abs(float(said[2]) - naive) < 6e-4
+    assert "on the backtest (steps 1-7)" in out
+    assert "No skill: " not in out  # a model is served, not a baseline
 
     assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--json"]) == 0
     fc = json.loads(capsys.readouterr().out)
@@ -100,12 +130,43 @@ def test_train_forecast_models_round_trip(
     assert "has no recursive champion yet" in capsys.readouterr().err
 
     assert main([*db, "models", "seattle-weather", "--json"]) == 0
-    [version] = json.loads(capsys.readouterr().out)
-    assert (version["status"], version["architecture"], version["metric"]) == (
-        "champion",
-        "gru",
-        "mase",
+    versions = {v["architecture"]: v for v in json.loads(capsys.readouterr().out)}
+    assert set(versions) == {"gru", "naive", "seasonal_naive"}  # the baselines are versions too
+    assert (versions["gru"]["status"], versions["gru"]["metric"]) == ("champion", "mase")
+    assert versions["naive"]["status"] == versions["seasonal_naive"]["status"] == "candidate"
+
+
+def test_a_series_without_skill_is_served_the_baseline_and_says_so(
+    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2020-01-01", periods=500, freq="D")
+    walk = pd.DataFrame(
+        {"date": days.strftime("%Y-%m-%d"), "y": 100 + rng.normal(size=500).cumsum()}
     )
+    walk.to_csv(tmp_path / "walk.csv", index=False)
+    assert main([*db, "ingest", "csv", str(tmp_path / "walk.csv"), "--key", "walk"]) == 0
+    capsys.readouterr()
+    tiny = ["--lookback", "14", "--horizon", "5", "--epochs", "2", "--hidden", "4"]
+    assert main([*db, "train", "walk", "--strategy", "direct", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "kept as candidate: mase " in out and "no skill" in out
+    assert "y: MASE " in out and "does not beat the naive forecast's" in out
+    assert "on the backtest (steps 1-5): no skill over a random walk here" in out
+    served = [line for line in out.splitlines() if line.startswith("No skill: ")]
+    assert len(served) == 1 and served[0].endswith("is the direct champion.")
+    assert "on the backtest (steps 1-5)" in served[0]
+
+    assert main([*db, "forecast", "walk", "--strategy", "direct", "--horizon", "3"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[1].startswith(
+        "No skill: no trained model beat the naive baselines on the backtest (steps 1-3), so the "
+    )
+    assert main([*db, "forecast", "walk", "--strategy", "direct", "--horizon", "3", "--json"]) == 0
+    fc = json.loads(capsys.readouterr().out)
+    assert fc["baseline_served"] is True and fc["has_skill"] is False
+    assert fc["architecture"] in ("naive", "seasonal_naive") and fc["metrics_steps"] == 3
+    assert all(p["lower"] < p["value"] < p["upper"] for p in fc["points"])
 
 
 def test_train_unknown_target_is_a_clear_error(

@@ -85,7 +85,7 @@ def test_saved_version_loads_to_identical_predictions(
     assert len(stored) == len(trained.report.rows)
 
 
-def test_first_model_of_a_strategy_becomes_champion_then_worse_one_does_not(
+def test_a_model_that_beats_the_baselines_becomes_champion_then_a_worse_one_does_not(
     session_factory: sessionmaker[Session],
     series_id: int,
     trained: TrainOutcome,
@@ -99,11 +99,16 @@ def test_first_model_of_a_strategy_becomes_champion_then_worse_one_does_not(
         worse = registry.register_candidate(
             session=session, series_id=series_id, outcome=untrained, frame=frame, origins=30
         )
-    assert first.promoted and first.reason == "first recursive model of the series"
+    # weather has a learnable signal: the trained GRU beats carrying the last value forward
+    assert first.promoted and first.reason.startswith("mase ")
+    assert first.baseline in ("naive", "seasonal_naive") and "baseline's" in first.reason
     assert first.naive_score is not None and first.candidate_score is not None
+    assert first.baseline_score is not None and first.candidate_score < first.baseline_score
+    assert first.served_id == first.version_id and not first.baseline_served
     assert not worse.promoted and worse.champion_id == first.version_id
     assert worse.candidate_score > worse.champion_score
-    assert worse.reason.startswith("mase ") and "does not beat champion" in worse.reason
+    assert worse.reason.startswith("mase ") and "does not beat" in worse.reason
+    assert worse.served_id == first.version_id  # the champion beats the baseline: it stays
     with session_factory.begin() as session:
         champion = registry.get_champion(session=session, series_id=series_id, strategy="recursive")
         assert champion.id == first.version_id
@@ -145,7 +150,9 @@ def test_explicit_promotion_archives_the_old_champion(
         registry.promote(session=session, version_id=first.version_id)
     with session_factory.begin() as session:
         statuses = {
-            v.id: v.status for v in registry.list_versions(session=session, series_id=series_id)
+            v.id: v.status
+            for v in registry.list_versions(session=session, series_id=series_id)
+            if v.architecture == "gru"
         }
     assert statuses == {first.version_id: "champion", forced.version_id: "archived"}
 
@@ -178,3 +185,100 @@ def test_failed_version_cannot_be_promoted(
         )
         with pytest.raises(Exception, match="failed to train and cannot be promoted"):
             registry.promote(session=session, version_id=failed.id)
+
+
+def random_walk(n: int = 700, seed: int = 0) -> pd.DataFrame:
+    """A random walk: the last value is the best forecast there is, so no model has skill."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2020-01-01", periods=n, freq="D", name="ts")
+    return pd.DataFrame({"y": 100.0 + rng.normal(size=n).cumsum()}, index=index)
+
+
+TINY = ModelSpec(
+    architecture="gru",
+    strategy="direct",
+    lookback=20,
+    horizon=5,
+    targets=("y",),
+    inputs=("y",),
+    hidden_size=4,
+    epochs=2,
+    seed=3,
+)
+
+
+def test_the_naive_baseline_is_champion_when_no_model_beats_it(
+    session_factory: sessionmaker[Session], series_id: int
+) -> None:
+    walk = random_walk()
+    outcome = train_model(walk, TINY, freq="D")
+    with session_factory.begin() as session:
+        decision = registry.register_candidate(
+            session=session, series_id=series_id, outcome=outcome, frame=walk, origins=60
+        )
+    assert not decision.promoted and decision.baseline_served
+    assert decision.candidate_score is not None and decision.baseline_score is not None
+    assert decision.candidate_score > decision.baseline_score
+    assert decision.baseline == decision.served_architecture
+    assert "no skill" in decision.reason and "baseline (version" in decision.reason
+    with session_factory.begin() as session:
+        champion = registry.get_champion(session=session, series_id=series_id, strategy="direct")
+        assert champion.id == decision.served_id and champion.weights is None
+        assert champion.architecture in ("naive", "seasonal_naive")
+        json.dumps(champion.hyperparameters), json.dumps(champion.feature_spec)  # JSON only
+        model = registry.load_version(champion)
+        rows = registry.version_metrics(session=session, version_id=champion.id)
+        statuses = {
+            v.architecture: v.status
+            for v in registry.list_versions(session=session, series_id=series_id)
+        }
+    assert statuses == {
+        "gru": "candidate",
+        champion.architecture: "champion",
+        ({"naive", "seasonal_naive"} - {champion.architecture}).pop(): "candidate",
+    }
+    fc = model.predict(walk, horizon=5, level=0.9)
+    values = fc.points["value"].to_numpy()
+    if champion.architecture == "naive":
+        np.testing.assert_array_equal(values, np.full(5, walk["y"].iloc[-1]))
+    lower, upper = fc.points["lower"].to_numpy(), fc.points["upper"].to_numpy()
+    assert np.isfinite(lower).all() and (lower < values).all() and (values < upper).all()
+    # a random walk's error grows with the step: so do the calibrated intervals
+    assert upper[-1] - lower[-1] > upper[0] - lower[0]
+    backtest = {(r.model, r.metric, r.step): r.value for r in rows if r.split == "backtest"}
+    # the baseline version's own "model" rows are its forecasts: they equal the naive yardstick
+    assert backtest[("model", "mase", 0)] == pytest.approx(
+        backtest[(champion.architecture, "mase", 0)]
+    )
+    coverage = backtest[("model", "coverage", 0)]
+    assert coverage is not None and 0.6 <= coverage <= 1.0
+
+
+def test_a_learned_model_replaces_a_baseline_champion_when_it_beats_both(
+    session_factory: sessionmaker[Session],
+    series_id: int,
+    trained: TrainOutcome,
+    untrained: TrainOutcome,
+    frame: pd.DataFrame,
+) -> None:
+    with session_factory.begin() as session:
+        lost = registry.register_candidate(
+            session=session, series_id=series_id, outcome=untrained, frame=frame, origins=30
+        )
+        won = registry.register_candidate(
+            session=session, series_id=series_id, outcome=trained, frame=frame, origins=30
+        )
+    assert not lost.promoted and lost.baseline_served
+    baseline_id = lost.served_id
+    assert won.promoted and won.champion_id == baseline_id and not won.baseline_served
+    assert won.candidate_score is not None and won.baseline_score is not None
+    assert won.candidate_score < won.baseline_score
+    with session_factory.begin() as session:
+        assert registry.get_version(session=session, version_id=baseline_id).status == "archived"
+        # the second registration found the same data: the baselines were kept, not duplicated
+        kinds = [
+            v.architecture
+            for v in registry.list_versions(session=session, series_id=series_id)
+            if v.architecture in ("naive", "seasonal_naive")
+        ]
+    assert sorted(kinds) == ["naive", "seasonal_naive"]

@@ -270,6 +270,7 @@ async function draw() {
   if (!window.Plotly) {
     // plotly is still compiling (a first visit): paint the chart as a static preview meanwhile
     renderControls();
+    renderSkillBanner();
     renderPreview();
     renderModels();
     renderRun();
@@ -282,6 +283,7 @@ async function draw() {
     return;
   }
   renderControls();
+  renderSkillBanner();
   renderChart();
   renderErrors();
   renderAttention();
@@ -412,6 +414,15 @@ function shownErrorNote(s, error) {
   ];
 }
 
+// One plain sentence over the chart when no model beat the naive baselines and one is served.
+function renderSkillBanner() {
+  const fc = state.shown && state.shown.forecast;
+  const banner = $("skill-banner");
+  const show = Boolean(fc && fc.baseline_served && fc.skill);
+  banner.hidden = !show;
+  banner.textContent = show ? fc.skill : "";
+}
+
 function renderErrors() {
   const fc = state.shown && state.shown.forecast;
   const [empty, body, skill] = [$("errors-empty"), $("errors-body"), $("skill")];
@@ -435,7 +446,7 @@ function renderErrors() {
   $("errors-subtitle").textContent = `· ${modelLabel(fc.model)} on ${variable}, ${fc.metrics_split} (${steps.length} steps)`;
   skill.hidden = !fc.skill;
   skill.textContent = fc.skill || "";
-  skill.className = `skill ${fc.skill && fc.skill.includes("does not beat") ? "no-skill" : "has-skill"}`;
+  skill.className = `skill ${fc.has_skill === false ? "no-skill" : "has-skill"}`;
   // the table first: the chart takes the width the table leaves
   $("errors-table").replaceChildren(...errorsTable(fc, steps, rows.find((m) => m.step === 0)));
   plotErrors($("errors-chart"), steps, state.errorMetric, fc.model.id);

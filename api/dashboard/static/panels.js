@@ -75,7 +75,10 @@ export function runSummary(run) {
     const ids = (list) => list.map((v) => `#${v}`).join(", ");
     const promoted = run.result.promoted || [];
     const versions = run.versions || [];
-    detail = promoted.length ? ` trained ${ids(versions)}; promoted ${ids(promoted)} to champion.` : ` trained ${ids(versions) || "nothing"}; none beat the champion, which stays.`;
+    const baselines = (run.result.served || []).filter((s) => s.baseline).map((s) => `${s.series} ${s.strategy}`);
+    const none = baselines.length ? "none beat the naive baselines." : "none beat the champion, which stays.";
+    detail = promoted.length ? ` trained ${ids(versions)}; promoted ${ids(promoted)} to champion.` : ` trained ${ids(versions) || "nothing"}; ${none}`;
+    if (baselines.length) detail += ` No skill over the naive baselines for ${baselines.join(", ")}: a baseline is served there.`;
   }
   return `${what} completed in${took} (${fmtDateTime(run.finished_at)}).${detail}`;
 }
