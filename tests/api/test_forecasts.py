@@ -254,7 +254,12 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     with session_factory.begin() as session:  # the forecast flow's precompute works for it too
         done = service.precompute_forecasts(session=session, series_key="walk")
         assert done == {"direct": decision.served_id}
-        stored = read_forecast(session=session, version_id=decision.served_id, issued_at=index[-1])
+        stored = read_forecast(
+            session=session,
+            version_id=decision.served_id,
+            issued_at=index[-1],
+            data_revision=repo.get_series(session=session, key="walk").revision,
+        )
         assert stored is not None and list(stored["step"]) == [1, 2, 3, 4, 5]
 
     r = client.get("/api/v1/forecasts/walk", params={"strategy": "direct", "horizon": 3})

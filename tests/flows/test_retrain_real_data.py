@@ -60,7 +60,11 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
     with session_factory.begin() as session:
         run = repo.get_run(session=session, run_id=out["run_id"])
         assert (run.status, run.error) == ("completed", None)
-        stock_versions = registry.list_versions(session=session, series_id=stock_id)
+        stock_versions = [  # the learned candidates (the naive baselines are versions too)
+            v
+            for v in registry.list_versions(session=session, series_id=stock_id)
+            if v.weights is not None
+        ]
         assert len(stock_versions) == 5
         for version in stock_versions:
             norm = version.normalization
