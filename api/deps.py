@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.cache import ForecastCache
+from api.pool import ComputePool
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings
 from forecaster.service import ModelCache
@@ -68,11 +69,17 @@ async def get_models(request: Request) -> ModelCache:
     return models
 
 
+async def get_pool(request: Request) -> ComputePool:
+    pool: ComputePool = request.app.state.compute_pool
+    return pool
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 CacheDep = Annotated[ForecastCache, Depends(get_cache)]
 ModelsDep = Annotated[ModelCache, Depends(get_models)]
+PoolDep = Annotated[ComputePool, Depends(get_pool)]
 
 
 # A security scheme (not a plain header) so /docs offers an "Authorize" button.

@@ -17,6 +17,7 @@ from forecaster.errors import (
     ForecasterError,
     InvalidRequest,
     NotFound,
+    Overloaded,
     SourceError,
 )
 
@@ -28,6 +29,7 @@ STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
     (Conflict, 409),
     (InvalidRequest, 422),
     (SourceError, 502),
+    (Overloaded, 503),
 )
 
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
@@ -77,7 +79,8 @@ def describe_validation(errors: Sequence[Any]) -> str:
 
 async def _forecaster_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ForecasterError)
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -5,6 +5,7 @@
   + Conflict:        NoChampion, RunInProgress
   + InvalidRequest:  HorizonTooLong, BadDateRange, InvalidData
   + SourceError:     the upstream data source failed or returned nothing
+  + Overloaded:      the server is busy computing other forecasts; retry later
 """
 
 from __future__ import annotations
@@ -60,3 +61,11 @@ class InvalidData(InvalidRequest):
 
 class SourceError(ForecasterError):
     """The upstream data source failed or returned nothing."""
+
+
+class Overloaded(ForecasterError):
+    """Every forecast worker is busy: the request may be repeated after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
