@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 STRATEGIES = ("recursive", "direct")
 DEFAULT_MAX_HORIZON = 1000  # Settings.forecast_max_horizon's default
+MAX_VERSION_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 
 def horizon_cap(version: ModelVersion, *, recursive_max: int = DEFAULT_MAX_HORIZON) -> int:
@@ -155,9 +156,12 @@ def resolve_version(
     try:
         version_id = int(model)
     except ValueError:
+        version_id = 0
+    if not 1 <= version_id <= MAX_VERSION_ID:  # a larger number overflows the databases' ids
         raise InvalidRequest(
-            f"model={model!r} is neither 'champion' nor a model version id"
-        ) from None
+            f"model={model!r} is neither 'champion' nor a model version id "
+            f"(1..{MAX_VERSION_ID}; `forecaster models` or GET /api/v1/models lists them)"
+        )
     version = registry.get_version(session=session, version_id=version_id)
     if version.series_id != series.id:
         raise UnknownModel(

@@ -125,11 +125,23 @@ def series_summaries(*, session: Session) -> list[dict[str, Any]]:
 
 
 def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL."""
+    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL.
+
+    Raises:
+        InvalidData: a value is +-inf (it would be stored, then break every model and metric).
+    """
     if frame.empty:
         return []
     index = _naive_utc(pd.DatetimeIndex(frame.index))
     values = frame.to_numpy(dtype="float64")
+    infinite = np.isinf(values)
+    if infinite.any():  # from any source: NaN is a gap, an infinity is a broken value
+        row, col = (int(i[0]) for i in infinite.nonzero())
+        raise InvalidData(
+            f"variable {str(frame.columns[col])!r} has the infinite value {values[row, col]} at "
+            f"{index[row].isoformat()} ({int(infinite.sum())} infinite value(s) in all): only "
+            "finite numbers are stored; use NaN (a gap) where there is no value"
+        )
     ts = np.repeat(index.to_pydatetime(), values.shape[1])
     variables = np.tile(np.asarray(frame.columns, dtype=object), values.shape[0])
     flat = values.reshape(-1)

@@ -110,6 +110,22 @@ def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
     assert [(t, v) for t, v, _x in rest] == [e for e in expected if e[0] > datetime(2024, 1, 9)]
 
 
+def test_infinite_values_are_refused_from_any_source(
+    session_factory: sessionmaker[Session],
+) -> None:
+    frame = _frame(5)
+    frame.iloc[2, 1] = -np.inf
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        with pytest.raises(InvalidData) as excinfo:
+            repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        assert repo.count_observations(session=session, series_id=sid) == 0
+    assert str(excinfo.value) == (
+        "variable 'volume' has the infinite value -inf at 2024-01-03T00:00:00 (1 infinite "
+        "value(s) in all): only finite numbers are stored; use NaN (a gap) where there is no value"
+    )
+
+
 def test_upsert_overlap_updates_values_and_extends_range(
     session_factory: sessionmaker[Session],
 ) -> None:
