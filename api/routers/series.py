@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy.orm import Session
 
+from api import redact
 from api.cache import RevisionCache
-from api.deps import ApiKey, SessionDep
+from api.deps import ApiKey, FullDetail, SessionDep
 from api.schemas import (
     TS_RANGE,
     CsvSeriesCreate,
@@ -64,18 +65,24 @@ def _registration(body: SeriesCreate) -> dict[str, Any]:
     }
 
 
+def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
+    if not full:  # a CSV's path on the server: its file name only
+        summary = {**summary, "params": redact.source_params(summary["params"])}
+    return SeriesPublic(**summary)
+
+
 @router.get("")
-def list_series(session: SessionDep) -> SeriesList:
+def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
     """Every registered series with its variables and stored range."""
-    rows = [SeriesPublic(**r) for r in repo.series_summaries(session=session)]
+    rows = [_series_public(r, full=full) for r in repo.series_summaries(session=session)]
     return SeriesList(data=rows, count=len(rows))
 
 
 @router.get("/{series_key}", responses={404: {"description": "unknown series"}})
 def read_series(
-    series_key: Annotated[str, Path(max_length=MAX_KEY)], session: SessionDep
+    series_key: Annotated[str, Path(max_length=MAX_KEY)], session: SessionDep, full: FullDetail
 ) -> SeriesPublic:
-    return SeriesPublic(**repo.series_summary(session=session, key=series_key))
+    return _series_public(repo.series_summary(session=session, key=series_key), full=full)
 
 
 @router.get("/{series_key}/observations")
