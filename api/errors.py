@@ -32,6 +32,8 @@ STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
     (Overloaded, 503),
 )
 
+MAX_ECHO = 120  # characters of a refused value quoted back in the error
+
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
 
 
@@ -73,7 +75,10 @@ def describe_validation(errors: Sequence[Any]) -> str:
         elif given is None or isinstance(given, dict | list):
             parts.append(f"{where}: {msg}")
         else:
-            parts.append(f"{where}: {msg} (got {given!r})")
+            shown = repr(given)
+            if len(shown) > MAX_ECHO:  # a 5,000-character value is not worth sending back
+                shown = f"{shown[:MAX_ECHO]}... ({len(str(given))} characters)"
+            parts.append(f"{where}: {msg} (got {shown})")
     return "; ".join(parts)
 
 

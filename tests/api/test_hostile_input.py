@@ -110,3 +110,12 @@ def test_hostile_inputs_to_every_get_route_are_never_a_server_error(
             check(_path(path, base), headers={"X-API-Key": key})
     assert tried > 500
     assert not failures, "\n".join(failures)
+
+
+def test_a_long_refused_value_is_not_echoed_in_full(client: TestClient) -> None:
+    r = client.get("/api/v1/series/" + "k" * 5000)
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": "path parameter 'series_key': String should have at most 100 characters "
+        f"(got '{'k' * 119}... (5000 characters))"
+    }
