@@ -262,8 +262,8 @@ def read_observations_page(
 
     Keyset pagination: `after` is the (ts, variable) of the last row already read (variable
     None: every variable at ts was read). Each variable is read from the primary key
-    (series_id, variable, ts) as its own range of at most offset + limit + 1 rows, so the cost
-    is the page's, not the series' size. Rows are ordered in Python (code-point order), the same
+    (series_id, variable, ts) as its own short range (at most offset + limit + 1 rows, and no
+    later than a bound found first), so the cost is the page's, not the series' size. Rows are ordered in Python (code-point order), the same
     on SQLite and PostgreSQL whatever the database's collation.
     """
     if start is not None and end is not None and start > end:
@@ -271,8 +271,8 @@ def read_observations_page(
     if not variables:
         return [], False
     take = offset + limit + 1
-    parts = []
-    for variable in variables:
+
+    def variable_rows(variable: str) -> Select[tuple[datetime, str, float | None]]:
         q = select(Observation.ts, Observation.variable, Observation.value).where(
             Observation.series_id == series_id, Observation.variable == variable
         )
@@ -285,7 +285,31 @@ def read_observations_page(
             # at ts itself, only the variables after the cursor's are still to come
             done_at_ts = last_variable is None or variable <= last_variable
             q = q.where(Observation.ts > ts if done_at_ts else Observation.ts >= ts)
-        parts.append(q.order_by(Observation.ts).limit(take).subquery().select())
+        return q.order_by(Observation.ts)
+
+    # A bound on the page's last timestamp, so that aligned variables are not each read `take`
+    # rows deep: when every variable has a k-th row (k = take / variables, rounded up), the
+    # first `take` rows all lie at or before the latest of those k-th timestamps.
+    k = -(-take // len(variables))
+    kth = session.execute(
+        select(
+            *(
+                variable_rows(v)
+                .with_only_columns(Observation.ts)
+                .offset(k - 1)
+                .limit(1)
+                .scalar_subquery()
+                for v in variables
+            )
+        )
+    ).one()
+    bound = max(kth) if all(t is not None for t in kth) else None
+    parts = []
+    for variable in variables:
+        q = variable_rows(variable)
+        if bound is not None:
+            q = q.where(Observation.ts <= bound)
+        parts.append(q.limit(take).subquery().select())
     stmt = parts[0] if len(parts) == 1 else union_all(*parts)
     rows = sorted(((r[0], r[1], r[2]) for r in session.execute(stmt)), key=lambda r: r[:2])
     page = rows[offset : offset + limit]

@@ -79,16 +79,18 @@ def test_gaps_are_stored_as_nulls_not_dropped(
     assert rows[3] == (datetime(2024, 1, 4), "close", None)
 
 
-@pytest.mark.parametrize("limit", [1, 3, 7, 20, 25])
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 20, 25, 40])
 def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
     session_factory: sessionmaker[Session], limit: int
 ) -> None:
     frame = _frame(10)
     frame["a_b"] = 1.0  # '_' sorts differently under some collations: order is code points
+    sparse = pd.DataFrame({"z": [1.0, 2.0, 3.0]}, index=frame.index[[1, 2, 8]])
     with session_factory.begin() as session:
         sid = repo.register_series(session=session, key="x", source="csv").id
         repo.upsert_observations(session=session, series_id=sid, frame=frame)
-    variables = ["a_b", "close", "volume"]
+        repo.upsert_observations(session=session, series_id=sid, frame=sparse)  # stored on 3 days
+    variables = ["a_b", "close", "volume", "z"]
     seen: list[tuple[datetime, str]] = []
     after = None
     with session_factory.begin() as session:
@@ -105,7 +107,10 @@ def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
         rest, _ = repo.read_observations_page(
             session=session, series_id=sid, variables=variables, after=(datetime(2024, 1, 9), None)
         )
-    expected = sorted((t.to_pydatetime(), v) for t in frame.index for v in variables)
+    expected = sorted(
+        [(t.to_pydatetime(), v) for t in frame.index for v in variables[:3]]
+        + [(t.to_pydatetime(), "z") for t in sparse.index]
+    )
     assert seen == expected
     assert [(t, v) for t, v, _x in rest] == [e for e in expected if e[0] > datetime(2024, 1, 9)]
 
