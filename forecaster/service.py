@@ -194,7 +194,12 @@ def forecast_series(
     if str(model) != "champion":
         strategy = version.strategy
     cap = horizon_cap(version, recursive_max=max_horizon)
-    if horizon is not None and horizon > cap and version.strategy == "recursive":
+    if horizon is not None and horizon > cap:  # before the model is even loaded
+        if version.strategy == "direct":
+            raise HorizonTooLong(
+                f"horizon={horizon} exceeds this direct model's H={cap}; "
+                f"use strategy=recursive or horizon<={cap}"
+            )
         raise HorizonTooLong(
             f"horizon={horizon} exceeds the limit of {cap} steps for a recursive forecast; "
             f"give horizon between 1 and {cap}"
