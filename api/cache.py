@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
 ForecastKey = tuple[Hashable, ...]
+T = TypeVar("T")
 
 
 class ForecastCache:
@@ -68,3 +70,29 @@ class ForecastCache:
 
     def __len__(self) -> int:
         return len(self._bodies)
+
+
+class RevisionCache:
+    """Facts about a series' stored data (its variables, a range's row count) that cost a scan,
+    keyed by (series id, series.updated_at, ...): every ingest that writes rows moves updated_at,
+    so an entry is never stale, only unused. Thread-safe LRU."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self.maxsize = maxsize
+        self._facts: OrderedDict[ForecastKey, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, key: ForecastKey, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._facts:
+                self._facts.move_to_end(key)
+                return cast(T, self._facts[key])
+        value = compute()  # two concurrent misses may both compute: cheap next to a lock held
+        with self._lock:
+            self._facts[key] = value
+            while len(self._facts) > self.maxsize:
+                self._facts.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._facts)

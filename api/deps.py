@@ -6,12 +6,13 @@ import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
 from api.cache import ForecastCache
+from api.pool import ComputePool
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings
 from forecaster.service import ModelCache
@@ -68,11 +69,17 @@ async def get_models(request: Request) -> ModelCache:
     return models
 
 
+async def get_pool(request: Request) -> ComputePool:
+    pool: ComputePool = request.app.state.compute_pool
+    return pool
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 CacheDep = Annotated[ForecastCache, Depends(get_cache)]
 ModelsDep = Annotated[ModelCache, Depends(get_models)]
+PoolDep = Annotated[ComputePool, Depends(get_pool)]
 
 
 # A security scheme (not a plain header) so /docs offers an "Authorize" button.
@@ -104,3 +111,24 @@ async def require_api_key(
 
 
 ApiKey = Depends(require_api_key)
+
+
+async def has_valid_api_key(
+    settings: SettingsDep,
+    # a plain optional header, not the security scheme: the read stays open in /docs
+    x_api_key: Annotated[
+        str | None,
+        Header(
+            alias="X-API-Key",
+            description="optional: with the server's key, failure details come in full",
+        ),
+    ] = None,
+) -> bool:
+    """Open reads: True when the request carries the server's key (it then sees stored failure
+    details in full); anything else, a wrong key included, reads as anonymous."""
+    if settings.api_key is None or not x_api_key:
+        return False
+    return hmac.compare_digest(x_api_key.encode(), settings.api_key.get_secret_value().encode())
+
+
+FullDetail = Annotated[bool, Depends(has_valid_api_key)]

@@ -17,6 +17,7 @@ from forecaster.errors import (
     ForecasterError,
     InvalidRequest,
     NotFound,
+    Overloaded,
     SourceError,
     TooBusy,
     Unavailable,
@@ -32,7 +33,10 @@ STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
     (SourceError, 502),
     (TooBusy, 429),
     (Unavailable, 503),
+    (Overloaded, 503),
 )
+
+MAX_ECHO = 120  # characters of a refused value quoted back in the error
 
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
 
@@ -75,13 +79,17 @@ def describe_validation(errors: Sequence[Any]) -> str:
         elif given is None or isinstance(given, dict | list):
             parts.append(f"{where}: {msg}")
         else:
-            parts.append(f"{where}: {msg} (got {given!r})")
+            shown = repr(given)
+            if len(shown) > MAX_ECHO:  # a 5,000-character value is not worth sending back
+                shown = f"{shown[:MAX_ECHO]}... ({len(str(given))} characters)"
+            parts.append(f"{where}: {msg} (got {shown})")
     return "; ".join(parts)
 
 
 async def _forecaster_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ForecasterError)
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -22,8 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors
-from api.cache import ForecastCache
+from api.cache import ForecastCache, RevisionCache
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.pool import ComputePool
 from api.routers import dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings, get_settings
@@ -123,7 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = factory
     app.state.head_revision = head_revision(settings.database_url)
     app.state.cache = ForecastCache()
+    app.state.series_facts = RevisionCache()  # api/routers/series.py: variables, range counts
     app.state.models = ModelCache()
+    app.state.compute_pool = ComputePool(settings.forecast_workers, settings.forecast_queue_wait_s)
     app.state.forecast_memo = {}  # api/routers/forecasts.py: recently looked-up cache keys
     app.state.metrics = ApiMetrics(factory)
     app.state.dispatcher = Dispatcher(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from api import redact
 from api.schemas import (
     AttentionPublic,
     ForecastPointPublic,
@@ -31,7 +32,9 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def model_public(version: ModelVersion, series_key: str) -> ModelPublic:
+def model_public(version: ModelVersion, series_key: str, *, full: bool = False) -> ModelPublic:
+    """`full`: the stored training error as it is (for a request with the API key); else one
+    sanitized line (api/redact.py)."""
     spec = version.hyperparameters or {}
     meta = version.feature_spec or {}
     return ModelPublic(
@@ -52,7 +55,7 @@ def model_public(version: ModelVersion, series_key: str) -> ModelPublic:
         primary_score=version.primary_score,
         has_attention=version.architecture == "seq2seq_attention",
         fit=meta.get("fit"),
-        error=meta.get("error"),
+        error=meta.get("error") if full else redact.reason(meta.get("error")),
         run_id=version.run_id,
         created_at=version.created_at,
         promoted_at=version.promoted_at,
@@ -74,7 +77,9 @@ def step_metrics(cells: Iterable[dict[str, Any]]) -> list[StepMetrics]:
     return [grouped[k] for k in sorted(grouped)]
 
 
-def model_detail(version: ModelVersion, series_key: str, rows: Sequence[Evaluation]) -> ModelDetail:
+def model_detail(
+    version: ModelVersion, series_key: str, rows: Sequence[Evaluation], *, full: bool = False
+) -> ModelDetail:
     cells: dict[str, dict[tuple[str, int, str], dict[str, Any]]] = {}
     for r in rows:
         cell = cells.setdefault(r.split, {}).setdefault(
@@ -83,7 +88,7 @@ def model_detail(version: ModelVersion, series_key: str, rows: Sequence[Evaluati
         )
         cell[r.model] = r.value
     return ModelDetail(
-        **model_public(version, series_key).model_dump(),
+        **model_public(version, series_key, full=full).model_dump(),
         metrics={split: step_metrics(c.values()) for split, c in sorted(cells.items())},
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
@@ -29,6 +29,27 @@ ModelRef = Annotated[
     AfterValidator(_model_ref),
     Query(description="'champion' or a model version id (GET /api/v1/models)"),
 ]
+
+
+# Timestamps a query may name: the range pandas (and so every stored series) can represent.
+TS_MIN = datetime(1677, 9, 22)
+TS_MAX = datetime(2262, 4, 11)
+TS_RANGE = f"{TS_MIN:%Y-%m-%d} .. {TS_MAX:%Y-%m-%d} (UTC)"
+
+
+def naive_utc(value: datetime) -> datetime:
+    """An offset is honoured, then dropped (the database stores naive UTC); ValueError outside
+    TS_MIN .. TS_MAX, including a date an offset pushes past year 1 or 9999."""
+    try:
+        utc = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        utc = None
+    if utc is None or not TS_MIN <= utc <= TS_MAX:
+        raise ValueError(f"{value.isoformat()} is outside the valid range {TS_RANGE}")
+    return utc
+
+
+QueryTimestamp = Annotated[datetime, AfterValidator(naive_utc)]
 
 
 class Strategy(StrEnum):
@@ -145,10 +166,18 @@ class ObservationPublic(BaseModel):
 class ObservationsPage(BaseModel):
     series: str
     data: list[ObservationPublic]
-    count: int = Field(description="rows in the whole range, all pages")
+    count: int | None = Field(
+        description="rows in the whole range, all pages; given when no cursor is (null on "
+        "cursor pages: the first page said it)"
+    )
     limit: int
     offset: int
-    next_offset: int | None = Field(description="offset of the next page; null at the end")
+    next_cursor: str | None = Field(
+        description="pass as ?cursor= for the next page (the last row's ts,variable); null at the end"
+    )
+    next_offset: int | None = Field(
+        description="offset of the next page (offset paging only, up to its bound); null at the end"
+    )
 
 
 # --- models ----------------------------------------------------------------------------

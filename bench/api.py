@@ -13,6 +13,10 @@ The default client is a minimal asyncio HTTP/1.1 client (a few microseconds per 
 figures measure the server rather than the client: on a 2-core machine the load generator shares
 the cores with the server, and httpx's own per-request cost would be most of what is measured.
 `--client httpx` runs the same load through httpx.AsyncClient for comparison.
+
+`--abuse N` adds N clients that, while the forecast route is driven, ask for forecasts that are
+never cached (horizon 1000 at random levels, ~1 s of model each): cached reads must keep their
+latency, and the misses beyond the compute pool (FORECASTER_FORECAST_WORKERS) answer 503.
 """
 
 from __future__ import annotations
@@ -132,6 +136,31 @@ async def _raw_worker(port: int, path: str, stop_at: float, out: Result) -> None
         writer.close()
 
 
+async def _raw_abuser(port: int, stop_at: float, out: Result, statuses: dict[int, int]) -> None:
+    """Cache-missing reads: a random level each time, the longest recursive horizon."""
+    import random
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    rng = random.Random(port)
+    try:
+        while time.perf_counter() < stop_at:
+            level = rng.uniform(0.05, 0.95)
+            path = f"/api/v1/forecasts/{SERIES}?horizon=1000&level={level:.6f}"
+            request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = _LENGTH.search(head)
+            await reader.readexactly(int(match.group(1)) if match else 0)
+            out.latencies.append(time.perf_counter() - start)
+            status = int(head[9:12])
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 503:
+                await asyncio.sleep(0.05)  # a polite client would wait Retry-After; this one not
+    finally:
+        writer.close()
+
+
 async def _httpx_worker(client: object, url: str, stop_at: float, out: Result) -> None:
     while time.perf_counter() < stop_at:
         start = time.perf_counter()
@@ -142,11 +171,23 @@ async def _httpx_worker(client: object, url: str, stop_at: float, out: Result) -
 
 
 async def drive(
-    name: str, port: int, path: str, *, seconds: float, concurrency: int, client: str
+    name: str,
+    port: int,
+    path: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    client: str,
+    abusers: int = 0,
+    abuse: tuple[Result, dict[int, int]] | None = None,
 ) -> Result:
     out = Result(name)
     start = time.perf_counter()
     stop_at = start + seconds
+    background = [
+        asyncio.ensure_future(_raw_abuser(port, stop_at, *abuse))
+        for _ in range(abusers if abuse is not None else 0)
+    ]
     if client == "httpx":
         import httpx
 
@@ -159,6 +200,7 @@ async def drive(
     else:
         await asyncio.gather(*(_raw_worker(port, path, stop_at, out) for _ in range(concurrency)))
     out.seconds = time.perf_counter() - start
+    await asyncio.gather(*background)
     return out
 
 
@@ -186,6 +228,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--client", choices=("raw", "httpx"), default="raw")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds per route, not counted")
+    parser.add_argument(
+        "--abuse", type=int, default=0, help="clients sending cache-missing forecast reads"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="forecaster-bench-"))
@@ -229,6 +274,7 @@ def main() -> int:
         forecast_path = f"/api/v1/forecasts/{SERIES}"
         routes = {"GET /health": "/health", f"GET {forecast_path}": forecast_path}
         results = {}
+        abuse: tuple[Result, dict[int, int]] = (Result("cache-missing reads"), {})
         for name, path in routes.items():
             asyncio.run(
                 drive(
@@ -249,6 +295,8 @@ def main() -> int:
                     seconds=args.duration,
                     concurrency=args.concurrency,
                     client=args.client,
+                    abusers=args.abuse if path == forecast_path else 0,
+                    abuse=abuse,
                 )
             )
             results[name].server_cpu = cpu_seconds(server.pid) - cpu
@@ -265,6 +313,12 @@ def main() -> int:
     print(f"load average before the run: {load[0]:.2f} (other processes share the cores)")
     print(health.line())
     print(forecast.line())
+    if args.abuse:
+        misses, statuses = abuse
+        print(
+            f"{args.abuse} clients sending cache-missing reads meanwhile (horizon 1000, random "
+            f"levels): {dict(sorted(statuses.items()))} by status, p50 {misses.pct(50):.0f} ms"
+        )
     ratio = forecast.rps / health.rps if health.rps else float("nan")
     ok_ratio = ratio >= TARGET_RATIO
     ok_p99 = forecast.pct(99) < TARGET_P99_MS

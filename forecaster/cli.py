@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from forecaster.config import Settings, get_settings
-from forecaster.errors import ForecasterError, InvalidRequest
+from forecaster.errors import ForecasterError, InvalidRequest, UnknownSeries
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 COMMANDS: dict[str, Handler] = {}
@@ -368,6 +368,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
             strategy=args.strategy,
             model=args.model,
             level=args.level,
+            max_horizon=settings.forecast_max_horizon,
         )
     if args.json:
         print(
@@ -477,15 +478,23 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.db import repo
-
-    with _sessions(settings).begin() as session:  # an unknown key: one line, before any flow
-        for key in args.keys:
-            repo.get_series(session=session, key=key)
     _quiet_prefect(settings)
     from flows.retrain import retrain
 
     sessions = _sessions(settings)
+    if args.keys:  # before the flow starts: an unknown key is one line, not a Prefect traceback
+        from forecaster.db import repo
+
+        with sessions.begin() as session:
+            known = [s.key for s in repo.list_series(session=session)]
+        unknown = [k for k in args.keys if k not in known]
+        if unknown:
+            sessions.kw["bind"].dispose()
+            stored = ", ".join(known) if known else "none yet (`forecaster ingest` stores one)"
+            raise UnknownSeries(
+                f"unknown series {', '.join(map(repr, unknown))}; known series: {stored} "
+                "(`forecaster series` lists them)"
+            )
     sessions.kw["bind"].dispose()
     print("retraining (each candidate is a Prefect task; progress below)...", file=sys.stderr)
     out = retrain(

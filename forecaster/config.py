@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
     # FORECASTER_PRODUCTION=1: `serve` refuses to start without an API key (compose sets it)
     production: bool = False
+    # Anonymous forecast reads that miss the cache run a model: bound their cost and number.
+    forecast_max_horizon: int = Field(default=1000, ge=1, le=100_000)  # recursive models' cap
+    forecast_workers: int = Field(default=2, ge=1, le=64)  # cache-missing forecasts at once
+    forecast_queue_wait_s: float = Field(default=0.5, ge=0, le=60)  # then 503 + Retry-After
 
     @field_validator("log_level")
     @classmethod

@@ -6,6 +6,7 @@
   + InvalidRequest:  HorizonTooLong, BadDateRange, InvalidData
   + TooBusy:         a limit on concurrent work (queued runs) was reached
   + SourceError:     the upstream data source failed or returned nothing
+  + Overloaded:      the server is busy computing other forecasts; retry later
 """
 
 from __future__ import annotations
@@ -69,3 +70,11 @@ class InvalidData(InvalidRequest):
 
 class SourceError(ForecasterError):
     """The upstream data source failed or returned nothing."""
+
+
+class Overloaded(ForecasterError):
+    """Every forecast worker is busy: the request may be repeated after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -22,13 +22,26 @@ from forecaster.baselines import is_baseline
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
-from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
+from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
 from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("recursive", "direct")
+DEFAULT_MAX_HORIZON = 1000  # Settings.forecast_max_horizon's default
+MAX_VERSION_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
+
+
+def horizon_cap(version: ModelVersion, *, recursive_max: int = DEFAULT_MAX_HORIZON) -> int:
+    """The longest horizon a forecast from this version may ask for.
+
+    Direct: the H it was trained to emit. Recursive: the configured bound on steps rolled
+    forward (each step is a model call, so this bounds a read's CPU time).
+    """
+    if version.strategy == "direct":
+        return int((version.hyperparameters or {}).get("horizon") or 1)
+    return recursive_max
 
 
 class ModelCache:
@@ -154,9 +167,12 @@ def resolve_version(
     try:
         version_id = int(model)
     except ValueError:
+        version_id = 0
+    if not 1 <= version_id <= MAX_VERSION_ID:  # a larger number overflows the databases' ids
         raise InvalidRequest(
-            f"model={model!r} is neither 'champion' nor a model version id"
-        ) from None
+            f"model={model!r} is neither 'champion' nor a model version id "
+            f"(1..{MAX_VERSION_ID}; `forecaster models` or GET /api/v1/models lists them)"
+        )
     version = registry.get_version(session=session, version_id=version_id)
     if version.series_id != series.id:
         raise UnknownModel(
@@ -179,13 +195,28 @@ def forecast_series(
     model: str | int = "champion",
     level: float | None = None,
     cache: ModelCache | None = None,
+    max_horizon: int = DEFAULT_MAX_HORIZON,
 ) -> SeriesForecast:
-    """Forecast the next `horizon` steps of a series with its champion (or a given version)."""
+    """Forecast the next `horizon` steps of a series with its champion (or a given version).
+
+    `max_horizon` bounds a recursive model's horizon (see `horizon_cap`); HorizonTooLong past it.
+    """
     cache = cache or ModelCache()
     series = repo.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
     if str(model) != "champion":
         strategy = version.strategy
+    cap = horizon_cap(version, recursive_max=max_horizon)
+    if horizon is not None and horizon > cap:  # before the model is even loaded
+        if version.strategy == "direct":
+            raise HorizonTooLong(
+                f"horizon={horizon} exceeds this direct model's H={cap}; "
+                f"use strategy=recursive or horizon<={cap}"
+            )
+        raise HorizonTooLong(
+            f"horizon={horizon} exceeds the limit of {cap} steps for a recursive forecast; "
+            f"give horizon between 1 and {cap}"
+        )
     trained = cache.model(version)
     h = trained.check_horizon(horizon)
     lvl = trained.spec.level if level is None else level

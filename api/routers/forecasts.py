@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api import render
 from api.cache import ForecastCache
-from api.deps import CacheDep, ModelsDep
+from api.deps import CacheDep, ModelsDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, Strategy
 from forecaster import registry
 from forecaster.db import repo
@@ -25,7 +26,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 
 FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the database again
-MAX_HORIZON = 1000  # recursive forecasts roll forward step by step: bound the work per request
+# Past any cap a setting can give (forecaster.service.horizon_cap gives the real one): a larger
+# number is refused before any query.
+MAX_ANY_HORIZON = 100_000
+MAX_KEY = 100  # series keys are at most 100 characters
 
 
 def refresh_models(app: FastAPI) -> None:
@@ -65,16 +69,23 @@ def _render(session: Session, result: SeriesForecast) -> bytes:
         404: {"model": ErrorDetail, "description": "unknown series or model version"},
         409: {"model": ErrorDetail, "description": "no champion yet: train one first"},
         422: {"model": ErrorDetail, "description": "horizon, level or model not valid"},
+        503: {"model": ErrorDetail, "description": "forecast workers busy: retry (Retry-After)"},
     },
 )
 async def read_forecast(
-    series_key: str,
+    series_key: Annotated[str, Path(max_length=MAX_KEY)],
     request: Request,
     cache: CacheDep,
     models: ModelsDep,
+    pool: PoolDep,
     horizon: Annotated[
         int | None,
-        Query(ge=1, le=MAX_HORIZON, description="steps ahead; default: the model's own H"),
+        Query(
+            ge=1,
+            le=MAX_ANY_HORIZON,
+            description="steps ahead; default: the model's own H. At most H for a direct model, "
+            "FORECASTER_FORECAST_MAX_HORIZON (1000 by default) for a recursive one",
+        ),
     ] = None,
     strategy: Strategy = Strategy.recursive,
     model: ModelRef = "champion",
@@ -85,6 +96,8 @@ async def read_forecast(
     """Forecast the next `horizon` steps; timestamps follow the series' own calendar.
 
     A read is one small query (which model, how fresh the data) and, on a hit, the cached body.
+    A miss runs the model in a small bounded pool (FORECASTER_FORECAST_WORKERS): when every
+    worker stays busy past FORECASTER_FORECAST_QUEUE_WAIT_S it answers 503 with Retry-After.
     """
     # A hot read is answered on the event loop from memory: the cache key looked up less than
     # FRESH_S ago and its cached body. Thread-pool hops and a query per read made the p99 tail
@@ -101,49 +114,79 @@ async def read_forecast(
         if body is not None:
             request.app.state.metrics.cache_result(True)
             return Response(body, media_type="application/json")
-    body, full_key = await run_in_threadpool(
-        _read_forecast, request, cache, models, series_key, horizon, strategy, model, level
-    )
-    if full_key is not None:
-        memo[memo_key] = (full_key, now + FRESH_S)
+    read = _ForecastRead(request, cache, models, series_key, horizon, strategy, model, level)
+    # the lookup (one query) and a cache hit never wait for the compute pool
+    body, key = await run_in_threadpool(read.lookup)
+    if body is None:
+        if key is None:  # no such model: forecast_series raises the precise error at once
+            body = await run_in_threadpool(read.compute_uncached)
+        else:
+            body = await pool.run(partial(read.compute, key))
+    if key is not None:
+        memo[memo_key] = (key, now + FRESH_S)
     return Response(body, media_type="application/json")
 
 
-def _read_forecast(
-    request: Request,
-    cache: ForecastCache,
-    models: ModelCache,
-    series_key: str,
-    horizon: int | None,
-    strategy: Strategy,
-    model: str,
-    level: float | None,
-) -> tuple[bytes, tuple[object, ...] | None]:
-    # Not SessionDep: its commit is a second thread-pool hop per request, which under load costs
-    # as much as the rest of a cached read (bench/api.py); a read-only transaction ends here.
-    with request.app.state.session_factory.begin() as session:
-        found = repo.forecast_key(
-            session=session,
-            series_key=series_key,
-            strategy=strategy,
-            version_id=None if model == "champion" else int(model),
-        )
+class _ForecastRead:
+    """One forecast read, in two steps: look the cache key up, then (on a miss) compute."""
 
-        def compute() -> bytes:
-            result = forecast_series(
+    def __init__(
+        self,
+        request: Request,
+        cache: ForecastCache,
+        models: ModelCache,
+        series_key: str,
+        horizon: int | None,
+        strategy: Strategy,
+        model: str,
+        level: float | None,
+    ) -> None:
+        self.factory = request.app.state.session_factory
+        self.metrics = request.app.state.metrics
+        self.max_horizon: int = request.app.state.settings.forecast_max_horizon
+        self.cache, self.models = cache, models
+        self.series_key, self.horizon, self.strategy = series_key, horizon, strategy
+        self.model, self.level = model, level
+
+    def lookup(self) -> tuple[bytes | None, tuple[object, ...] | None]:
+        """(cached body or None, cache key or None when there is no such model)."""
+        # Not SessionDep: its commit is a second thread-pool hop per request, which under load
+        # costs as much as the rest of a cached read (bench/api.py); a read-only transaction.
+        with self.factory.begin() as session:
+            found = repo.forecast_key(
                 session=session,
-                series_key=series_key,
-                horizon=horizon,
-                strategy=strategy.value,
-                model=model,
-                level=level,
-                cache=models,
+                series_key=self.series_key,
+                strategy=self.strategy,
+                version_id=None if self.model == "champion" else int(self.model),
             )
-            return _render(session, result)
+        if found is None:
+            return None, None
+        key = (*found, self.horizon, self.level)
+        body = self.cache.get(key)
+        if body is not None:
+            self.metrics.cache_result(True)
+        return body, key
 
-        if found is None:  # no such model: forecast_series raises the precise error
-            return compute(), None
-        key = (*found, horizon, level)
-        body, hit = cache.get_or_compute(key, compute)
-    request.app.state.metrics.cache_result(hit)
-    return body, key
+    def _forecast(self, session: Session) -> bytes:
+        result = forecast_series(
+            session=session,
+            series_key=self.series_key,
+            horizon=self.horizon,
+            strategy=self.strategy.value,
+            model=self.model,
+            level=self.level,
+            cache=self.models,
+            max_horizon=self.max_horizon,
+        )
+        return _render(session, result)
+
+    def compute(self, key: tuple[object, ...]) -> bytes:
+        """Run the model (on a pool thread) and cache the body; concurrent misses share one run."""
+        with self.factory.begin() as session:
+            body, hit = self.cache.get_or_compute(key, partial(self._forecast, session))
+        self.metrics.cache_result(hit)
+        return body
+
+    def compute_uncached(self) -> bytes:
+        with self.factory.begin() as session:
+            return self._forecast(session)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from api import render
-from api.deps import ApiKey, CacheDep, ModelsDep, SessionDep
+from api.deps import ApiKey, CacheDep, FullDetail, ModelsDep, SessionDep
 from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
 from forecaster import registry
 from forecaster.db import repo
@@ -23,23 +23,27 @@ Status = Literal["candidate", "champion", "archived", "failed"]
 
 @router.get("", responses={404: {"model": ErrorDetail, "description": "unknown series"}})
 def list_models(
-    session: SessionDep, series: str | None = None, status: Status | None = None
+    session: SessionDep,
+    full: FullDetail,
+    series: Annotated[str | None, Query(max_length=100)] = None,
+    status: Status | None = None,
 ) -> ModelList:
-    """Newest first; filter by series key and status."""
+    """Newest first; filter by series key and status. A failed version's `error` is one
+    sanitized line unless the request carries the API key."""
     series_id = repo.get_series(session=session, key=series).id if series else None
     keys = {s.id: s.key for s in repo.list_series(session=session)}
     versions = registry.list_versions(session=session, series_id=series_id, status=status)
-    data = [render.model_public(v, keys[v.series_id]) for v in versions]
+    data = [render.model_public(v, keys[v.series_id], full=full) for v in versions]
     return ModelList(data=data, count=len(data))
 
 
 @router.get("/{version_id}", responses={404: {"model": ErrorDetail}})
-def read_model(version_id: DbId, session: SessionDep) -> ModelDetail:
+def read_model(version_id: DbId, session: SessionDep, full: FullDetail) -> ModelDetail:
     """Config, training range, attention available, and every evaluation figure."""
     version = registry.get_version(session=session, version_id=version_id)
     series = session.get(Series, version.series_id)
     rows = registry.version_metrics(session=session, version_id=version_id)
-    return render.model_detail(version, series.key if series else "", rows)
+    return render.model_detail(version, series.key if series else "", rows, full=full)
 
 
 @router.post(
@@ -66,4 +70,4 @@ def promote_model(
     if old is not None and old.id != version.id:
         models.forget(old.id)
     series = session.get(Series, version.series_id)
-    return render.model_public(version, series.key if series else "")
+    return render.model_public(version, series.key if series else "", full=True)

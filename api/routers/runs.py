@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import ApiKey, DispatcherDep, SessionDep
+from api import redact
+from api.deps import ApiKey, DispatcherDep, FullDetail, SessionDep
 from api.schemas import DbId, RunCreate, RunList, RunPublic
 from forecaster import runs
 from forecaster.db import repo
@@ -16,7 +18,13 @@ from forecaster.errors import InvalidRequest
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-def run_public(run: Run) -> RunPublic:
+def _as_stored(data: Any) -> Any:
+    return data
+
+
+def run_public(run: Run, *, full: bool = False) -> RunPublic:
+    """`full`: errors and results as stored (API key); else reasons cut to one sanitized line."""
+    shown: Callable[[Any], Any] = _as_stored if full else redact.value
     duration = None
     if run.started_at is not None:  # still running: the time so far
         duration = max(((run.finished_at or utcnow()) - run.started_at).total_seconds(), 0.0)
@@ -25,7 +33,7 @@ def run_public(run: Run) -> RunPublic:
         id=run.id,
         kind=run.kind,
         status=run.status,
-        parameters=run.parameters,
+        parameters=shown(run.parameters),
         flow_run_id=run.flow_run_id,
         created_at=run.created_at,
         started_at=run.started_at,
@@ -33,8 +41,8 @@ def run_public(run: Run) -> RunPublic:
         duration_s=duration,
         heartbeat_at=run.heartbeat_at,
         cancel_requested_at=run.cancel_requested_at,
-        error=run.error,
-        result=run.result,
+        error=run.error if full else redact.reason(run.error),
+        result=shown(run.result),
         versions=[int(v) for v in versions if isinstance(v, int | str) and str(v).isdigit()],
     )
 
@@ -56,27 +64,28 @@ def create_run(body: RunCreate, dispatcher: DispatcherDep, session: SessionDep) 
         raise InvalidRequest("quick applies to retrain runs only; drop it for an ingest")
     options = {"quick": True} if body.quick else None
     run_id = dispatcher.submit(kind=body.kind, series=body.series, options=options)
-    return run_public(repo.get_run(session=session, run_id=run_id))
+    return run_public(repo.get_run(session=session, run_id=run_id), full=True)
 
 
 @router.get("")
 def list_runs(
     session: SessionDep,
+    full: FullDetail,
     kind: Literal["ingest", "retrain", "forecast"] | None = None,
     status: Literal["pending", "running", "completed", "failed", "cancelled"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunList:
-    """Newest first."""
+    """Newest first. Errors are one sanitized line unless the request carries the API key."""
     runs = [
-        run_public(r)
+        run_public(r, full=full)
         for r in repo.list_runs(session=session, kind=kind, status=status, limit=limit)
     ]
     return RunList(data=runs, count=len(runs))
 
 
 @router.get("/{run_id}", responses={404: {"description": "unknown run"}})
-def read_run(run_id: DbId, session: SessionDep) -> RunPublic:
-    return run_public(repo.get_run(session=session, run_id=run_id))
+def read_run(run_id: DbId, session: SessionDep, full: FullDetail) -> RunPublic:
+    return run_public(repo.get_run(session=session, run_id=run_id), full=full)
 
 
 @router.post(
@@ -91,4 +100,4 @@ def cancel_run(run_id: DbId, session: SessionDep) -> RunPublic:
     `cancelled` with nothing of the unfinished series promoted."""
     run = runs.request_cancel(session=session, run_id=run_id)
     session.flush()
-    return run_public(run)
+    return run_public(run, full=True)

@@ -2,42 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy.orm import Session
 
-from api.deps import ApiKey, SessionDep
+from api import redact
+from api.cache import RevisionCache
+from api.deps import ApiKey, FullDetail, SessionDep
 from api.schemas import (
+    TS_RANGE,
     CsvSeriesCreate,
     MeteostatSeriesCreate,
     ObservationPublic,
     ObservationsPage,
+    QueryTimestamp,
     SeriesCreate,
     SeriesList,
     SeriesPublic,
     YahooSeriesCreate,
+    naive_utc,
 )
 from forecaster.db import repo
+from forecaster.db.models import Series
 from forecaster.errors import InvalidRequest
 
 router = APIRouter(prefix="/series", tags=["series"])
 
 MAX_PAGE = 10_000  # rows per page of observations
-MAX_OFFSET = 10**12  # past any stored row; larger numbers overflow the databases' integers
-
-
-def _naive_utc(ts: datetime | None) -> datetime | None:
-    """The database stores naive UTC; an offset in the query is honoured, then dropped."""
-    if ts is None or ts.tzinfo is None:
-        return ts
-    try:
-        return ts.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:  # 0001-01-01T00:00+05:00 is before year 1 in UTC
-        raise InvalidRequest(
-            f"timestamp {ts.isoformat()} is out of range in UTC: use one between "
-            "0001-01-02 and 9999-12-30"
-        ) from None
+# Offset paging reads offset + limit rows per variable: bounded; cursor paging has no bound.
+MAX_OFFSET = 50_000
+MAX_KEY = 100  # series keys are at most 100 characters
 
 
 def _registration(body: SeriesCreate) -> dict[str, Any]:
@@ -68,51 +65,130 @@ def _registration(body: SeriesCreate) -> dict[str, Any]:
     }
 
 
+def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
+    if not full:  # a CSV's path on the server: its file name only
+        summary = {**summary, "params": redact.source_params(summary["params"])}
+    return SeriesPublic(**summary)
+
+
 @router.get("")
-def list_series(session: SessionDep) -> SeriesList:
+def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
     """Every registered series with its variables and stored range."""
-    rows = [SeriesPublic(**r) for r in repo.series_summaries(session=session)]
+    rows = [_series_public(r, full=full) for r in repo.series_summaries(session=session)]
     return SeriesList(data=rows, count=len(rows))
 
 
 @router.get("/{series_key}", responses={404: {"description": "unknown series"}})
-def read_series(series_key: str, session: SessionDep) -> SeriesPublic:
-    return SeriesPublic(**repo.series_summary(session=session, key=series_key))
+def read_series(
+    series_key: Annotated[str, Path(max_length=MAX_KEY)], session: SessionDep, full: FullDetail
+) -> SeriesPublic:
+    return _series_public(repo.series_summary(session=session, key=series_key), full=full)
 
 
 @router.get("/{series_key}/observations")
 def read_observations(
-    series_key: str,
+    series_key: Annotated[str, Path(max_length=MAX_KEY)],
+    request: Request,
     session: SessionDep,
-    start: Annotated[datetime | None, Query(description="first timestamp, e.g. 2012-01-01")] = None,
-    end: Annotated[datetime | None, Query(description="last timestamp (inclusive)")] = None,
+    start: Annotated[
+        QueryTimestamp | None, Query(description="first timestamp, e.g. 2012-01-01")
+    ] = None,
+    end: Annotated[QueryTimestamp | None, Query(description="last timestamp (inclusive)")] = None,
     variables: Annotated[
         list[str] | None,
         Query(description="variables to return: repeat the parameter or separate with commas"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="next_cursor of the previous page, or a timestamp: rows after it",
+        ),
+    ] = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="kept for old clients; prefer cursor")
+    ] = 0,
 ) -> ObservationsPage:
-    """Long rows (ts, variable, value) ordered by time then variable, one page at a time."""
+    """Long rows (ts, variable, value) ordered by time then variable, one page at a time.
+
+    Page with `cursor` (each page's `next_cursor`): every page costs the same however deep.
+    """
     series = repo.get_series(session=session, key=series_key)
     wanted = [v.strip() for item in variables or [] for v in item.split(",") if v.strip()]
-    repo.check_variables(session=session, series=series, variables=wanted)
-    rows, total = repo.read_observations_page(
+    after = _parse_cursor(cursor)
+    if after is not None and offset:
+        raise InvalidRequest("give cursor or offset, not both (cursor is the one to prefer)")
+    return _page(
+        request.app.state.series_facts, session, series, start, end, wanted, limit, after, offset
+    )
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, str | None] | None:
+    """'TS,VARIABLE' (a page's next_cursor) or a bare timestamp; InvalidRequest otherwise."""
+    if cursor is None:
+        return None
+    stamp, sep, variable = cursor.partition(",")
+    try:
+        ts = naive_utc(datetime.fromisoformat(stamp))
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"query parameter 'cursor': {cursor!r} is not a page's next_cursor nor a timestamp "
+            f"in {TS_RANGE} ({exc})"
+        ) from None
+    return ts, (variable if sep else None)
+
+
+def _page(
+    facts: RevisionCache,
+    session: Session,
+    series: Series,
+    start: datetime | None,
+    end: datetime | None,
+    wanted: list[str],
+    limit: int,
+    after: tuple[datetime, str | None] | None,
+    offset: int,
+) -> ObservationsPage:
+    revision = (series.id, series.updated_at)  # moves with every ingest that writes rows
+    known = facts.get_or_compute(
+        (*revision, "variables"),
+        partial(repo.series_variables, session=session, series_id=series.id),
+    )
+    repo.check_variables(session=session, series=series, variables=wanted, known=known)
+    chosen = wanted or known
+    rows, more = repo.read_observations_page(
         session=session,
         series_id=series.id,
-        start=_naive_utc(start),
-        end=_naive_utc(end),
-        variables=wanted or None,
+        variables=chosen,
+        start=start,
+        end=end,
+        after=after,
         limit=limit,
         offset=offset,
     )
+    count = None
+    if after is None:  # a scan of the range: once per data revision, not once per page
+        count = facts.get_or_compute(
+            (*revision, "count", start, end, tuple(chosen)),
+            partial(
+                repo.count_in_range,
+                session=session,
+                series_id=series.id,
+                start=start,
+                end=end,
+                variables=chosen,
+            ),
+        )
+    last = rows[-1] if rows else None
     return ObservationsPage(
         series=series.key,
         data=[ObservationPublic(ts=t, variable=v, value=x) for t, v, x in rows],
-        count=total,
+        count=count,
         limit=limit,
         offset=offset,
-        next_offset=offset + limit if offset + limit < total else None,
+        next_cursor=f"{last[0].isoformat()},{last[1]}" if more and last else None,
+        next_offset=offset + limit if more and offset + limit <= MAX_OFFSET else None,
     )
 
 

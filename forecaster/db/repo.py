@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, bindparam, func, select, text, update
+from sqlalchemy import Engine, Select, bindparam, func, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -135,16 +135,22 @@ def series_summaries(*, session: Session) -> list[dict[str, Any]]:
 
 
 def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL."""
+    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL.
+
+    Raises:
+        InvalidData: a value is +-inf (it would be stored, then break every model and metric).
+    """
     if frame.empty:
         return []
     index = _naive_utc(pd.DatetimeIndex(frame.index))
     values = frame.to_numpy(dtype="float64")
-    if np.isinf(values).any():
-        r, c = (int(i[0]) for i in np.nonzero(np.isinf(values)))
+    infinite = np.isinf(values)
+    if infinite.any():  # from any source: NaN is a gap, an infinity is a broken value
+        row, col = (int(i[0]) for i in infinite.nonzero())
         raise InvalidData(
-            f"variable {frame.columns[c]!r} is infinite at {frame.index[r]}: only finite values "
-            "or gaps (NaN, stored as NULL) can be stored"
+            f"variable {str(frame.columns[col])!r} has the infinite value {values[row, col]} at "
+            f"{index[row].isoformat()} ({int(infinite.sum())} infinite value(s) in all): only "
+            "finite numbers are stored; use NaN (a gap) where there is no value"
         )
     ts = np.repeat(index.to_pydatetime(), values.shape[1])
     variables = np.tile(np.asarray(frame.columns, dtype=object), values.shape[0])
@@ -269,23 +275,89 @@ def read_frame(
     return wide.sort_index()
 
 
-def read_observations_page(
+ObservationRow = tuple[datetime, str, float | None]
+
+
+def count_in_range(
     *,
     session: Session,
     series_id: int,
     start: datetime | None = None,
     end: datetime | None = None,
     variables: Sequence[str] | None = None,
+) -> int:
+    """Stored (variable, ts) cells in a range: a scan of the range, so callers cache it."""
+    q = _range_query(series_id, start, end, variables)
+    return session.scalar(select(func.count()).select_from(q.subquery())) or 0
+
+
+def read_observations_page(
+    *,
+    session: Session,
+    series_id: int,
+    variables: Sequence[str],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after: tuple[datetime, str | None] | None = None,
     limit: int = 1000,
     offset: int = 0,
-) -> tuple[list[tuple[datetime, str, float | None]], int]:
-    """One page of long rows ordered by (ts, variable), and the total count in the range."""
-    q = _range_query(series_id, start, end, variables)
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    page = session.execute(
-        q.order_by(Observation.ts, Observation.variable).limit(limit).offset(offset)
-    ).all()
-    return [(r.ts, r.variable, r.value) for r in page], total
+) -> tuple[list[ObservationRow], bool]:
+    """One page of long rows ordered by (ts, variable), and whether more follow.
+
+    Keyset pagination: `after` is the (ts, variable) of the last row already read (variable
+    None: every variable at ts was read). Each variable is read from the primary key
+    (series_id, variable, ts) as its own short range (at most offset + limit + 1 rows, and no
+    later than a bound found first), so the cost is the page's, not the series' size. Rows are ordered in Python (code-point order), the same
+    on SQLite and PostgreSQL whatever the database's collation.
+    """
+    if start is not None and end is not None and start > end:
+        raise BadDateRange(f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end")
+    if not variables:
+        return [], False
+    take = offset + limit + 1
+
+    def variable_rows(variable: str) -> Select[tuple[datetime, str, float | None]]:
+        q = select(Observation.ts, Observation.variable, Observation.value).where(
+            Observation.series_id == series_id, Observation.variable == variable
+        )
+        if start is not None:
+            q = q.where(Observation.ts >= start)
+        if end is not None:
+            q = q.where(Observation.ts <= end)
+        if after is not None:
+            ts, last_variable = after
+            # at ts itself, only the variables after the cursor's are still to come
+            done_at_ts = last_variable is None or variable <= last_variable
+            q = q.where(Observation.ts > ts if done_at_ts else Observation.ts >= ts)
+        return q.order_by(Observation.ts)
+
+    # A bound on the page's last timestamp, so that aligned variables are not each read `take`
+    # rows deep: when every variable has a k-th row (k = take / variables, rounded up), the
+    # first `take` rows all lie at or before the latest of those k-th timestamps.
+    k = -(-take // len(variables))
+    kth = session.execute(
+        select(
+            *(
+                variable_rows(v)
+                .with_only_columns(Observation.ts)
+                .offset(k - 1)
+                .limit(1)
+                .scalar_subquery()
+                for v in variables
+            )
+        )
+    ).one()
+    bound = max(kth) if all(t is not None for t in kth) else None
+    parts = []
+    for variable in variables:
+        q = variable_rows(variable)
+        if bound is not None:
+            q = q.where(Observation.ts <= bound)
+        parts.append(q.limit(take).subquery().select())
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = sorted(((r[0], r[1], r[2]) for r in session.execute(stmt)), key=lambda r: r[:2])
+    page = rows[offset : offset + limit]
+    return page, len(rows) > offset + limit
 
 
 # --- runs -----------------------------------------------------------------------------
@@ -407,11 +479,21 @@ def series_variables(*, session: Session, series_id: int) -> list[str]:
     )
 
 
-def check_variables(*, session: Session, series: Series, variables: Sequence[str]) -> None:
-    """InvalidRequest naming the valid variables when one asked for is not stored."""
+def check_variables(
+    *,
+    session: Session,
+    series: Series,
+    variables: Sequence[str],
+    known: Sequence[str] | None = None,
+) -> None:
+    """InvalidRequest naming the valid variables when one asked for is not stored.
+
+    `known`: the series' variables when the caller has them (else they are queried).
+    """
     if not variables:
         return
-    known = series_variables(session=session, series_id=series.id)
+    if known is None:
+        known = series_variables(session=session, series_id=series.id)
     unknown = [v for v in variables if v not in known]
     if unknown:
         valid = ", ".join(known) if known else "none yet (ingest it first)"

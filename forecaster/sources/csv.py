@@ -6,7 +6,8 @@ Rules (each is tested, and each error says what was wrong and how to fix it):
   timestamp, ts or datetime (any case), else the first column if its values parse as dates.
   Timestamps with an offset are converted to UTC; naive ones are taken as UTC.
 - Gaps: an empty field (or NA, N/A, NaN, null) is a NaN gap and is kept, as is a row whose
-  values are all gaps. Lines that are entirely blank are skipped.
+  values are all gaps. Lines that are entirely blank are skipped. An infinite value (inf,
+  -Infinity, 1e309) is an error naming its column and line.
 - A column whose non-empty values are text (all, or most, of them: a weather `events`
   column such as "Rain;Fog") cannot be a forecasting variable: it is dropped, logged, and
   listed in `CsvTable.dropped`. A numeric column with some stray text is an error instead:
@@ -282,7 +283,16 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         )
     bad = present & parsed.isna()
     if not bad.any():
-        return pd.Series(parsed.to_numpy(dtype="float64"), index=values.index)
+        numbers = parsed.to_numpy(dtype="float64")
+        infinite = np.isinf(numbers)
+        if infinite.any():  # "inf", "-Infinity", "1e309": no model or metric can use them
+            row = int(infinite.nonzero()[0][0])
+            raise InvalidData(
+                f"column {column!r} in '{path}' has {values.iloc[row]!r} on line "
+                f"{int(values.index[row]) + _FIRST_DATA_LINE}, which is infinite: use a finite "
+                "number, or empty that field (an empty field is a gap)"
+            )
+        return pd.Series(numbers, index=values.index)
     if 2 * int(bad.sum()) > int(present.sum()):
         return None
     row = int(bad.to_numpy().nonzero()[0][0])

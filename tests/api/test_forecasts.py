@@ -101,11 +101,19 @@ def test_attention_weights_come_with_a_seq2seq_model(
             422,
             "query parameter 'horizon': Input should be greater than or equal to 1 (got '0')",
         ),
-        # bounded: recursive forecasts cost work per step
+        # bounded: recursive forecasts cost work per step (FORECASTER_FORECAST_MAX_HORIZON)
         (
             {"horizon": 1001},
             422,
-            "query parameter 'horizon': Input should be less than or equal to 1000 (got '1001')",
+            "horizon=1001 exceeds the limit of 1000 steps for a recursive forecast; "
+            "give horizon between 1 and 1000",
+        ),
+        # past any cap a setting could give: refused before any query
+        (
+            {"horizon": 99999999999999999999},
+            422,
+            "query parameter 'horizon': Input should be less than or equal to 100000 "
+            "(got '99999999999999999999')",
         ),
         ({"level": 1.5}, 422, "query parameter 'level': Input should be less than 1 (got '1.5')"),
         (

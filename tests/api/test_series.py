@@ -47,13 +47,27 @@ def test_observations_are_paginated_and_filtered(
     url = "/api/v1/series/seattle-weather/observations"
     page = client.get(url, params={"variables": "tmax,tmin", "limit": 25}).json()
     assert page["count"] == 60 and page["limit"] == 25 and page["offset"] == 0
-    assert page["next_offset"] == 25
+    assert page["next_offset"] == 25 and page["next_cursor"] == "2012-01-13T00:00:00,tmax"
     assert page["data"][:2] == [
         {"ts": "2012-01-01T00:00:00", "variable": "tmax", "value": frame["tmax"].iloc[0]},
         {"ts": "2012-01-01T00:00:00", "variable": "tmin", "value": frame["tmin"].iloc[0]},
     ]
     last = client.get(url, params={"variables": ["tmax", "tmin"], "limit": 25, "offset": 50})
     assert len(last.json()["data"]) == 10 and last.json()["next_offset"] is None
+    assert last.json()["next_cursor"] is None
+
+    # cursor pages: the same rows, no count after the first page
+    walked, cursor = page["data"], page["next_cursor"]
+    while cursor is not None:
+        nxt = client.get(url, params={"variables": "tmax,tmin", "limit": 25, "cursor": cursor})
+        assert nxt.status_code == 200 and nxt.json()["count"] is None
+        walked += nxt.json()["data"]
+        cursor = nxt.json()["next_cursor"]
+    every = client.get(url, params={"variables": "tmax,tmin", "limit": 100}).json()["data"]
+    assert walked == every and len(every) == 60
+    # a bare timestamp as the cursor: rows after it
+    after = client.get(url, params={"variables": "tmax", "cursor": "2012-01-28"}).json()
+    assert [r["ts"][:10] for r in after["data"]] == ["2012-01-29", "2012-01-30"]
 
     ranged = client.get(
         url,
@@ -76,6 +90,31 @@ def test_observations_are_paginated_and_filtered(
         (
             {"offset": -1},
             "query parameter 'offset': Input should be greater than or equal to 0 (got '-1')",
+        ),
+        # offset paging is bounded: deep pages take the cursor
+        (
+            {"offset": 50001},
+            "query parameter 'offset': Input should be less than or equal to 50000 (got '50001')",
+        ),
+        (
+            {"cursor": "yesterday"},
+            "query parameter 'cursor': 'yesterday' is not a page's next_cursor nor a timestamp "
+            "in 1677-09-22 .. 2262-04-11 (UTC) (Invalid isoformat string: 'yesterday')",
+        ),
+        (
+            {"cursor": "2012-01-02", "offset": 5},
+            "give cursor or offset, not both (cursor is the one to prefer)",
+        ),
+        # a date an offset pushes before year 1 (was a 500: OverflowError)
+        (
+            {"end": "0001-01-01T00:00:00+05:00"},
+            "query parameter 'end': 0001-01-01T00:00:00+05:00 is outside the valid range "
+            "1677-09-22 .. 2262-04-11 (UTC) (got '0001-01-01T00:00:00+05:00')",
+        ),
+        (
+            {"start": "9999-12-31T23:59:59-05:00"},
+            "query parameter 'start': 9999-12-31T23:59:59-05:00 is outside the valid range "
+            "1677-09-22 .. 2262-04-11 (UTC) (got '9999-12-31T23:59:59-05:00')",
         ),
         # not a date
         (

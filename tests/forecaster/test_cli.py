@@ -128,6 +128,30 @@ def test_train_forecast_models_round_trip(
     )
     assert main([*db, "forecast", "seattle-weather"]) == 2
     assert "has no recursive champion yet" in capsys.readouterr().err
+    # an id past any the database can hold was a traceback (OverflowError)
+    assert main([*db, "forecast", "seattle-weather", "--model", "99999999999999999999"]) == 2
+    assert capsys.readouterr().err == (
+        "error: model='99999999999999999999' is neither 'champion' nor a model version id "
+        "(1..2147483647; `forecaster models` or GET /api/v1/models lists them)\n"
+    )
+
+    # a recursive model rolls forward step by step: bounded (FORECASTER_FORECAST_MAX_HORIZON)
+    assert main([*db, "train", "seattle-weather", "--arch", "gru", *tiny]) == 0
+    capsys.readouterr()
+    assert main([*db, "forecast", "seattle-weather", "--horizon", "1000000"]) == 2
+    assert capsys.readouterr().err == (
+        "error: horizon=1000000 exceeds the limit of 1000 steps for a recursive forecast; "
+        "give horizon between 1 and 1000\n"
+    )
+    assert main([*db, "forecast", "seattle-weather", "--horizon", "40", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["points"]) == 40
+
+    # an unknown key is one line before any flow starts, not a Prefect traceback
+    assert main([*db, "retrain", "UNKNOWN", "IBM"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown series 'UNKNOWN'; known series: AAPL, IBM, seattle-weather "
+        "(`forecaster series` lists them)\n"
+    )
 
     assert main([*db, "models", "seattle-weather", "--json"]) == 0
     versions = {v["architecture"]: v for v in json.loads(capsys.readouterr().out)}

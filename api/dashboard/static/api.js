@@ -94,17 +94,18 @@ export function forecastPath(key, strategy, model) {
 export async function readHistory(key, variable, start) {
   const x = [];
   const y = [];
-  let offset = 0;
+  let cursor = null; // keyset paging: each page costs the same however deep
   for (;;) {
-    const params = new URLSearchParams({ variables: variable, limit: PAGE_ROWS, offset });
+    const params = new URLSearchParams({ variables: variable, limit: PAGE_ROWS });
     if (start) params.set("start", start);
+    if (cursor) params.set("cursor", cursor);
     const page = await api(`/series/${enc(key)}/observations?${params}`);
     for (const row of page.data) {
       x.push(row.ts);
       y.push(row.value);
     }
-    if (page.next_offset === null || page.next_offset === undefined) return { x, y };
-    offset = page.next_offset;
+    if (page.next_cursor === null || page.next_cursor === undefined) return { x, y };
+    cursor = page.next_cursor;
   }
 }
 

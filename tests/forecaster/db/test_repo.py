@@ -71,11 +71,64 @@ def test_gaps_are_stored_as_nulls_not_dropped(
     with session_factory.begin() as session:
         sid = repo.register_series(session=session, key="x", source="csv").id
         repo.upsert_observations(session=session, series_id=sid, frame=_frame())
-        rows, total = repo.read_observations_page(
+        rows, more = repo.read_observations_page(
             session=session, series_id=sid, variables=["close"]
         )
-    assert total == 10
+        total = repo.count_in_range(session=session, series_id=sid, variables=["close"])
+    assert total == 10 and len(rows) == 10 and not more
     assert rows[3] == (datetime(2024, 1, 4), "close", None)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 20, 25, 40])
+def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
+    session_factory: sessionmaker[Session], limit: int
+) -> None:
+    frame = _frame(10)
+    frame["a_b"] = 1.0  # '_' sorts differently under some collations: order is code points
+    sparse = pd.DataFrame({"z": [1.0, 2.0, 3.0]}, index=frame.index[[1, 2, 8]])
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        repo.upsert_observations(session=session, series_id=sid, frame=sparse)  # stored on 3 days
+    variables = ["a_b", "close", "volume", "z"]
+    seen: list[tuple[datetime, str]] = []
+    after = None
+    with session_factory.begin() as session:
+        for _ in range(100):
+            rows, more = repo.read_observations_page(
+                session=session, series_id=sid, variables=variables, after=after, limit=limit
+            )
+            assert len(rows) == limit or not more
+            seen += [(t, v) for t, v, _x in rows]
+            if not more:
+                break
+            after = (rows[-1][0], rows[-1][1])
+        # a bare timestamp as the cursor: every variable at that ts is done
+        rest, _ = repo.read_observations_page(
+            session=session, series_id=sid, variables=variables, after=(datetime(2024, 1, 9), None)
+        )
+    expected = sorted(
+        [(t.to_pydatetime(), v) for t in frame.index for v in variables[:3]]
+        + [(t.to_pydatetime(), "z") for t in sparse.index]
+    )
+    assert seen == expected
+    assert [(t, v) for t, v, _x in rest] == [e for e in expected if e[0] > datetime(2024, 1, 9)]
+
+
+def test_infinite_values_are_refused_from_any_source(
+    session_factory: sessionmaker[Session],
+) -> None:
+    frame = _frame(5)
+    frame.iloc[2, 1] = -np.inf
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="x", source="csv").id
+        with pytest.raises(InvalidData) as excinfo:
+            repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        assert repo.count_observations(session=session, series_id=sid) == 0
+    assert str(excinfo.value) == (
+        "variable 'volume' has the infinite value -inf at 2024-01-03T00:00:00 (1 infinite "
+        "value(s) in all): only finite numbers are stored; use NaN (a gap) where there is no value"
+    )
 
 
 def test_upsert_overlap_updates_values_and_extends_range(

@@ -213,6 +213,34 @@ def test_stray_text_in_numeric_column_names_value_and_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "inf",  # numpy's spelling
+        "-inf",
+        "Infinity",  # JavaScript's
+        "1e309",  # a finite-looking number past the float range
+    ],
+)
+def test_infinite_value_names_column_and_line(tmp_path, spelled):
+    fields = AAPL_LINES[3].split(",")
+    fields[4] = spelled  # close
+    path = write(tmp_path, [*AAPL_LINES[:3], ",".join(fields), *AAPL_LINES[4:7]])
+    with pytest.raises(InvalidData) as excinfo:
+        read_csv(path)
+    assert str(excinfo.value) == (
+        f"column 'close' in '{path}' has {spelled!r} on line 4, which is infinite: use a finite "
+        "number, or empty that field (an empty field is a gap)"
+    )
+
+
+def test_nan_spelled_out_is_a_gap(tmp_path):
+    fields = AAPL_LINES[3].split(",")
+    fields[4] = "nan"
+    frame, _ = read_csv(write(tmp_path, [*AAPL_LINES[:3], ",".join(fields), *AAPL_LINES[4:7]]))
+    assert frame["close"].isna().tolist() == [False, False, True, False, False, False]
+
+
 def test_no_numeric_column_is_invalid(tmp_path):
     # Chicago's dates and weather events only
     lines = CHICAGO_CSV.read_text().splitlines()[:8]
