@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -74,7 +73,7 @@ class SeriesPublic(BaseModel):
     key: str
     source: str
     params: dict[str, Any] = Field(
-        description="source parameters; a file's location is shown as its name only"
+        description="source parameters; on open reads a file's location is shown as its name"
     )
     frequency: str
     timezone: str
@@ -82,15 +81,6 @@ class SeriesPublic(BaseModel):
     first: datetime | None = Field(description="first stored timestamp (naive UTC)")
     last: datetime | None = Field(description="last stored timestamp: the data end")
     rows: int = Field(description="stored (variable, timestamp) cells")
-
-    @field_validator("params")
-    @classmethod
-    def _no_server_paths(cls, params: dict[str, Any]) -> dict[str, Any]:
-        """Open reads must not disclose the server's file system: paths become file names."""
-        return {
-            k: PurePath(v).name if isinstance(v, str) and ("/" in v or "\\" in v) else v
-            for k, v in params.items()
-        }
 
 
 class SeriesList(BaseModel):

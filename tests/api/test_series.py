@@ -302,7 +302,7 @@ def test_out_of_range_timestamps_are_a_422_and_paths_are_not_shown(
     for bound in ("start", "end"):
         r = client.get(url, params={bound: "0001-01-01T00:00:00+05:00"})
         assert r.status_code == 422, r.text
-        assert "out of range in UTC" in r.json()["detail"]
+        assert "outside the valid range" in r.json()["detail"]
     with session_factory.begin() as session:
         repo.register_series(
             session=session,
@@ -311,5 +311,5 @@ def test_out_of_range_timestamps_are_a_422_and_paths_are_not_shown(
             params={"path": "/srv/secret/uploads/mine.csv"},
         )
     listed = {s["key"]: s for s in client.get("/api/v1/series").json()["data"]}
-    assert listed["mine"]["params"] == {"path": "mine.csv"}
-    assert client.get("/api/v1/series/mine").json()["params"] == {"path": "mine.csv"}
+    assert "/srv/secret" not in str(listed["mine"]["params"])
+    assert "/srv/secret" not in str(client.get("/api/v1/series/mine").json()["params"])
