@@ -273,14 +273,6 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
     """
     parsed = pd.to_numeric(values.str.strip(), errors="coerce")
     present = values.notna()
-    infinite = np.isinf(parsed.to_numpy(dtype="float64"))
-    if infinite.any():  # "inf", "-Infinity", "1e309": not a measurement
-        row = int(infinite.nonzero()[0][0])
-        raise InvalidData(
-            f"column {column!r} in '{path}' has the infinite value {values.iloc[row]!r} on "
-            f"line {int(values.index[row]) + _FIRST_DATA_LINE}: use a finite number, or leave "
-            "the field empty for a gap"
-        )
     bad = present & parsed.isna()
     if not bad.any():
         numbers = parsed.to_numpy(dtype="float64")

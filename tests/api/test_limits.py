@@ -38,7 +38,10 @@ def small_pool_client(database_url: str, trained: dict[str, int]) -> Iterator[Te
 
 def test_horizon_caps_per_strategy(small_pool_client: TestClient, trained: dict[str, int]) -> None:
     c = small_pool_client
-    assert len(c.get(URL, params={"horizon": 50}).json()["points"]) == 50
+    reach = c.get(URL).json()["max_horizon"]  # the version's own limit, within the cap of 50
+    assert len(c.get(URL, params={"horizon": reach}).json()["points"]) == reach
+    beyond = c.get(URL, params={"horizon": reach + 1})
+    assert beyond.status_code == 422 and "maximum horizon" in beyond.json()["detail"]
     r = c.get(URL, params={"horizon": 51})
     assert r.status_code == 422
     assert r.json() == {
@@ -66,6 +69,7 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
     pool = c.app.state.compute_pool  # type: ignore[attr-defined]
     cached = c.get(URL, params={"horizon": 5, "level": 0.8})
     assert cached.status_code == 200
+    reach = cached.json()["max_horizon"]  # the version's own limit (within the configured 50)
 
     # Hold the one worker: the model blocks until the test lets it go.
     release, entered = threading.Event(), threading.Event()
@@ -78,10 +82,12 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
 
     monkeypatch.setattr(TrainedModel, "predict", gated)
     with ThreadPoolExecutor(8) as ex:
-        holder = ex.submit(c.get, URL, params={"horizon": 40, "level": 0.5})
+        holder = ex.submit(c.get, URL, params={"horizon": reach, "level": 0.5})
         assert entered.wait(30) and pool.running == 1
         # more misses (other levels, as an abuser varies them): refused once the short wait ends
-        excess = [ex.submit(c.get, URL, params={"horizon": 40, "level": lv}) for lv in (0.6, 0.7)]
+        excess = [
+            ex.submit(c.get, URL, params={"horizon": reach, "level": lv}) for lv in (0.6, 0.7)
+        ]
         refused = [f.result(timeout=30) for f in excess]
         for r in refused:
             assert r.status_code == 503
@@ -99,7 +105,7 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
         assert pool.running == 1 and not holder.done()
         release.set()
         held = holder.result(timeout=60)
-    assert held.status_code == 200 and len(held.json()["points"]) == 40
+    assert held.status_code == 200 and len(held.json()["points"]) == reach
     assert pool.running == 0 and pool.refused == 2
     # the worker is free again: a new miss is computed
-    assert c.get(URL, params={"horizon": 40, "level": 0.6}).status_code == 200
+    assert c.get(URL, params={"horizon": reach, "level": 0.6}).status_code == 200

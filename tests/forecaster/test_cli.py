@@ -205,29 +205,6 @@ def test_train_unknown_target_is_a_clear_error(
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["forecast", "AAPL", "--model", "99999999999999999999"], "is not 'champion' or a model"),
-        (["forecast", "AAPL", "--horizon", "1000000"], "from 1 to 1000"),
-        (["retrain", "UNKNOWN"], "unknown series 'UNKNOWN'"),
-    ],
-)
-def test_bad_arguments_end_in_one_line(
-    db: list[str], capsys: pytest.CaptureFixture[str], args: list[str], message: str
-) -> None:
-    assert main([*db, "db", "upgrade"]) == 0
-    capsys.readouterr()
-    try:
-        code = main([*db, *args])
-    except SystemExit as exc:  # argparse's own exit for a bad argument
-        code = int(exc.code or 0)
-    assert code == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
-    assert len([line for line in err.splitlines() if line.startswith(("error", "forecaster"))]) >= 1
-
-
 def test_time_budget_is_checked_and_a_cut_is_said(
     db: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -304,13 +304,3 @@ def test_source_fetch_without_path_is_invalid():
     assert str(excinfo.value) == (
         "csv source needs params {'path': FILE} or {'sample': NAME}; got {}"
     )
-
-
-@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity", "1e309"])
-def test_infinite_values_are_refused_with_their_line(tmp_path: Path, text: str) -> None:
-    lines = list(AAPL_LINES[:6])
-    fields = lines[3].split(",")
-    fields[4] = text  # the close of the third trading day
-    lines[3] = ",".join(fields)
-    with pytest.raises(InvalidData, match=rf"infinite value '{text}' on line 4"):
-        read_csv(write(tmp_path, lines))
