@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     # Anonymous forecast reads that miss the cache run a model: bound their cost and number.
     forecast_max_horizon: int = Field(default=1000, ge=1, le=100_000)  # recursive models' cap
     forecast_workers: int = Field(default=2, ge=1, le=64)  # cache-missing forecasts at once
-    forecast_queue_wait_s: float = Field(default=0.5, ge=0, le=60)  # then 503 + Retry-After
+    # a page asks for a few forecasts at once: misses queue a few seconds, then 503 + Retry-After
+    forecast_queue_wait_s: float = Field(default=10.0, ge=0, le=60)
 
     @field_validator("log_level")
     @classmethod
