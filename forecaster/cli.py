@@ -155,7 +155,28 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 "frequency": args.freq or freq,
             }
         ]
-    return _run_ingest(settings, _register(settings, specs), getattr(args, "start", None))
+    from forecaster.db import repo
+    from forecaster.db.session import make_session_factory, upgrade
+
+    upgrade(settings.database_url)
+    factory = make_session_factory(settings.database_url)
+    with factory.begin() as session:
+        existing = {s.key for s in repo.list_series(session=session)}
+    status = _run_ingest(settings, _register(settings, specs), getattr(args, "start", None))
+    # A series this command registered whose first fetch stored nothing is removed again: a
+    # failed ingest leaves the database as it found it (no empty series behind).
+    with factory.begin() as session:
+        for spec in specs:
+            if spec["key"] in existing:
+                continue
+            series = repo.get_series(session=session, key=spec["key"])
+            if repo.latest_timestamp(session=session, series_id=series.id) is None:
+                session.delete(series)
+                print(
+                    f"{spec['key']}: nothing was stored, so it is not registered", file=sys.stderr
+                )
+    factory.kw["bind"].dispose()
+    return status
 
 
 # --- series -----------------------------------------------------------------------------

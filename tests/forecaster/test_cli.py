@@ -50,7 +50,9 @@ def test_unknown_ticker_exits_non_zero_and_writes_nothing(
     assert main([*db, "ingest", "yahoo", "NOPE", "--start", "2013-01-02"]) == 1
     out = capsys.readouterr()
     assert "error: NOPE: " in out.err and "NOPE" in out.err.split("error: NOPE: ")[1]
-    assert "NOPE" in out.out and " 0 " in out.out  # registered, nothing stored
+    assert "NOPE: nothing was stored, so it is not registered" in out.err
+    assert main([*db, "series", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # no empty series left behind
 
 
 def test_csv_without_time_column_is_a_clear_error(
