@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.pg import free_port  # noqa: E402
+
 CLI = str(Path(sys.executable).parent / "forecaster")
 CSV = ROOT / "forecaster" / "sample_data" / "seattle_daily.csv"
 RETRAIN_YAML = """
@@ -47,12 +50,6 @@ candidates:
 """
 KEY = "seattle"
 API_KEY = "bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _last_run(db: Path) -> dict[str, float]:
@@ -142,7 +139,7 @@ def main() -> None:
         record("cli, no server", "ingest", _cli(env, work_dir, *ingest))
         record("cli, no server", "retrain", _cli(env, work_dir, *retrain))
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [CLI, "serve", "--port", str(port)],
         cwd=work_dir,

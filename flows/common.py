@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from prefect.runtime import flow_run
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
@@ -129,9 +128,7 @@ def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
         run_id = params.get("run_id")
         run = session.get(Run, run_id) if isinstance(run_id, int) else None
         if run is None:
-            run = session.scalars(
-                select(Run).where(Run.flow_run_id == str(flow_run_obj.id))
-            ).first()
+            run = repo.run_of_flow_run(session=session, flow_run_id=str(flow_run_obj.id))
         if run is None or run.status not in ACTIVE_RUN_STATUSES:
             return
         status = "cancelled" if state_name == "Cancelled" else "failed"

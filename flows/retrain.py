@@ -135,7 +135,7 @@ def commit_series(
     """Promote the series' winners and refresh its forecasts in one transaction."""
     runs.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
-        runs.lock_series(session=session, keys=[series_key])
+        repo.lock_series(session=session, keys=[series_key])
         status = repo.get_run(session=session, run_id=run_id).status
         if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
             raise runs.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, defer
 
 from forecaster.backtest import EvaluationReport
@@ -30,8 +30,9 @@ from forecaster.baselines import (
     fit_baseline,
     is_baseline,
 )
+from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
-from forecaster.db.models import ModelVersion, Series, utcnow
+from forecaster.db.models import ModelVersion, utcnow
 from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
 from forecaster.forecasting import TrainedModel, TrainOutcome, evaluate_model
 
@@ -216,13 +217,9 @@ def promote(*, session: Session, version_id: int) -> ModelVersion:
     The series row is write-locked first, so two promotions of one series serialize (and the
     partial unique index `uq_model_version_champion` makes a second champion impossible).
     """
-    series_id = session.scalar(select(ModelVersion.series_id).where(ModelVersion.id == version_id))
-    if series_id is not None:
-        session.execute(
-            update(Series).where(Series.id == series_id).values(revision=Series.revision)
-        )
     version = get_version(session=session, version_id=version_id)
-    session.refresh(version)
+    repo.lock_series(session=session, ids=[version.series_id])
+    session.refresh(version)  # as of the lock: a concurrent promotion has committed by now
     if version.status == "failed" or (
         version.weights is None and not is_baseline(version.architecture)
     ):

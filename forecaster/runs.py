@@ -18,16 +18,15 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db import repo
-from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, Series, utcnow
+from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
 from forecaster.errors import InvalidRequest, RunInProgress, TooBusy
 
 logger = logging.getLogger(__name__)
@@ -101,19 +100,10 @@ def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) 
     now = now or utcnow()
     stale_before = now - timedelta(seconds=policy.stale_s)
     pending_before = now - timedelta(seconds=policy.pending_s)
-    q = select(Run).where(
-        Run.status.in_(ACTIVE_RUN_STATUSES),
-        or_(
-            (Run.status == "running")
-            & (
-                Run.heartbeat_at.is_(None) & (Run.started_at < stale_before)
-                | (Run.heartbeat_at < stale_before)
-            ),
-            (Run.status == "pending") & (Run.created_at < pending_before),
-        ),
-    )
     reaped = []
-    for run in session.scalars(q.with_for_update(skip_locked=True)).all():
+    for run in repo.runs_to_reap(
+        session=session, stale_before=stale_before, pending_before=pending_before
+    ):
         if run.status == "running":
             seen = run.heartbeat_at or run.started_at or run.created_at
             error = (
@@ -139,16 +129,6 @@ def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) 
 # --- claiming series ------------------------------------------------------------------------
 
 
-def lock_series(*, session: Session, keys: Iterable[str] = ()) -> None:
-    """Take the write lock on these series' rows (every series when `keys` is empty) until the
-    transaction ends. First statement of the transaction, so SQLite starts it as the writer."""
-    stmt = update(Series).values(revision=Series.revision)
-    keys = list(keys)
-    if keys:
-        stmt = stmt.where(Series.key.in_(keys))
-    session.execute(stmt)
-
-
 def refuse_overlap(*, session: Session, kind: str, series: Sequence[str], me: int | None) -> None:
     for run in repo.active_runs(session=session, kind=kind):
         if run.id != me and overlaps(run, series):
@@ -170,13 +150,13 @@ def claim(
 ) -> Run:
     """Create a pending run for `series` in this transaction: reap stale runs, lock the series,
     refuse an active overlapping run of the same kind when `exclusive`."""
-    lock_series(session=session, keys=series)
+    repo.lock_series(session=session, keys=series)
     for key in series:
         repo.get_series(session=session, key=key)
     reap(session=session, policy=policy)
     if exclusive:
         refuse_overlap(session=session, kind=kind, series=series, me=None)
-    active = session.scalars(select(Run).where(Run.status.in_(ACTIVE_RUN_STATUSES))).all()
+    active = repo.all_active_runs(session=session)
     if len(active) >= policy.max_active:
         raise TooBusy(
             f"{len(active)} runs are already pending or running, the limit "
@@ -232,12 +212,7 @@ class Lease:
 
     def beat(self) -> None:
         with self.factory.begin() as session:
-            session.execute(
-                update(Run)
-                .where(Run.id == self.run_id, Run.status == "running")
-                .values(heartbeat_at=utcnow())
-            )
-            requested = session.scalar(select(Run.cancel_requested_at).where(Run.id == self.run_id))
+            requested = repo.renew_lease(session=session, run_id=self.run_id)
         if requested is not None:
             self.cancelled.set()
 
@@ -253,7 +228,7 @@ class Lease:
         last beat, so a cancel is seen at once)."""
         if not self.cancelled.is_set():
             with self.factory() as session:
-                if session.scalar(select(Run.cancel_requested_at).where(Run.id == self.run_id)):
+                if repo.cancel_requested_at(session=session, run_id=self.run_id) is not None:
                     self.cancelled.set()
         if self.cancelled.is_set():
             raise RunCancelled(f"run {self.run_id} was cancelled")

@@ -8,12 +8,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, bindparam, func, select, text, union_all, update
+from sqlalchemy import Engine, Select, bindparam, func, or_, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from forecaster.db.models import SOURCES, ModelVersion, Observation, Run, Series, utcnow
+from forecaster.db.models import (
+    ACTIVE_RUN_STATUSES,
+    SOURCES,
+    ModelVersion,
+    Observation,
+    Run,
+    Series,
+    utcnow,
+)
 from forecaster.errors import (
     BadDateRange,
     Conflict,
@@ -200,7 +208,7 @@ def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame
     frame adds a cell or changes a value, `series.revision` is bumped, which invalidates every
     cached and precomputed forecast of the series. Returns the number of cells written.
     """
-    session.execute(update(Series).where(Series.id == series_id).values(revision=Series.revision))
+    lock_series(session=session, ids=[series_id])
     changed = _changes_values(session=session, series_id=series_id, frame=frame)
     rows = frame_to_rows(series_id, frame)
     dialect = session.get_bind().dialect.name
@@ -413,9 +421,62 @@ def list_runs(
     return session.scalars(q).all()
 
 
+def lock_series(
+    *, session: Session, keys: Iterable[str] | None = None, ids: Iterable[int] | None = None
+) -> None:
+    """Write-lock series rows until the transaction ends: those named by `keys` or `ids`, every
+    series when neither is given. An UPDATE that changes nothing: a row lock on PostgreSQL, and
+    on SQLite (as a transaction's first write) the write lock, so reads after it are current."""
+    stmt = update(Series).values(revision=Series.revision)
+    if keys is not None and (names := list(keys)):
+        stmt = stmt.where(Series.key.in_(names))
+    if ids is not None:
+        stmt = stmt.where(Series.id.in_(list(ids)))
+    session.execute(stmt)
+
+
+def runs_to_reap(
+    *, session: Session, stale_before: datetime, pending_before: datetime
+) -> Sequence[Run]:
+    """Running runs whose lease was last renewed before `stale_before`, and pending runs
+    created before `pending_before` (rows another reaper holds are skipped)."""
+    q = select(Run).where(
+        Run.status.in_(ACTIVE_RUN_STATUSES),
+        or_(
+            (Run.status == "running")
+            & (
+                Run.heartbeat_at.is_(None) & (Run.started_at < stale_before)
+                | (Run.heartbeat_at < stale_before)
+            ),
+            (Run.status == "pending") & (Run.created_at < pending_before),
+        ),
+    )
+    return session.scalars(q.with_for_update(skip_locked=True)).all()
+
+
+def all_active_runs(*, session: Session) -> Sequence[Run]:
+    return session.scalars(select(Run).where(Run.status.in_(ACTIVE_RUN_STATUSES))).all()
+
+
+def renew_lease(*, session: Session, run_id: int) -> datetime | None:
+    """Renew a running run's heartbeat; returns when a cancel was requested (None: never)."""
+    session.execute(
+        update(Run).where(Run.id == run_id, Run.status == "running").values(heartbeat_at=utcnow())
+    )
+    return cancel_requested_at(session=session, run_id=run_id)
+
+
+def cancel_requested_at(*, session: Session, run_id: int) -> datetime | None:
+    return session.scalar(select(Run.cancel_requested_at).where(Run.id == run_id))
+
+
+def run_of_flow_run(*, session: Session, flow_run_id: str) -> Run | None:
+    return session.scalars(select(Run).where(Run.flow_run_id == flow_run_id)).first()
+
+
 def active_runs(*, session: Session, kind: str) -> Iterable[Run]:
     return session.scalars(
-        select(Run).where(Run.kind == kind, Run.status.in_(("pending", "running"))).order_by(Run.id)
+        select(Run).where(Run.kind == kind, Run.status.in_(ACTIVE_RUN_STATUSES)).order_by(Run.id)
     ).all()
 
 

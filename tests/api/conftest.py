@@ -6,6 +6,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,41 @@ def store_sample(
         )
         repo.upsert_observations(session=session, series_id=series.id, frame=frame)
     return frame
+
+
+def start_api_server(env: dict[str, str], log: Path, timeout: float = 60) -> tuple[Any, str]:
+    """The app under uvicorn in a subprocess on a free loopback port, once /health answers 200.
+
+    Returns the process and its base URL; output goes to `log`. The caller stops the process.
+    """
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.pg import free_port
+
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
+            + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the server did not come up within {timeout:g} s"
+        time.sleep(0.2)
 
 
 def wait_for_run(client: TestClient, run_id: int, timeout: float = 60) -> dict[str, Any]:

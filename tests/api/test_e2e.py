@@ -4,8 +4,6 @@ API, and a forecast served by the new model version afterwards."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.pg import free_port
+from tests.api.conftest import start_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +38,6 @@ def server(
 
     config = tmp_path / "retrain.yaml"
     config.write_text(RETRAIN_YAML)
-    port = free_port()
     env = {
         **os.environ,
         "FORECASTER_DATABASE_URL": database_url,
@@ -50,32 +47,12 @@ def server(
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
-    log = (tmp_path / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
-        + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_api_server(env, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up within 60 s"
-            time.sleep(0.2)
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        log.close()
 
 
 def _wait(client: httpx.Client, run_id: int, timeout: float = 90) -> dict[str, Any]:

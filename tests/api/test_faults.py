@@ -28,7 +28,7 @@ from forecaster.db import repo
 from forecaster.db.models import ForecastPoint, ModelVersion, Observation, Run
 from forecaster.db.session import make_session_factory
 from forecaster.service import ModelCache, forecast_series, precompute_forecasts
-from tests.api.conftest import AUTH, TestClient, store_sample
+from tests.api.conftest import AUTH, TestClient, start_api_server, store_sample
 from tests.conftest import REPO_DATA
 from tests.pg import free_port
 
@@ -187,31 +187,11 @@ def api_server(
     tmp_path: Path,
     prefect_harness: None,  # noqa: ARG001 - flows report to it
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    port = free_port()
     log = tmp_path / "server.log"
     env = _env(
         database_url, FORECASTER_API_KEY="test", FORECASTER_RETRAIN_CONFIG=prepared["config"]
     )
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
-            + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server did not come up within 60 s"
-        time.sleep(0.2)
+    proc, base = start_api_server(env, log)
     try:
         yield base, proc, log
     finally:
