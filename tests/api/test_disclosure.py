@@ -104,6 +104,23 @@ def test_open_reads_show_one_sanitized_line_and_the_key_shows_it_all(
             'OperationalError: connection to server at "<host>", port 5432 failed: see <url>',
         ),
         ("horizon 5 and/or 2024/01/02", "horizon 5 and/or 2024/01/02"),
+        # host names, not only addresses; module paths and times stay
+        (
+            'OperationalError: connection to server at "postgres" (172.18.0.2), port 5432 failed',
+            'OperationalError: connection to server at "<host>" (<host>), port 5432 failed',
+        ),
+        (
+            "ConnectError: db-primary.prod.internal:5432 refused; dsn host=pg.corp user=f",
+            "ConnectError: <host> refused; dsn host=<host> user=f",
+        ),
+        (
+            "SourceError: query1.finance.yahoo.com timed out at 2024-01-02T10:30:00",
+            "SourceError: <host> timed out at 2024-01-02T10:30:00",
+        ),
+        (
+            "sqlalchemy.exc.OperationalError: worker prefect-worker:4200 down",
+            "sqlalchemy.exc.OperationalError: worker <host> down",
+        ),
         # paths: the file name only, POSIX and Windows
         (
             "InvalidData: CSV file '/home/op/data/my.csv' not found",
