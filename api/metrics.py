@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latencies per route, forecast cache hits, last runs per series.
+"""Prometheus metrics: requests and latencies per route, forecast cache hits, last runs per series,
+the compute pool for cache misses and the runs waiting or running.
 
 Each app owns its registry (tests build many apps in one process); GET /metrics renders it.
 """
@@ -10,11 +11,12 @@ from collections.abc import Iterator
 from datetime import UTC
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.pool import ComputePool
 from forecaster.db import repo
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -61,8 +63,50 @@ class LastRunCollector(Collector):
         return out
 
 
+class LoadCollector(Collector):
+    """At scrape time: the forecast compute pool (size, busy, refused) and active runs by status."""
+
+    def __init__(self, factory: sessionmaker[Session], pool: ComputePool | None) -> None:
+        self.factory = factory
+        self.pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        if self.pool is not None:
+            yield GaugeMetricFamily(
+                "forecaster_compute_pool_size",
+                "Forecasts not in the cache that may be computed at once",
+                value=self.pool.size,
+            )
+            yield GaugeMetricFamily(
+                "forecaster_compute_pool_busy",
+                "Forecasts being computed now (cache misses)",
+                value=self.pool.running,
+            )
+            yield CounterMetricFamily(
+                "forecaster_compute_pool_refused",
+                "Cache-missing forecast reads refused with 503 because every worker was busy",
+                value=self.pool.refused,
+            )
+        active = GaugeMetricFamily(
+            "forecaster_runs_active",
+            "Runs waiting for a worker (pending) or running, by kind",
+            labels=["kind", "status"],
+        )
+        try:
+            with self.factory() as session:
+                counts: dict[tuple[str, str], int] = {}
+                for run in repo.all_active_runs(session=session):
+                    counts[(run.kind, run.status)] = counts.get((run.kind, run.status), 0) + 1
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
+            counts = {}
+        for kind in ("ingest", "retrain"):
+            for status in ("pending", "running"):
+                active.add_metric([kind, status], counts.get((kind, status), 0))
+        yield active
+
+
 class ApiMetrics:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], pool: ComputePool | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "forecaster_http_requests",
@@ -84,6 +128,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(LastRunCollector(factory))
+        self.registry.register(LoadCollector(factory, pool))
 
     def cache_result(self, hit: bool) -> None:
         self.cache.labels("hit" if hit else "miss").inc()

@@ -8,8 +8,11 @@ Modes:
   a temporary one (in the project's own PREFECT_HOME) and stops it.
 - `cli, project server`: the same commands while `forecaster serve` is up: they find the
   project's Prefect server (`.prefect/server.json`) and use it.
-- `api`: `POST /api/v1/runs` to that `forecaster serve`, polled until the run ends (in-process
-  executor, flows reporting to the same server).
+- `api`: `POST /api/v1/runs` to that `forecaster serve`, polled until the run ends (the embedded
+  default: a flow run of the deployment, executed by a thread of the API process).
+- `api, deployment worker`: the production path: a second `forecaster serve` with
+  FORECASTER_PREFECT_API_URL set creates the flow run Scheduled, and the worker that the first
+  `serve` runs (`python -m flows.deploy`, polling every 2 s) executes it in a subprocess.
 
 `work` is the run row's started_at -> finished_at (inside the flow body: fetch/store, or
 train/backtest/register/promote/forecast); `overhead` is wall time less work (process start,
@@ -93,6 +96,35 @@ def _api(base: str, kind: str) -> float:
     return time.perf_counter() - start
 
 
+def _wait_health(base: str) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def _wait_ready(prefect_url: str) -> None:
+    """Until the schedule worker of `serve` has its deployments READY."""
+    deadline = time.monotonic() + 180
+    while True:
+        done = subprocess.run(
+            [sys.executable, "-m", "flows.deploy", "--check"],
+            cwd=ROOT,
+            env={**os.environ, "PREFECT_API_URL": prefect_url},
+            capture_output=True,
+        )
+        if done.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(done.stdout.decode() + done.stderr.decode())
+        time.sleep(1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
@@ -149,20 +181,31 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+        _wait_health(base)
         for _ in range(args.repeats):
             record("cli, project server", "ingest", _cli(env, work_dir, *ingest))
             record("cli, project server", "retrain", _cli(env, work_dir, *retrain))
             record("api", "ingest", _api(base, "ingest"))
             record("api", "retrain", _api(base, "retrain"))
+        prefect_url = json.loads((work_dir / ".prefect" / "server.json").read_text())["url"]
+        _wait_ready(prefect_url)
+        port2 = free_port()
+        production = subprocess.Popen(
+            [CLI, "serve", "--port", str(port2)],
+            cwd=work_dir,
+            env={**env, "FORECASTER_PREFECT_API_URL": prefect_url, "PREFECT_API_URL": prefect_url},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base2 = f"http://127.0.0.1:{port2}"
+        try:
+            _wait_health(base2)
+            for _ in range(args.repeats):
+                record("api, deployment worker", "ingest", _api(base2, "ingest"))
+                record("api, deployment worker", "retrain", _api(base2, "retrain"))
+        finally:
+            production.terminate()
+            production.wait(timeout=60)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -181,7 +224,8 @@ def main() -> None:
         walls = [w for w, _ in values]
         works = [k for _, k in values]
         overheads = [w - k for w, k in values]
-        fixed = imports[kind] if mode.startswith("cli") else 0.0
+        # a CLI command and a worker's flow-run subprocess import the flow; the API does not
+        fixed = imports[kind] if mode.startswith("cli") or "worker" in mode else 0.0
         overhead = statistics.median(overheads)
         print(
             f"| {mode} | {kind} | {statistics.median(walls):.2f} | {statistics.median(works):.2f} "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -667,14 +668,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "note: FORECASTER_API_KEY is not set: reads work, mutating routes (POST) answer 503",
             file=sys.stderr,
         )
-    from forecaster.orchestration import project_server
+    from forecaster.orchestration import project_server, schedule_worker
 
     # POST /runs executes flows in this process (unless FORECASTER_PREFECT_API_URL sends them
     # to deployments): against the project's Prefect server, started here when none is up.
-    with project_server(settings.data_dir) as prefect_url:
+    with project_server(settings.data_dir) as prefect_url, contextlib.ExitStack() as stack:
+        if settings.prefect_api_url is None and settings.schedules and prefect_url:
+            # the schedules run here too (production: the worker serves them)
+            stack.enter_context(schedule_worker(settings.data_dir, _worker_env(settings)))
+            schedules = "schedules served here (FORECASTER_SCHEDULES=false turns them off)"
+        else:
+            schedules = "schedules not served here"
         print(
             f"serving http://{args.host}:{args.port}/ (docs at /docs; Ctrl-C stops; "
-            f"flows report to the Prefect server at {prefect_url})",
+            f"flows report to the Prefect server at {prefect_url}; {schedules})",
             file=sys.stderr,
         )
         # the app object, not the factory: it must use these settings (--database-url included)
@@ -685,6 +692,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_level=settings.log_level.lower(),
         )
     return 0
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    """What the schedule worker needs to run flows against this server's database."""
+    env = {"FORECASTER_DATABASE_URL": settings.database_url}
+    if settings.retrain_config is not None:
+        env["FORECASTER_RETRAIN_CONFIG"] = str(settings.retrain_config)
+    if settings.torch_threads:
+        env["FORECASTER_TORCH_THREADS"] = str(settings.torch_threads)
+    return env
 
 
 # --- parser -----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     torch_threads: int = Field(default=0, ge=0)  # 0: leave torch's default
     prefect_api_url: str | None = None  # None: flows run in-process
+    # `forecaster serve` without FORECASTER_PREFECT_API_URL serves the deployments' schedules
+    schedules: bool = True
     retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
     # FORECASTER_PRODUCTION=1: `serve` refuses to start without an API key (compose sets it)
     production: bool = False

@@ -10,7 +10,11 @@ such servers can lock. Here instead:
   against it, and stop it on exit, SIGINT or SIGTERM;
 * every other CLI command that runs a flow uses that server when it is up (a health check on
   the recorded URL), so it pays no start-up; otherwise it falls back to a temporary server in
-  the project's home.
+  the project's home;
+* `forecaster serve` also serves the deployments (`python -m flows.deploy`, a child process in
+  its own process group, `schedule_worker`), so the schedules run in the embedded default
+  exactly as in production, and API-triggered runs are flow runs of those same deployments
+  (flows/dispatch.py).
 """
 
 from __future__ import annotations
@@ -139,3 +143,40 @@ def project_server(data_dir: Path) -> Iterator[str | None]:
             proc.wait(timeout=10)
         log.close()
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def schedule_worker(data_dir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Serve the deployments and their schedules (`python -m flows.deploy`) while in the block.
+
+    The worker runs in its own process group: on exit the group gets SIGTERM (then SIGKILL
+    after 10 s), so neither the worker nor a scheduled flow run it started outlives the block.
+    A scheduled run cut short that way is ended by the API's reaper when its lease lapses.
+    """
+    home = prefect_home(data_dir)
+    log = (home / "worker.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flows.deploy"],
+        env={**os.environ, "PREFECT_HOME": str(home), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    (home / "worker.json").write_text(json.dumps({"pid": proc.pid}))
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(OSError):
+            (home / "worker.json").unlink()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):  # flow runs it started, if any are left
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -45,6 +46,26 @@ def test_metrics_count_requests_per_route_template(client: TestClient) -> None:
     )
     assert "# TYPE forecaster_forecast_cache_total counter" in text
     assert "# TYPE forecaster_last_run_timestamp_seconds gauge" in text
+    assert 'forecaster_runs_active{kind="retrain",status="pending"} 0.0' in text
+
+
+def test_metrics_count_active_runs(client: TestClient, session_factory: Any) -> None:
+    from forecaster import runs
+    from tests.api.conftest import store_sample
+
+    store_sample(session_factory, rows=10)
+    with session_factory.begin() as session:
+        runs.claim(
+            session=session,
+            kind="retrain",
+            series=["seattle-weather"],
+            parameters={"series": ["seattle-weather"]},
+            policy=runs.LeasePolicy(),
+            exclusive=True,
+        )
+    text = client.get("/metrics").text
+    assert 'forecaster_runs_active{kind="retrain",status="pending"} 1.0' in text
+    assert 'forecaster_runs_active{kind="ingest",status="running"} 0.0' in text
 
 
 def test_openapi_names_the_schemas(client: TestClient) -> None:

@@ -96,6 +96,11 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
                 "all 1 forecast workers are busy computing forecasts that were not cached; "
                 "retry in 1 s (cached forecasts are answered at once)"
             )
+        # /metrics shows the pool at work while it is saturated
+        text = c.get("/metrics").text
+        assert "forecaster_compute_pool_size 1.0" in text
+        assert "forecaster_compute_pool_busy 1.0" in text
+        assert "forecaster_compute_pool_refused_total 2.0" in text
         # a cached read, also through the database lookup (memo cleared), is answered now
         c.app.state.forecast_memo.clear()  # type: ignore[attr-defined]
         began = time.monotonic()

@@ -35,7 +35,10 @@ def test_ingest_run_is_202_and_completes_in_the_background(client: TestClient) -
     assert done["status"] == "completed", done["error"]
     assert done["error"] is None
     assert done["result"]["rows"] == {"seattle": 1461 * 4}  # tmin, tmax, prcp, wspd
-    assert done["flow_run_id"]  # a real Prefect flow run
+    assert done["flow_run_id"]  # a real Prefect flow run, of the deployment the schedule uses
+    flow_run, deployment = _flow_run_and_deployment(done["flow_run_id"])
+    assert deployment == "ingest/ingest" and flow_run.state.is_completed()
+    assert "database_url" not in flow_run.parameters  # may hold a password; Prefect shows it
     assert done["started_at"] and done["finished_at"] and done["duration_s"] >= 0
     series = client.get("/api/v1/series/seattle").json()
     assert series["first"] == "2012-01-01T00:00:00" and series["last"] == "2015-12-31T00:00:00"
@@ -172,18 +175,44 @@ def _host() -> str:
     return socket.gethostname()
 
 
+def _flow_run_and_deployment(flow_run_id: str) -> tuple[Any, str | None]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(flow_run_id)
+        if flow_run.deployment_id is None:
+            return flow_run, None
+        deployment = client.read_deployment(flow_run.deployment_id)
+        flow = client.read_flow(deployment.flow_id)
+    return flow_run, f"{flow.name}/{deployment.name}"
+
+
+def _delete_deployment(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.delete_deployment(client.read_deployment_by_name(name).id)
+        except ObjectNotFound:
+            pass
+
+
 @pytest.mark.usefixtures("prefect_harness")
 def test_with_a_prefect_server_runs_go_to_its_deployment(
     settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     from prefect.settings import PREFECT_API_URL
 
+    from flows.deploy import deployments
+
     store_sample(session_factory, rows=10)
     api_url = PREFECT_API_URL.value()
     dispatcher = Dispatcher(
         factory=session_factory, database_url=settings.database_url, prefect_api_url=api_url
     )
-    # nothing serves the deployment: the request fails at once (503), the run is ended, saying why
+    # no such deployment on the server: the request fails at once (503), the run ended, saying why
+    _delete_deployment("ingest/ingest")
     with pytest.raises(Unavailable, match="could not start: the Prefect server did not accept"):
         dispatcher.submit(kind="ingest", series=["seattle-weather"])
     with session_factory.begin() as session:
@@ -194,3 +223,17 @@ def test_with_a_prefect_server_runs_go_to_its_deployment(
         )
         assert api_url not in run.error  # no internal URL on an open read
         assert run.parameters["executor"] == {"mode": "deployment"}
+
+    # the deployment registered, no worker serving it: the flow run waits, Scheduled, for a
+    # worker, and the row says pending (the reaper ends it after FORECASTER_RUN_PENDING_S)
+    (ingest,) = [d for d in deployments() if d.flow_name == "ingest"]
+    ingest.apply()
+    run_id = dispatcher.submit(kind="ingest", series=["seattle-weather"])
+    with session_factory.begin() as session:
+        run = repo.get_run(session=session, run_id=run_id)
+        assert run.status == "pending" and run.flow_run_id
+        flow_run_id = run.flow_run_id
+    flow_run, deployment = _flow_run_and_deployment(flow_run_id)
+    assert deployment == "ingest/ingest" and flow_run.state.is_scheduled()
+    assert flow_run.parameters == {"series": ["seattle-weather"], "run_id": run_id}
+    _delete_deployment("ingest/ingest")  # its schedule must not outlive the test

@@ -1,5 +1,6 @@
-"""One Prefect server per project: `forecaster serve` starts it in the project's own home, other
-commands find it, and SIGTERM stops both (no orphaned Prefect server)."""
+"""One Prefect server per project: `forecaster serve` starts it in the project's own home, serves
+the deployments' schedules, other commands find it, and SIGTERM stops all of it (no orphaned
+Prefect server or worker)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,18 @@ def _pids_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _deployments_ready(url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PREFECT_API_URL": url}
+    return subprocess.run(
+        [sys.executable, "-m", "flows.deploy", "--check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_serve_runs_the_project_prefect_server_and_sigterm_stops_it(tmp_path: Path) -> None:
@@ -51,6 +64,14 @@ def test_serve_runs_the_project_prefect_server_and_sigterm_stops_it(tmp_path: Pa
         url = running_server(tmp_path)
         assert url == state["url"] and url.startswith("http://127.0.0.1:")
         assert _pids_alive(state["pid"])
+        # the schedules are served here too: every deployment READY (a runner polls it)
+        worker = json.loads((prefect_home(tmp_path) / "worker.json").read_text())["pid"]
+        deadline = time.monotonic() + 120
+        while (check := _deployments_ready(url)).returncode != 0:
+            assert _pids_alive(worker), (prefect_home(tmp_path) / "worker.log").read_text()
+            assert time.monotonic() < deadline, check.stdout + check.stderr
+            time.sleep(1)
+        assert "all deployments ready" in check.stdout
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) in (0, 128 + signal.SIGTERM)  # stopped, not killed
     finally:
@@ -61,5 +82,6 @@ def test_serve_runs_the_project_prefect_server_and_sigterm_stops_it(tmp_path: Pa
     while _pids_alive(state["pid"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _pids_alive(state["pid"]), "the Prefect server outlived `forecaster serve`"
+    assert not _pids_alive(worker), "the schedule worker outlived `forecaster serve`"
     assert running_server(tmp_path) is None
     assert not (prefect_home(tmp_path) / "server.json").exists()
