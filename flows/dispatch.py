@@ -128,10 +128,9 @@ class Dispatcher:
     def _start_thread(
         self, kind: str, run_id: int, series: list[str], options: dict[str, Any]
     ) -> None:
-        flow_run = self._deployment_flow_run(kind, run_id, series, options)
         thread = threading.Thread(
             target=self._execute,
-            args=(kind, run_id, series, options, flow_run),
+            args=(kind, run_id, series, options),
             name=f"forecaster-run-{run_id}",
             daemon=True,  # never keeps the server from stopping; startup recovers the row
         )
@@ -195,9 +194,10 @@ class Dispatcher:
         run_id: int,
         series: list[str],
         extra: dict[str, Any],
-        flow_run: Any = None,
     ) -> None:
         try:
+            # here, not in the request: the first lookup imports the flows and may register them
+            flow_run = self._deployment_flow_run(kind, run_id, series, extra)
             options = {**self.retrain_options, **extra} if kind == "retrain" else {}
             parameters = {
                 "series": series,
