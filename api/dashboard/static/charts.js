@@ -281,7 +281,8 @@ export function plotAttention(node, attention) {
       title: { text: "entropy / uniform" },
       gridcolor: GRID,
     },
-    yaxis: { title: { text: "forecast step" }, autorange: "reversed", zeroline: false },
+    // step 1 at the top; the range is the rows' own, not stretched by the entropy bars
+    yaxis: { title: { text: "forecast step" }, range: [yEdges.at(-1), yEdges[0]], zeroline: false },
     showlegend: false,
   };
   return Plotly.react(node, [heat, entropy], layout, SMALL_CONFIG);
