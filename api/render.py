@@ -97,6 +97,30 @@ def _ts(value: Any) -> datetime:
     return pd.Timestamp(value).to_pydatetime()
 
 
+def attention_public(
+    weights: np.ndarray, *, unit: int, horizon: int, lookback_ts: Sequence[datetime]
+) -> AttentionPublic:
+    """weights (rows, cols), each row and column `unit` steps, with what a reader needs to judge
+    them: the uniform weight, each row's entropy relative to uniform and the spans covered."""
+    rows, cols = weights.shape
+    p = np.clip(weights, 0.0, None)
+    entropy = -(p * np.log(np.clip(p, 1e-12, None))).sum(axis=1)
+    relative = entropy / math.log(cols) if cols > 1 else np.zeros(rows)
+    stamps = list(lookback_ts)[-cols * unit :]
+    spans = len(stamps) == cols * unit  # else the lookback's timestamps are unknown
+    return AttentionPublic(
+        resolution="segment" if unit > 1 else "step",
+        segment_len=unit,
+        weights=np.round(weights, 6).tolist(),
+        uniform=1.0 / cols,
+        row_entropy=np.round(relative, 4).tolist(),
+        row_steps=[[r * unit + 1, min((r + 1) * unit, horizon)] for r in range(rows)],
+        lookback_ts=stamps,
+        column_start_ts=stamps[::unit] if spans else [],
+        column_end_ts=stamps[unit - 1 :: unit] if spans else [],
+    )
+
+
 def forecast_public(
     result: SeriesForecast, lookback_ts: Sequence[datetime] | None = None
 ) -> ForecastPublic:
@@ -128,10 +152,11 @@ def forecast_public(
     metrics = step_metrics(result.metrics)
     attention = None
     if result.attention is not None:
-        weights = np.asarray(result.attention, dtype=np.float64)  # (H, L)
-        attention = AttentionPublic(
-            weights=np.round(weights, 6).tolist(),
-            lookback_ts=list(lookback_ts or [])[-weights.shape[1] :],
+        attention = attention_public(
+            np.asarray(result.attention, dtype=np.float64),
+            unit=result.attention_unit,
+            horizon=result.horizon,
+            lookback_ts=list(lookback_ts or []),
         )
     return ForecastPublic(
         series=result.series_key,

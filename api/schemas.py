@@ -243,10 +243,23 @@ class ForecastPointPublic(BaseModel):
 
 
 class AttentionPublic(BaseModel):
-    """Attention of each forecast step over the lookback (the dashboard draws a heatmap)."""
+    """Attention of each forecast step (or output segment) over the lookback, at the resolution
+    the model attends: steps for the step-wise decoder, segments for a segment model. The
+    dashboard draws a heatmap whose colour scale is anchored at `uniform`."""
 
-    weights: list[list[float]] = Field(description="(horizon, lookback)")
+    resolution: Literal["step", "segment"] = Field(description="what a row and a column are")
+    segment_len: int = Field(description="steps per row and per column (1 at step resolution)")
+    weights: list[list[float]] = Field(
+        description="(rows, columns): row r's weights over the lookback columns; each sums to 1"
+    )
+    uniform: float = Field(description="the weight of attending evenly, 1 / columns")
+    row_entropy: list[float] = Field(
+        description="each row's entropy relative to uniform weights: 1 attends evenly, 0 to one column"
+    )
+    row_steps: list[list[int]] = Field(description="first and last forecast step of each row")
     lookback_ts: list[datetime] = Field(description="timestamps of the lookback rows")
+    column_start_ts: list[datetime] = Field(description="first lookback timestamp of each column")
+    column_end_ts: list[datetime] = Field(description="last lookback timestamp of each column")
 
 
 class ForecastPublic(BaseModel):

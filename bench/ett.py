@@ -4,6 +4,7 @@ Informer/Autoformer protocol (see bench/ettdata.py), beside the repeat-last-valu
     .venv/bin/python bench/ett.py                    # everything, writes bench/RESULTS.md
     .venv/bin/python bench/ett.py --quick            # a smoke run: short budgets, no RESULTS.md
     .venv/bin/python bench/ett.py --only seg-gru-96-96,naive
+    .venv/bin/python bench/ett.py --only s2s-seg-96 --merge   # append these rows to RESULTS.md
     .venv/bin/python bench/ett.py --time-budget 60   # seconds per non-segment row
     .venv/bin/python bench/ett.py --list
 
@@ -39,6 +40,7 @@ from ettdata import COLUMNS, Protocol, load_values, protocol  # noqa: E402
 
 from forecaster.forecasting import build_module, train_config  # noqa: E402
 from forecaster.metrics import naive_forecast  # noqa: E402
+from forecaster.models.attention import relative_entropy, season_peak_share  # noqa: E402
 from forecaster.models.spec import ModelSpec  # noqa: E402
 from forecaster.strategies import forecast  # noqa: E402
 from forecaster.training import TrainConfig, fit  # noqa: E402
@@ -105,6 +107,26 @@ def seg(lookback: int, horizon: int, **kw: Any) -> ModelSpec:
     return ModelSpec(**base)
 
 
+def s2s(lookback: int, horizon: int, **kw: Any) -> ModelSpec:
+    """The segment-wise seq2seq with attention: the segment GRU's recipe (L1 loss, last value
+    subtracted, dropout 0.5, batch 256), 24-step segments (one a day, so a row can attend to a
+    particular day), Bahdanau attention, a GRU, teacher forcing from 0.5 decaying to 0. Hidden 128:
+    one decoder step per output segment costs about 4x the FLOPs of the segment GRU's single
+    factored step at hidden 256, and the throughput target (>= 1,500 windows/s) rules that out."""
+    base: dict[str, Any] = {
+        "architecture": "seq2seq_attention",
+        "seq2seq_cell": "gru",
+        "attention": "bahdanau",
+        "teacher_forcing": 0.5,
+        "segment_len": 24,
+        "hidden_size": 128,
+        "epochs": 8 if horizon <= 96 else 6,
+        "time_budget_s": 900.0,  # a cap for a loaded machine; the epochs bound the fit
+    }
+    base.update(kw)
+    return seg(lookback, horizon, **base)
+
+
 def runs() -> list[Run]:
     out: list[Run] = []
     for arch in ("lstm", "gru", "rnn"):
@@ -136,6 +158,18 @@ def runs() -> list[Run]:
     for lookback in (336, 480, 720):
         out.append(Run(f"seg-gru-{lookback}-96", seg(lookback, 96, epochs=15), (96,), "seg", "L"))
         out.append(Run(f"seg-gru-{lookback}-336", seg(lookback, 336, epochs=8), (336,), "seg", "L"))
+    # Segment-wise seq2seq with attention (issue 13): the rows of record, then the validation
+    # candidates its choices were made from (bench/README.md)
+    for h in HORIZONS:
+        out.append(Run(f"s2s-seg-96-{h}", s2s(96, h), (h,), "seg", "seq2seq"))
+    for h in HORIZONS:
+        out.append(
+            Run(f"s2s-cand-luong-96-{h}", s2s(96, h, attention="luong"), (h,), "seg", "cand")
+        )
+        out.append(Run(f"s2s-cand-w48-96-{h}", s2s(96, h, segment_len=48), (h,), "seg", "cand"))
+        out.append(
+            Run(f"s2s-cand-tf0-96-{h}", s2s(96, h, teacher_forcing=0.0), (h,), "seg", "cand")
+        )
     return out
 
 
@@ -167,6 +201,31 @@ def score(
     return {"mse": float(err.pow(2).mean()), "mae": float(err.abs().mean()), "windows": len(test)}
 
 
+SEASON = 24  # ETTh1 is hourly: one day
+
+
+@torch.no_grad()
+def attention_stats(model: torch.nn.Module, data: Protocol, horizon: int) -> dict[str, float]:
+    """Mean attention entropy relative to uniform (1 = uniform) over every test window, variable
+    and row, and the share of rows whose largest weight falls one season back, beside chance."""
+    model.eval()
+    x, _, _ = data.test.batch(torch.arange(len(data.test)))
+    ents, shares, cols = [], [], 0
+    for i in range(0, len(x), 512):
+        out = model(x[i : i + 512])
+        w = out.attention if out.channel_attention is None else out.channel_attention
+        w = w[..., : -(-horizon // out.unit), :]  # (B, [V,] rows, cols)
+        cols = w.shape[-1]
+        ents.append(relative_entropy(w.double()).mean().item())
+        shares.append(season_peak_share(w, unit=out.unit, lookback=cols * out.unit, season=SEASON))
+    return {
+        "attn_entropy": float(np.mean(ents)),
+        "season_peak": float(np.mean(shares)),
+        "attn_chance": 1.0 / cols,
+        "attn_cols": cols,
+    }
+
+
 def work(run: Run, *, time_budget: float | None, device: str = "cpu") -> list[dict[str, Any]]:
     torch.set_num_threads(THREADS)
     spec = run.spec
@@ -189,10 +248,15 @@ def work(run: Run, *, time_budget: float | None, device: str = "cpu") -> list[di
         data = protocol(spec.lookback, h, values=values)
         t0 = time.perf_counter()
         s = score(module, data, spec, h)
+        attn = attention_stats(module, data, h) if spec.architecture == "seq2seq_attention" else {}
         rows.append(
             {
                 "run": run.name,
-                "architecture": spec.architecture
+                "architecture": (
+                    f"seq2seq {spec.attention}"
+                    if spec.architecture == "seq2seq_attention"
+                    else spec.architecture
+                )
                 + (f" seg{spec.segment_len}" if spec.segment_len else ""),
                 "strategy": spec.strategy,
                 "L": spec.lookback,
@@ -213,6 +277,9 @@ def work(run: Run, *, time_budget: float | None, device: str = "cpu") -> list[di
                 "peak_rss_mb": peak_rss_mb(),
                 "rss_before_fit_mb": rss_before,
                 "load1": round((load0 + load1) / 2, 2),
+                "segment_len": spec.segment_len,
+                "attention": spec.attention if spec.architecture == "seq2seq_attention" else None,
+                **attn,
             }
         )
     return rows
@@ -322,6 +389,37 @@ def fmt_row(r: dict[str, Any]) -> str:
     )
 
 
+def attention_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The seq2seq rows' attention: entropy relative to uniform, peaks one season (24 h) back."""
+    rows = [r for r in results if "attn_entropy" in r]
+    if not rows:
+        return []
+    lines = [
+        "| run | L | H | resolution | columns | entropy / uniform | peak one season back | chance |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        res = f"segments of {r['segment_len']}" if r.get("segment_len") else "steps"
+        lines.append(
+            f"| {r['run']} | {r['L']} | {r['H']} | {res} | {r['attn_cols']} | "
+            f"{r['attn_entropy']:.3f} | {r['season_peak']:.3f} | {r['attn_chance']:.3f} |"
+        )
+    return lines
+
+
+def spec_lines(results: list[dict[str, Any]]) -> list[str]:
+    lines, seen = [], set()
+    for r in results:
+        if r["run"] in seen or r["run"] == "naive":
+            continue
+        seen.add(r["run"])
+        lines.append(
+            f"- `{r['run']}`: stopped {r.get('stopped')}, best epoch {r.get('best_epoch')} of "
+            f"{r.get('epochs_run')}, validation {r.get('loss', 'mse')} {r.get('best_val_mse', float('nan')):.4f}"
+        )
+    return lines
+
+
 HEADER = (
     "| architecture           | strategy  |   L |   H | MSE   | MAE   | loss | val loss | train s | win/s   | peak MB | load |\n"
     "|------------------------|-----------|-----|-----|-------|-------|------|----------|---------|---------|---------|------|"
@@ -354,6 +452,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-ratio", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "RESULTS.md"))
     ap.add_argument("--list", action="store_true")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: append the rows run to RESULTS.md as a dated section, keeping the rest",
+    )
     ap.add_argument("--_worker", default="", help=argparse.SUPPRESS)
     ap.add_argument("--_ratio", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -407,6 +510,8 @@ def main(argv: list[str] | None = None) -> None:
         for r in rows:
             print(fmt_row(r), flush=True)
         results.extend(rows)
+    if attention_lines(results):
+        print("\n" + "\n".join(attention_lines(results)), flush=True)
     ratio = None
     if not args.no_ratio and not args.only:
         ratio = child(["--_ratio", *flags])
@@ -426,8 +531,11 @@ def main(argv: list[str] | None = None) -> None:
             json.dumps({"argv": sys.argv[1:], "rows": results, "ratio": ratio, "total_s": total})
             + "\n"
         )
+    if args.merge and not args.quick:
+        merge_results(args, results, total)
+        return
     if args.quick or args.only:
-        return  # RESULTS.md holds full runs only
+        return  # RESULTS.md holds full runs, and the --merge sections after them
     write_results(args, results, ratio, total)
 
 
@@ -460,19 +568,38 @@ def write_results(
             f"-> ratio {ratio['ratio']:.3f} (load {ratio['load1']}).",
             "",
         ]
-    lines += ["Each row's spec (forecaster.models.spec.ModelSpec):", ""]
-    seen = set()
-    for r in results:
-        if r["run"] in seen or r["run"] == "naive":
-            continue
-        seen.add(r["run"])
-        lines.append(
-            f"- `{r['run']}`: stopped {r.get('stopped')}, best epoch {r.get('best_epoch')} of "
-            f"{r.get('epochs_run')}, validation {r.get('loss', 'mse')} {r.get('best_val_mse', float('nan')):.4f}"
-        )
+    if attention_lines(results):
+        lines += [
+            "Attention of the seq2seq rows (test windows):",
+            "",
+            *attention_lines(results),
+            "",
+        ]
+    lines += ["Each row's spec (forecaster.models.spec.ModelSpec):", "", *spec_lines(results)]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")
+
+
+def merge_results(args: argparse.Namespace, results: list[dict[str, Any]], total: float) -> None:
+    """Append the rows of an --only run to RESULTS.md under a dated heading; earlier rows stay."""
+    cmd = f".venv/bin/python bench/ett.py --only {args.only} --merge"
+    lines = [
+        "",
+        f"## Re-run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {args.only}",
+        "",
+        f"Command: `{cmd}` ({total / 60:.1f} min). Machine: {machine()}, shared; `load` as above.",
+        "",
+        HEADER,
+        *[fmt_row(r) for r in results],
+        "",
+    ]
+    if attention_lines(results):
+        lines += ["Attention (test windows):", "", *attention_lines(results), ""]
+    lines += [*spec_lines(results)]
+    with open(args.out, "a") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"appended to {args.out}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ from forecaster.intervals import (
     scale_floor,
 )
 from forecaster.models.rnn import RNNConfig, build_rnn
-from forecaster.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from forecaster.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from forecaster.models.spec import ModelSpec
 from forecaster.strategies import forecast as run_strategy
 from forecaster.training import FitResult, Loss, Schedule, TrainConfig, fit
@@ -102,7 +102,7 @@ def _build_module(
 ) -> nn.Module:
     revin = spec.normalization in ("revin", "both")
     if spec.architecture == "seq2seq_attention":
-        return Seq2Seq(
+        return build_seq2seq(
             Seq2SeqConfig(
                 n_features=n_features,
                 horizon=spec.horizon,
@@ -115,6 +115,8 @@ def _build_module(
                 attention="luong" if spec.attention == "luong" else "bahdanau",
                 revin=revin,
                 revin_affine=spec.revin_affine,
+                lookback=spec.lookback,
+                segment_len=spec.segment_len,
             )
         )
     cell = {"lstm": "lstm", "gru": "gru", "rnn": "rnn"}[spec.architecture]
@@ -238,10 +240,13 @@ class Forecast:
     # step (1..H), ts, variable, value, lower, upper, and for a version with adaptive intervals
     # coverage (measured at this level on the most recent origins, per step) and width
     points: pd.DataFrame
-    attention: np.ndarray | None  # (H, L) for seq2seq_attention, else None
+    # seq2seq_attention: (rows, cols), each row and column `attention_unit` steps: (H, L) for the
+    # step-wise decoder, (ceil(H / w), L / w) segments for a segment one; else None
+    attention: np.ndarray | None
     level: float = 0.9
     coverage_origins: int = 0  # how many recent origins the coverage column was measured over
     max_horizon: int | None = None  # the longest horizon this version serves
+    attention_unit: int = 1  # steps per attention row and column
 
 
 class TrainedModel:
@@ -278,6 +283,12 @@ class TrainedModel:
         return f"TrainedModel({s.architecture}/{s.strategy}, L={s.lookback}, H={s.horizon}, targets={self.targets})"
 
     # --- forecasting -------------------------------------------------------------------------
+
+    @property
+    def attention_unit(self) -> int:
+        """Steps per attention row and column: the segment length of a segment seq2seq, else 1."""
+        segmented = self.spec.architecture == "seq2seq_attention" and self.spec.segment_len
+        return int(self.spec.segment_len or 1) if segmented else 1
 
     @property
     def max_horizon(self) -> int:
@@ -458,6 +469,7 @@ class TrainedModel:
             issued_at=pd.Timestamp(enc.index[-1]),
             points=pd.DataFrame(columns),
             attention=None if attention is None else attention[0],
+            attention_unit=self.attention_unit,
             level=lv,
             coverage_origins=measured,
             max_horizon=self.max_horizon,

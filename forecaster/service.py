@@ -112,7 +112,8 @@ class SeriesForecast:
     level: float
     issued_at: datetime
     points: pd.DataFrame  # step, ts, variable, value, lower, upper[, coverage, width]
-    attention: np.ndarray | None  # (H, L) for seq2seq_attention
+    attention: np.ndarray | None  # (rows, cols) for seq2seq_attention (Forecast.attention)
+    attention_unit: int = 1  # steps per attention row and column (a segment model's w)
     coverage_origins: int = 0  # recent origins the points' coverage was measured over
     max_horizon: int | None = None  # the longest horizon the version serves
     metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
@@ -257,6 +258,7 @@ def forecast_series(
         issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
         points=fc.points,
         attention=fc.attention,
+        attention_unit=fc.attention_unit,
         coverage_origins=fc.coverage_origins,
         max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
         metrics=metrics,

@@ -47,7 +47,10 @@ def check_supported(architecture: str, strategy: str, *, segment_len: int | None
 
 class StrategyOutput(NamedTuple):
     y_hat: Tensor  # (B, H, V) model space
-    attention: Tensor | None  # (B, H, L) for seq2seq models
+    # (B, rows, cols) for seq2seq models: (B, H, L) step-wise; rows and columns of `unit` steps each
+    # for a segment model (the output segments that reach the horizon, the lookback's segments)
+    attention: Tensor | None
+    unit: int = 1
 
 
 def _y_hat(out: Tensor | Seq2SeqOutput) -> Tensor:
@@ -95,7 +98,8 @@ def direct(model: nn.Module, x: Tensor, cal: Tensor | None, *, horizon: int) -> 
         )
     out = model(x, cal)
     if isinstance(out, Seq2SeqOutput):
-        return StrategyOutput(out.y_hat[:, :horizon], out.attention[:, :horizon])
+        rows = -(-horizon // out.unit)  # the rows that cover the steps kept
+        return StrategyOutput(out.y_hat[:, :horizon], out.attention[:, :rows], out.unit)
     return StrategyOutput(out[:, :horizon], None)
 
 
@@ -139,4 +143,4 @@ def forecast(
         if parts[0].attention is None
         else torch.cat([p.attention for p in parts if p.attention is not None])
     )
-    return StrategyOutput(torch.cat([p.y_hat for p in parts]), attention)
+    return StrategyOutput(torch.cat([p.y_hat for p in parts]), attention, parts[0].unit)

@@ -55,7 +55,7 @@ def _render(session: Session, result: SeriesForecast) -> bytes:
         lookback_ts = repo.last_timestamps(
             session=session,
             series_id=result.version.series_id,
-            n=int(result.attention.shape[-1]),
+            n=int(result.attention.shape[-1]) * result.attention_unit,
             end=result.issued_at,
             variables=(result.version.feature_spec or {}).get("variables"),
         )

@@ -80,6 +80,12 @@ def test_attention_weights_come_with_a_seq2seq_model(
         assert sum(row) == pytest.approx(1.0, abs=1e-4)
     lookback = fc["attention"]["lookback_ts"]
     assert len(lookback) == 14 and lookback[-1] == fc["issued_at"]
+    a = fc["attention"]
+    assert a["resolution"] == "step" and a["segment_len"] == 1
+    assert a["uniform"] == pytest.approx(1 / 14)
+    assert a["row_steps"] == [[h, h] for h in range(1, 6)]
+    assert a["column_start_ts"] == a["column_end_ts"] == lookback
+    assert len(a["row_entropy"]) == 5 and all(0.0 <= e <= 1.0 + 1e-6 for e in a["row_entropy"])
 
 
 @pytest.mark.parametrize(

@@ -226,7 +226,20 @@ def test_weather_variables_and_the_attention_heatmap(dash: Dash, artifacts: Path
     heat = dash.trace("attention", "attention")
     assert heat["type"] == "heatmap"
     assert len(heat["z"]) == 7 and all(len(row) == 28 for row in heat["z"])  # (H, L)
-    assert heat["x"][-1].startswith("2015-12-31")  # the lookback ends at the forecast origin
+    # numeric axes: the lookback's 28 steps end at the issue time (0), the forecast steps 1..7
+    assert heat["x"][0] == -27.5 and heat["x"][-1] == 0.5 and len(heat["x"]) == 29
+    assert heat["y"][0] == 0.5 and heat["y"][-1] == 7.5
+    # the colour is log2(weight / uniform), anchored at uniform and never narrower than 1/4x..4x
+    assert heat["meta"]["uniform"] == pytest.approx(1 / 28) and heat["meta"]["span"] >= 2
+    scale = dash.page.evaluate(
+        "() => { const t = document.getElementById('attention').data[0];"
+        " return [t.zmin, t.zmid, t.zmax, t.colorbar.title.text]; }"
+    )
+    assert scale[0] == -scale[2] and scale[1] == 0 and "uniform" in scale[3]
+    entropy = dash.trace("attention-entropy", "attention")
+    assert len(entropy["x"]) == 7 and all(0 <= e <= 1.0001 for e in entropy["x"])
+    subtitle = dash.page.text_content("#attention-subtitle") or ""
+    assert "uniform 1/28" in subtitle and "entropy" in subtitle
     dash.page.screenshot(path=str(artifacts / "dashboard-weather.png"), full_page=True)
     dash.page.check('input[name="strategy"][value="recursive"]')
     dash.page.wait_for_selector("#attention-card", state="hidden")

@@ -55,7 +55,7 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
     out = retrain(
         series=["aapl-flawed", "seattle-flawed"], database_url=database_url, quick=True
     )  # the bundled forecaster/retrain.yaml, its quick settings
-    assert out["failed"] == [] and len(out["versions"]) == 10, out["candidates"]
+    assert out["failed"] == [] and len(out["versions"]) == 12, out["candidates"]
     assert out["cut_short"] == []
     with session_factory.begin() as session:
         run = repo.get_run(session=session, run_id=out["run_id"])
@@ -65,7 +65,7 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
             for v in registry.list_versions(session=session, series_id=stock_id)
             if v.weights is not None
         ]
-        assert len(stock_versions) == 5
+        assert len(stock_versions) == 6
         for version in stock_versions:
             norm = version.normalization
             assert norm["transform"] == "log_return"

@@ -36,6 +36,13 @@ CONTRACT = [
         "direct",
         {"attention": "luong", "seq2seq_cell": "gru", "revin_affine": True},
     ),
+    # segment-wise seq2seq: 2 lookback segments, one output segment per decoder step
+    ("seq2seq_attention", "direct", {"segment_len": 7, "normalization": "none"}),
+    (
+        "seq2seq_attention",
+        "direct",
+        {"segment_len": 7, "attention": "luong", "seq2seq_cell": "gru"},
+    ),
     ("gru", "direct", {"segment_len": 7}),  # SegRNN-style
     ("lstm", "direct", {"segment_len": 7, "normalization": "global"}),
 ]
@@ -75,8 +82,15 @@ def test_every_architecture_and_strategy_trains_predicts_and_round_trips(
     assert np.isfinite(points["value"]).all()
     assert (points["lower"] <= points["value"]).all() and (points["value"] <= points["upper"]).all()
     assert forecast.issued_at == frame.index[-1]
-    if architecture == "seq2seq_attention":
+    if architecture == "seq2seq_attention" and "segment_len" in extra:
+        # at the resolution it attends: 1 output segment of 7 steps over 2 lookback segments
+        assert model.attention_unit == forecast.attention_unit == 7
+        assert forecast.attention is not None and forecast.attention.shape == (1, 2)
+        assert np.allclose(forecast.attention.sum(axis=1), 1.0)
+    elif architecture == "seq2seq_attention":
+        assert forecast.attention_unit == 1
         assert forecast.attention is not None and forecast.attention.shape == (7, 14)
+        assert np.allclose(forecast.attention.sum(axis=1), 1.0)
     else:
         assert forecast.attention is None
 

@@ -4,7 +4,7 @@ from torch import Tensor, nn
 
 from forecaster.errors import HorizonTooLong, InvalidRequest
 from forecaster.models.rnn import RNNConfig, build_rnn
-from forecaster.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from forecaster.models.seq2seq import SegmentSeq2Seq, Seq2Seq, Seq2SeqConfig
 from forecaster.strategies import check_supported, direct, forecast, recursive, supported_strategies
 
 torch.set_num_threads(1)
@@ -53,6 +53,15 @@ def test_direct_keeps_the_first_steps_and_the_attention():
     out = direct(model, torch.randn(3, 8, 2), None, horizon=2)
     assert out.y_hat.shape == (3, 2, 2)
     assert out.attention is not None and out.attention.shape == (3, 2, 8)
+    assert out.unit == 1
+
+
+def test_direct_keeps_the_attention_rows_of_the_segments_that_reach_the_horizon():
+    cfg = Seq2SeqConfig(n_features=2, horizon=12, hidden_size=4, lookback=8, segment_len=4)
+    model = SegmentSeq2Seq(cfg)
+    out = direct(model, torch.randn(3, 8, 2), None, horizon=5)  # steps 1-4 and 5: 2 segments
+    assert out.y_hat.shape == (3, 5, 2) and out.unit == 4
+    assert out.attention is not None and out.attention.shape == (3, 2, 2)
 
 
 @pytest.mark.parametrize(

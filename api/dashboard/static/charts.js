@@ -186,30 +186,106 @@ export function plotErrors(node, steps, metric, modelId) {
 
 // --- attention -----------------------------------------------------------------------
 
-// weights (H, L): row h is how forecast step h+1 spread its attention over the lookback rows.
+// The colour is log2(weight / uniform), uniform = 1 / columns: white where a row attends evenly,
+// blue above uniform, orange below. Its range is at least 1/4x to 4x uniform and never stretched to
+// the data, so weights within a few percent of uniform stay pale instead of looking like a pattern.
+const ATTENTION_SPAN = 2; // log2: 1/4x .. 4x
+const ATTENTION_SCALE = [
+  [0, "#b35806"],
+  [0.25, "#f1a340"],
+  [0.5, "#ffffff"],
+  [0.75, "#6baed6"],
+  [1, "#08306b"],
+];
+
+function ratioLabel(v) {
+  if (v === 0) return "uniform";
+  const r = 2 ** Math.abs(v);
+  const text = Number.isInteger(r) ? `${r}` : r.toFixed(1);
+  return v > 0 ? `${text}x` : `1/${text}x`;
+}
+
+// attention: the API's AttentionPublic. Row r covers forecast steps row_steps[r], column c the
+// lookback rows column_start_ts[c]..column_end_ts[c] (segment_len steps each). Axes are numeric
+// (steps from the issue time, 0 = the last observed row), so plotly spaces the labels itself.
 export function plotAttention(node, attention) {
   const w = attention.weights;
-  const x = attention.lookback_ts.length === w[0].length ? attention.lookback_ts : w[0].map((_, i) => i - w[0].length + 1);
-  const trace = {
+  const unit = attention.segment_len || 1;
+  const cols = w[0].length;
+  const length = cols * unit;
+  const uniform = attention.uniform || 1 / cols;
+  const z = w.map((row) => row.map((v) => Math.log2(Math.max(v, uniform / 64) / uniform)));
+  const peak = Math.max(ATTENTION_SPAN, ...z.map((row) => Math.max(...row.map(Math.abs))));
+  const span = Math.ceil(peak);
+  const ticks = [];
+  for (let v = -span; v <= span; v += span > 4 ? 2 : 1) ticks.push(v);
+  const xEdges = Array.from({ length: cols + 1 }, (_, c) => -(length - 1) - 0.5 + c * unit);
+  const yEdges = attention.row_steps.map((s) => s[0] - 0.5).concat([attention.row_steps.at(-1)[1] + 0.5]);
+  const starts = attention.column_start_ts.length === cols ? attention.column_start_ts : null;
+  const ends = attention.column_end_ts.length === cols ? attention.column_end_ts : null;
+  const custom = w.map((row, r) =>
+    row.map((v, c) => [
+      v,
+      v / uniform,
+      starts ? (unit > 1 ? `${starts[c]} to ${ends[c]}` : starts[c]) : `column ${c + 1}`,
+      attention.row_steps[r][0] === attention.row_steps[r][1] ? `t+${attention.row_steps[r][0]}` : `t+${attention.row_steps[r][0]} to t+${attention.row_steps[r][1]}`,
+    ]),
+  );
+  const heat = {
     uid: "attention",
     type: "heatmap",
-    z: w,
-    x,
-    y: w.map((_, i) => `t+${i + 1}`),
-    colorscale: [
-      [0, "#f4f8fc"],
-      [1, "#0b3d73"],
-    ], // darker: looked at more
-    colorbar: { title: { text: "weight" }, thickness: 12 },
-    hovertemplate: "input %{x}<br>forecast step %{y}<br>weight %{z:.3f}<extra></extra>",
+    z,
+    x: xEdges,
+    y: yEdges,
+    zmin: -span,
+    zmax: span,
+    zmid: 0,
+    colorscale: ATTENTION_SCALE,
+    customdata: custom,
+    meta: { uniform, resolution: attention.resolution, segment_len: unit, span },
+    colorbar: {
+      title: { text: `weight / uniform<br>(1/${cols} = ${uniform.toPrecision(2)})`, side: "right" },
+      tickvals: ticks,
+      ticktext: ticks.map(ratioLabel),
+      thickness: 12,
+      x: 1.02,
+    },
+    hovertemplate:
+      "input %{customdata[2]}<br>forecast %{customdata[3]}<br>weight %{customdata[0]:.4f} (%{customdata[1]:.2f}x uniform)<extra></extra>",
+  };
+  const entropy = {
+    uid: "attention-entropy",
+    type: "bar",
+    orientation: "h",
+    x: attention.row_entropy,
+    y: attention.row_steps.map((s) => (s[0] + s[1]) / 2),
+    width: attention.row_steps.map((s) => Math.max(1, s[1] - s[0] + 1) * 0.8),
+    marker: { color: "#7b8794" },
+    xaxis: "x2",
+    yaxis: "y",
+    hovertemplate: "forecast step %{y}<br>entropy %{x:.3f} of uniform<extra></extra>",
+    showlegend: false,
   };
   const layout = {
-    margin: { l: 50, r: 10, t: 10, b: 40 },
+    margin: { l: 56, r: 10, t: 10, b: 44 },
     font: FONT,
-    xaxis: { title: { text: "lookback (input) step" } },
-    yaxis: { title: { text: "forecast step" }, autorange: "reversed" },
+    xaxis: {
+      domain: [0, 0.8],
+      title: { text: unit > 1 ? `lookback, in segments of ${unit} steps (steps before the issue time)` : "lookback (steps before the issue time)" },
+      zeroline: false,
+    },
+    xaxis2: {
+      domain: [0.84, 1],
+      range: [0, 1],
+      tickvals: [0, 0.5, 1],
+      title: { text: "entropy / uniform" },
+      gridcolor: GRID,
+    },
+    // step 1 at the top; the range is the rows' own, not stretched by the entropy bars
+    yaxis: { title: { text: "forecast step" }, range: [yEdges.at(-1), yEdges[0]], zeroline: false },
+    showlegend: false,
   };
-  return Plotly.react(node, [trace], layout, SMALL_CONFIG);
+  return Plotly.react(node, [heat, entropy], layout, SMALL_CONFIG);
 }
 
 // --- preview while plotly loads --------------------------------------------------------

@@ -461,8 +461,15 @@ function renderAttention() {
     return;
   }
   card.hidden = false;
-  const lookback = fc.attention.weights[0].length;
-  $("attention-subtitle").textContent = `· ${modelLabel(fc.model)}, issued at ${fmtDate(fc.issued_at)}: which of the last ${lookback} steps each forecast step looked at`;
+  const a = fc.attention;
+  const cols = a.weights[0].length;
+  const steps = cols * (a.segment_len || 1);
+  const what = a.resolution === "segment" ? `${cols} segments of ${a.segment_len} steps` : `${cols} steps`;
+  const mean = a.row_entropy.reduce((t, v) => t + v, 0) / Math.max(1, a.row_entropy.length);
+  $("attention-subtitle").textContent =
+    `· ${modelLabel(fc.model)}, issued at ${fmtDate(fc.issued_at)}: how each forecast ${a.resolution === "segment" ? "segment" : "step"} weighed the last ${steps} steps (${what}). ` +
+    `Colour: weight against uniform 1/${cols} (white = uniform, blue = more, orange = less). ` +
+    `Bars: each row's entropy relative to uniform (1 = attends evenly; mean ${mean.toFixed(2)}).`;
   plotAttention($("attention"), fc.attention);
 }
 
