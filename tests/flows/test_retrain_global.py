@@ -32,8 +32,15 @@ def test_a_group_trains_once_and_competes_for_each_members_champion(
         yaml.safe_dump(
             {
                 "backtest_origins": 20,
-                "defaults": {"lookback": 28, "horizon": 7, "hidden_size": 16, "num_layers": 1,
-                             "epochs": 6, "lr": 0.005, "targets": ["tmax"]},  # fmt: skip
+                "defaults": {
+                    "lookback": 28,
+                    "horizon": 7,
+                    "hidden_size": 16,
+                    "num_layers": 1,
+                    "epochs": 6,
+                    "lr": 0.005,
+                    "targets": ["tmax"],
+                },  # fmt: skip
                 "candidates": [{"architecture": "gru", "strategy": "direct"}],
                 "groups": {"stations": {"frequency": "D", "embedding_dim": 3}},
             }
@@ -48,7 +55,9 @@ def test_a_group_trains_once_and_competes_for_each_members_champion(
     with session_factory.begin() as session:
         for key in MEMBERS:
             series = repo.get_series(session=session, key=key)
-            champion = registry.get_champion(session=session, series_id=series.id, strategy="direct")
+            champion = registry.get_champion(
+                session=session, series_id=series.id, strategy="direct"
+            )
             winners = [c for c in (own[key], shared[key]) if c["promoted"]]
             if winners:  # the better of the two (each beat the baselines and the old champion)
                 best = min(winners, key=lambda c: c["candidate_score"])
