@@ -2,8 +2,8 @@
 each against the champion and the baselines on the same recent window, register them, promote per
 the champion rule (a baseline serves where no model beats it), refresh forecasts.
 
-Each series x candidate is its own Prefect task, so a task runner can spread them (threads on
-one machine; a Dask or Ray task runner past it). A candidate that fails or is worse never
+Each series x candidate (and each group's global model) is its own Prefect task; the task runner
+is chosen from the settings when a run starts (flows/runners.py: threads, or Dask). A candidate that fails or is worse never
 replaces the champion. Each task only registers its candidate (status "candidate") with the
 decision the champion rule would take; once every candidate has finished, one transaction per
 series promotes the best winner per strategy and refreshes that series' forecasts: all of a
