@@ -3,7 +3,11 @@ FROM python:3.11-slim
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 \
     PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
 WORKDIR /app
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# The CPU torch by default; a GPU image takes the CUDA build of the same version:
+#   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .
+# (the wheels carry the CUDA runtime; the host needs the NVIDIA driver and container toolkit)
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX}
 COPY pyproject.toml README.md ./
 COPY forecaster ./forecaster
 COPY api ./api

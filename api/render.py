@@ -15,6 +15,7 @@ from api.schemas import (
     AttentionPublic,
     ForecastPointPublic,
     ForecastPublic,
+    GlobalModelRef,
     ModelDetail,
     ModelPublic,
     StepMetrics,
@@ -59,6 +60,16 @@ def model_public(version: ModelVersion, series_key: str, *, full: bool = False) 
         run_id=version.run_id,
         created_at=version.created_at,
         promoted_at=version.promoted_at,
+        global_model=global_ref(version),
+    )
+
+
+def global_ref(version: ModelVersion) -> GlobalModelRef | None:
+    row = version.global_model if version.global_model_id is not None else None
+    if row is None:
+        return None
+    return GlobalModelRef(
+        id=row.id, group=row.group, members=list(row.members), embedding_dim=row.embedding_dim
     )
 
 

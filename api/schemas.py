@@ -187,6 +187,15 @@ class StepMetrics(BaseModel):
     seasonal_naive: dict[str, float | None]
 
 
+class GlobalModelRef(BaseModel):
+    """The global model a version belongs to: one network trained across a group of series."""
+
+    id: int
+    group: str = Field(description="the retrain config's group name")
+    members: list[str] = Field(description="the series it was trained on (each has a version)")
+    embedding_dim: int
+
+
 class ModelPublic(BaseModel):
     id: int
     series: str
@@ -211,6 +220,10 @@ class ModelPublic(BaseModel):
     run_id: int | None
     created_at: datetime
     promoted_at: datetime | None
+    global_model: GlobalModelRef | None = Field(
+        default=None,
+        description="set on a member of a global model (null: trained on this series alone)",
+    )
 
 
 class ModelDetail(ModelPublic):

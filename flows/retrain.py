@@ -2,8 +2,8 @@
 each against the champion and the baselines on the same recent window, register them, promote per
 the champion rule (a baseline serves where no model beats it), refresh forecasts.
 
-Each series x candidate is its own Prefect task, so a task runner can spread them (threads on
-one machine; a Dask or Ray task runner past it). A candidate that fails or is worse never
+Each series x candidate (and each group's global model) is its own Prefect task; the task runner
+is chosen from the settings when a run starts (flows/runners.py: threads, or Dask). A candidate that fails or is worse never
 replaces the champion. Each task only registers its candidate (status "candidate") with the
 decision the champion rule would take; once every candidate has finished, one transaction per
 series promotes the best winner per strategy and refreshes that series' forecasts: all of a
@@ -14,32 +14,29 @@ before each series commits.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.futures import wait
 from prefect.logging import get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
-from forecaster.config import get_settings
+from forecaster.config import Settings, get_settings
 from forecaster.db import repo
 from forecaster.forecasting import ModelSpec
-from forecaster.registry import promote_best, record_failure
+from forecaster.registry import promote_best, record_failure, record_global_failure
 from forecaster.retrain_config import load_retrain_config
 from forecaster.service import (
     TrainRequest,
     precompute_forecasts,
     refresh_baselines,
     served_champions,
+    train_group,
     train_series,
 )
-
-# Two cores here: one training at a time, each using torch's threads. Raise it on a bigger box.
-WORKERS = int(os.environ.get("FORECASTER_RETRAIN_WORKERS", "1"))
 
 
 @task(task_run_name="train-{series_key}-{spec_dict[architecture]}-{spec_dict[strategy]}")
@@ -52,20 +49,33 @@ def train_candidate(
     origins: int,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    """Train, register and maybe promote one candidate; a crash is recorded as a failed version."""
+    """Train, register and maybe promote one candidate; a crash is recorded as a failed version.
+
+    Runs wherever the task runner puts it (a thread, a Dask worker process): it gets the
+    database URL, opens its own engine there, and reads the device and torch threads from the
+    settings of the machine it trains on.
+    """
     sessions = session_factory(database_url)
     spec = ModelSpec.from_dict(spec_dict)
     request = TrainRequest(series_key, spec, metric=metric, origins=origins)
-    base = {"series": series_key, "architecture": spec.architecture, "strategy": spec.strategy}
+    base: dict[str, Any] = {
+        "series": series_key,
+        "architecture": spec.architecture,
+        "strategy": spec.strategy,
+    }
+    here = get_settings()
+    n_threads = runners.task_threads(threads or here.torch_threads or None)
+    base["executor"] = {**runners.where(), "torch_threads": n_threads}
     try:
-        runs.checkpoint(run_id)
+        runs.checkpoint(run_id, sessions)
         decision = train_series(
             sessions=sessions,
             request=request,
             run_id=run_id,
-            threads=threads,
+            threads=n_threads,
+            device=here.device,
             apply=False,
-            progress=lambda _epoch: runs.checkpoint(run_id),  # a cancel stops the fit at once
+            progress=lambda _epoch: runs.checkpoint(run_id, sessions),  # a cancel stops the fit
         )
     except runs.RunCancelled as exc:
         return {**base, "version_id": None, "promoted": False, "failed": False,
@@ -83,22 +93,85 @@ def train_candidate(
                 error=error,
                 run_id=run_id,
             )
-        return {
-            "series": series_key,
-            "architecture": spec.architecture,
-            "strategy": spec.strategy,
-            "version_id": version.id,
-            "promoted": False,
-            "failed": True,
-            "reason": error,
-        }  # the traceback is in the worker's log, not on the open version row
-    return {
-        "series": series_key,
+        return {**base, "version_id": version.id, "promoted": False, "failed": True,
+                "reason": error}  # fmt: skip  # the traceback is in the worker's log
+    return {**base, "failed": False, **decision.as_dict()}
+
+
+@task(task_run_name="train-global-{group}-{spec_dict[architecture]}-{spec_dict[strategy]}")
+def train_group_candidate(
+    database_url: str,
+    group: str,
+    members: list[str],
+    spec_dict: dict[str, Any],
+    embedding_dim: int,
+    run_id: int,
+    metric: str,
+    origins: int,
+    threads: int | None = None,
+) -> list[dict[str, Any]]:
+    """Train one global model across the group's members and register it once, with a version
+    per member judged for that member's champion; a crash is a failed version of every member."""
+    sessions = session_factory(database_url)
+    spec = ModelSpec.from_dict(spec_dict)
+    here = get_settings()
+    n_threads = runners.task_threads(threads or here.torch_threads or None)
+    base: dict[str, Any] = {
         "architecture": spec.architecture,
         "strategy": spec.strategy,
-        "failed": False,
-        **decision.as_dict(),
+        "group": group,
+        "executor": {**runners.where(), "torch_threads": n_threads},
     }
+    try:
+        runs.checkpoint(run_id, sessions)
+        global_id, decisions = train_group(
+            sessions=sessions,
+            group=group,
+            members=members,
+            spec=spec,
+            embedding_dim=embedding_dim,
+            metric=metric,
+            origins=origins,
+            run_id=run_id,
+            threads=n_threads,
+            device=here.device,
+            apply=False,
+            progress=lambda _epoch: runs.checkpoint(run_id, sessions),
+        )
+    except runs.RunCancelled as exc:
+        return [{**base, "series": key, "version_id": None, "promoted": False, "failed": False,
+                 "cancelled": True, "reason": str(exc)} for key in members]  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - recorded on the run and as failed versions
+        error = f"{type(exc).__name__}: {exc}"
+        out = []
+        with sessions.begin() as session:
+            failed = record_global_failure(
+                session=session, group=group, members=members, spec=spec, run_id=run_id
+            )
+            for key in members:
+                version = record_failure(
+                    session=session,
+                    series_id=repo.get_series(session=session, key=key).id,
+                    architecture=spec.architecture,
+                    strategy=spec.strategy,
+                    spec=spec.to_dict(),
+                    error=error,
+                    run_id=run_id,
+                    global_model_id=failed.id,
+                )
+                out.append({**base, "series": key, "version_id": version.id, "promoted": False,
+                            "failed": True, "reason": error})  # fmt: skip
+        return out
+    return [
+        {**base, "series": key, "failed": False, "global_model_id": global_id, **d.as_dict()}
+        for key, d in decisions.items()
+    ]
+
+
+def _label(r: dict[str, Any]) -> str:
+    """How logs and the run's error name a candidate: "AAPL lstm/direct (global stocks)"."""
+    group = f" (global {r['group']})" if r.get("group") else ""
+    return f"{r['series']} {r['architecture']}/{r['strategy']}{group}"
 
 
 @task(task_run_name="baselines-{series_key}-{spec_dict[strategy]}")
@@ -146,7 +219,7 @@ def commit_series(
 
 @flow(
     name="retrain",
-    task_runner=ThreadPoolTaskRunner(max_workers=WORKERS),  # type: ignore[arg-type]
+    task_runner=runners.FromSettings(),  # threads or Dask, from the settings of each run
     **HOOKS,
 )
 def retrain(
@@ -159,6 +232,7 @@ def retrain(
 ) -> dict[str, Any]:
     """Retrain `series` (all when empty) with the candidates of the retrain config."""
     logger = get_run_logger()
+    database_url = database_url or get_settings().database_url  # the URL travels to the tasks
     factory = session_factory(database_url)
     run_id = open_run(factory, "retrain", run_id, {"series": series or [], "quick": quick})
 
@@ -166,7 +240,7 @@ def retrain(
         settings = get_settings()
         path = config_path or (str(settings.retrain_config) if settings.retrain_config else None)
         config = load_retrain_config(Path(path) if path else None)
-        n_threads = threads or settings.torch_threads or None
+        n_threads = threads or settings.torch_threads or runners.flow_share(Settings())
         with factory.begin() as session:
             rows = (
                 [repo.get_series(session=session, key=k) for k in series]
@@ -174,10 +248,23 @@ def retrain(
                 else repo.list_series(session=session)
             )
             jobs = [(s.key, s.frequency) for s in rows]
+        groups = {name: g.members(jobs) for name, g in config.groups.items()}
+        for name, members in list(groups.items()):
+            if len(members) < 2:  # a run touches only its own series' champions
+                logger.info(
+                    "group %s: %d of its series in this run; not trained", name, len(members)
+                )
+                del groups[name]
+        freq_of = dict(jobs)
+        group_specs = {
+            name: config.group_specs(name, freq_of[members[0]], quick=quick)
+            for name, members in groups.items()
+        }
         # the baselines first, one per series and strategy, calibrated for the longest candidate
         for key, freq in jobs:
             longest: dict[str, ModelSpec] = {}
-            for spec in config.specs(key, freq, quick=quick):
+            grouped = [s for g, m in groups.items() if key in m for s in group_specs[g]]
+            for spec in [*config.specs(key, freq, quick=quick), *grouped]:
                 if spec.horizon > getattr(longest.get(spec.strategy), "horizon", 0):
                     longest[spec.strategy] = spec
             for spec in longest.values():
@@ -202,8 +289,24 @@ def retrain(
             for key, freq in jobs
             for spec in config.specs(key, freq, quick=quick)
         ]
+        group_futures = [
+            train_group_candidate.submit(
+                database_url,
+                name,
+                members,
+                spec.to_dict(),
+                config.groups[name].embedding_dim,
+                run_id,
+                config.metric,
+                config.backtest_origins,
+                n_threads,
+            )
+            for name, members in groups.items()
+            for spec in group_specs[name]
+        ]
         wait(futures)
-        results = [f.result() for f in futures]
+        wait(group_futures)
+        results = [f.result() for f in futures] + [r for f in group_futures for r in f.result()]
         runs.checkpoint(run_id)  # cancelled: nothing of this run is promoted
         forecasts = {}
         for key, _ in jobs:
@@ -215,18 +318,11 @@ def retrain(
                     r["promoted"] = False
                     r["reason"] += "; another candidate of this run scored better"
         for r in results:
-            logger.info("%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], r["reason"])
+            logger.info("%s: %s", _label(r), r["reason"])
             for notice in r.get("notices", []):
-                logger.warning(
-                    "%s %s/%s: %s", r["series"], r["architecture"], r["strategy"], notice
-                )
+                logger.warning("%s: %s", _label(r), notice)
         failed = [r for r in results if r["failed"]]
-        error = (
-            "; ".join(
-                f"{r['series']} {r['architecture']}/{r['strategy']}: {r['reason']}" for r in failed
-            )
-            or None
-        )
+        error = "; ".join(f"{_label(r)}: {r['reason']}" for r in failed) or None
         result = {
             "versions": [r["version_id"] for r in results if r["version_id"] is not None],
             "promoted": [r["version_id"] for r in results if r["promoted"]],

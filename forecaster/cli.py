@@ -312,6 +312,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
             sessions=sessions,
             request=request,
             threads=settings.torch_threads or None,
+            device=settings.device,
             progress=progress,
         )
     finally:

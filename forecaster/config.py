@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,14 @@ class Settings(BaseSettings):
     prefect_api_url: str | None = None  # None: flows run in-process
     # `forecaster serve` without FORECASTER_PREFECT_API_URL serves the deployments' schedules
     schedules: bool = True
+    # Where the retrain flow's per-series x per-candidate tasks run, read when a flow run starts:
+    # "threads" (this process), "dask" (a local cluster of retrain_workers processes, or the
+    # scheduler at dask_address). dask_address alone implies "dask".
+    task_runner: Literal["threads", "dask"] | None = None  # None: "dask" iff dask_address is set
+    retrain_workers: int = Field(default=1, ge=1, le=1024)  # threads, or local Dask workers
+    dask_address: str | None = None  # e.g. tcp://dask-scheduler:8786
+    # Where training runs, read on the machine that trains: "auto" takes a GPU when torch sees one
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
     # FORECASTER_PRODUCTION=1: `serve` refuses to start without an API key (compose sets it)
     production: bool = False
@@ -40,6 +49,20 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("dask_address")
+    @classmethod
+    def _scheduler_url(cls, value: str | None) -> str | None:
+        if value is not None and "://" not in value:
+            raise ValueError(
+                f"dask_address={value!r}: give the scheduler's URL, e.g. tcp://dask-scheduler:8786"
+            )
+        return value or None
+
+    @property
+    def runner(self) -> str:
+        """The retrain flow's task runner: "threads" or "dask"."""
+        return self.task_runner or ("dask" if self.dask_address else "threads")
 
     @field_validator("database_url")
     @classmethod

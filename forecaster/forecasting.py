@@ -36,8 +36,8 @@ from forecaster.data.calendar import (
     season_length,
 )
 from forecaster.data.pipeline import Encoded, Pipeline, Transform, screen_inputs
-from forecaster.data.splits import split_borders, window_origins
-from forecaster.data.windows import fill_window_gaps, make_window_set, sliding_windows
+from forecaster.data.splits import SplitBorders, split_borders, window_origins
+from forecaster.data.windows import WindowSet, fill_window_gaps, make_window_set, sliding_windows
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
 from forecaster.intervals import (
     CAL_WINDOW,
@@ -53,6 +53,7 @@ from forecaster.intervals import (
     online_multipliers,
     scale_floor,
 )
+from forecaster.models.group import GlobalModule, MemberModule
 from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from forecaster.models.spec import ModelSpec
@@ -505,6 +506,7 @@ class TrainedModel:
                 "n_features": len(self.variables),
                 "n_calendar": self.pipeline.n_calendar,
                 "out_idx": self._out_idx(),
+                **self._member_state(),
             },
             "calibration": None if self.calibration is None else self.calibration.state(),
             "intervals": None if self.intervals is None else self.intervals.state(),
@@ -517,6 +519,14 @@ class TrainedModel:
         return {
             k: v.detach().cpu().contiguous().clone() for k, v in self.module.state_dict().items()
         }
+
+    def _member_state(self) -> dict[str, Any]:
+        """For a member of a global model: which member it is of how many, and the embedding's
+        size (its weights are the global model's, stored once)."""
+        if not isinstance(self.module, MemberModule):
+            return {}
+        net = self.module.net
+        return {"global": {"n_series": net.n_series, "dim": net.dim, "index": self.module.index}}
 
     def _out_idx(self) -> list[int]:
         return (
@@ -538,14 +548,21 @@ class TrainedModel:
         spec = ModelSpec.from_dict(state["spec"])
         pipeline = Pipeline.from_state(state["normalization"])
         meta = state["module"]
+        member = meta.get("global")  # a member of a global model: `weights` are the network's
         with torch.random.fork_rng(devices=[]):
             module = build_module(
                 spec,
                 n_features=int(meta["n_features"]),
-                n_calendar=int(meta["n_calendar"]),
+                n_calendar=int(meta["n_calendar"]) + (int(member["dim"]) if member else 0),
                 out_idx=meta["out_idx"],
             )
-        module.load_state_dict(weights, strict=True)
+            if member:
+                net = GlobalModule(module, n_series=int(member["n_series"]), dim=int(member["dim"]))
+        if member:
+            net.load_state_dict(weights, strict=True)
+            module = net.member(int(member["index"]))
+        else:
+            module.load_state_dict(weights, strict=True)
         calibration = (
             None
             if state.get("calibration") is None
@@ -723,27 +740,47 @@ def _setup_intervals(
     return replace(setup, max_horizon=reach, reason=reason)
 
 
-def train_model(
-    frame: pd.DataFrame,
-    spec: ModelSpec,
-    *,
-    freq: str,
-    device: str | None = None,
-    threads: int | None = None,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-) -> TrainOutcome:
-    """Fit a model on the frame's training split, calibrate its intervals on the validation split
-    and score it beside the baselines on the validation and test splits.
+@dataclass
+class TrainingData:
+    """One series made ready to train on: the fitted pipeline, the encoded frame, the split
+    borders and the training and validation window origins (rows of each window's first target)."""
 
-    The scaler sees only the training split; training windows lie wholly inside it; early
-    stopping and calibration use the validation split; the test split is only scored.
+    frame: pd.DataFrame
+    spec: ModelSpec  # with the inputs actually used (screened ones left out)
+    freq: str
+    pipeline: Pipeline
+    enc: Encoded
+    borders: SplitBorders
+    inputs: list[str]
+    targets: list[str]
+    out_idx: list[int]
+    origins: dict[str, np.ndarray]  # "training", "validation"
 
-    Args:
-        frame: DatetimeIndex "ts", float columns per variable, NaN for gaps.
-        freq: pandas alias of the series' calendar ("B", "D", "h").
-        device: "cpu", "cuda", ...; None: a GPU when present.
-        threads: torch.set_num_threads during training.
-        progress: called once per epoch (see training.fit).
+    def windows(self, split: str) -> WindowSet:
+        return make_window_set(
+            self.enc.values,
+            self.enc.calendar,
+            self.origins[split],
+            lookback=self.spec.lookback,
+            horizon=self.spec.model_horizon,
+            out_idx=self.out_idx,
+        )
+
+
+def screened_inputs(frame: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], dict[str, str]]:
+    """The inputs a spec would train on for this frame, and why each other one is left out."""
+    _check_frame(frame)
+    spec.validate([str(c) for c in frame.columns], len(frame))
+    inputs, targets = spec.resolve([str(c) for c in frame.columns])
+    borders = split_borders(
+        len(frame), val_fraction=spec.val_fraction, test_fraction=spec.test_fraction
+    )
+    return screen_inputs(frame, border=borders.train_end, inputs=inputs, targets=targets)
+
+
+def prepare_data(frame: pd.DataFrame, spec: ModelSpec, *, freq: str) -> TrainingData:
+    """Validate, screen the inputs, fit the pipeline on the training split and find the windows.
+
     Raises:
         InvalidRequest, InvalidData: with a message saying what to change.
     """
@@ -775,12 +812,12 @@ def train_model(
     out_idx = list(range(len(inputs))) if spec.strategy == "recursive" else tgt
     h_model = spec.model_horizon
     observed = enc.observed(out_idx)
-    windows = {}
+    origins = {}
     for split, (lo, hi) in (
         ("training", borders.rows("train")),
         ("validation", borders.rows("valid")),
     ):
-        origins = window_origins(
+        found = window_origins(
             lookback=spec.lookback,
             horizon=h_model,
             lo=lo,
@@ -790,39 +827,71 @@ def train_model(
             keep_lookback_inside=split == "training",  # training windows never cross the border
             stride=spec.stride if split == "training" else 1,
         )
-        if len(origins) == 0:
+        if len(found) == 0:
             nan_share = {v: round(float(frame[v].iloc[lo:hi].isna().mean()), 3) for v in inputs}
             raise InvalidData(
                 f"no {split} window of lookback={spec.lookback} and horizon={h_model} has finite inputs "
                 f"(gaps filled up to fill_limit={spec.fill_limit} rows) and observed targets; "
                 f"NaN share per variable in that split: {nan_share}"
             )
-        windows[split] = make_window_set(
-            enc.values,
-            enc.calendar,
-            origins,
-            lookback=spec.lookback,
-            horizon=h_model,
-            out_idx=out_idx,
-        )
+        origins[split] = np.asarray(found)
+    return TrainingData(
+        frame, spec, freq, pipeline, enc, borders, inputs, targets, out_idx, origins
+    )
+
+
+def train_model(
+    frame: pd.DataFrame,
+    spec: ModelSpec,
+    *,
+    freq: str,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainOutcome:
+    """Fit a model on the frame's training split, calibrate its intervals on the validation split
+    and score it beside the baselines on the validation and test splits.
+
+    The scaler sees only the training split; training windows lie wholly inside it; early
+    stopping and calibration use the validation split; the test split is only scored.
+
+    Args:
+        frame: DatetimeIndex "ts", float columns per variable, NaN for gaps.
+        freq: pandas alias of the series' calendar ("B", "D", "h").
+        device: "auto" (or None: a GPU when present), "cpu", "cuda", ...
+        threads: torch.set_num_threads during training.
+        progress: called once per epoch (see training.fit).
+    Raises:
+        InvalidRequest, InvalidData: with a message saying what to change.
+    """
+    data = prepare_data(frame, spec, freq=freq)
+    spec = data.spec
     cfg = train_config(spec, threads=threads)
     with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
         torch.manual_seed(spec.seed)
         module = build_module(
             spec,
-            n_features=len(inputs),
-            n_calendar=pipeline.n_calendar,
-            out_idx=out_idx,
+            n_features=len(data.inputs),
+            n_calendar=data.pipeline.n_calendar,
+            out_idx=data.out_idx,
         )
         result = fit(
             module,
-            windows["training"],
-            windows["validation"],
+            data.windows("training"),
+            data.windows("validation"),
             cfg=cfg,
             device=device,
             seed=spec.seed,
             progress=progress,
         )
+    return finish_training(data, module, result)
+
+
+def finish_training(data: TrainingData, module: nn.Module, result: FitResult) -> TrainOutcome:
+    """The fitted module as a TrainedModel of this series: intervals calibrated and the figures
+    scored on its own validation and test splits, beside the baselines."""
+    spec, enc, borders = data.spec, data.enc, data.borders
+    tgt = [data.inputs.index(t) for t in data.targets]
     idx = enc.index
     data_range = {
         "start": idx[0].isoformat(),
@@ -832,8 +901,8 @@ def train_model(
     }
     model = TrainedModel(
         spec=spec,
-        freq=freq,
-        pipeline=pipeline,
+        freq=data.freq,
+        pipeline=data.pipeline,
         module=module,
         data_range=data_range,
         fit_summary=result.to_dict(),

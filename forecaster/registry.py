@@ -32,9 +32,10 @@ from forecaster.baselines import (
 )
 from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
-from forecaster.db.models import ModelVersion, utcnow
+from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
 from forecaster.forecasting import TrainedModel, TrainOutcome, evaluate_model
+from forecaster.global_models import GlobalOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,12 @@ def save_version(
     outcome: TrainOutcome,
     run_id: int | None = None,
     status: str = "candidate",
+    global_model_id: int | None = None,
 ) -> ModelVersion:
-    """Store a trained model: weights as safetensors bytes, everything else as JSON, and its figures."""
+    """Store a trained model: weights as safetensors bytes, everything else as JSON, and its figures.
+
+    A member of a global model (`global_model_id`) stores no weights: they are the global model's.
+    """
     model = outcome.model
     state = model.state()
     version = ModelVersion(
@@ -74,9 +79,10 @@ def save_version(
         feature_spec=state,  # format, freq, variables, targets, module, calibration, data range, fit
         train_start=_naive(outcome.train_range[0]),
         train_end=_naive(outcome.train_range[1]),
-        weights=save_safetensors(model.weights()),
+        weights=None if global_model_id is not None else save_safetensors(model.weights()),
         status=status,
         run_id=run_id,
+        global_model_id=global_model_id,
     )
     session.add(version)
     session.flush()
@@ -123,9 +129,12 @@ def load_version(version: ModelVersion) -> Predictor:
     so nothing is unpickled."""
     if is_baseline(version.architecture) and version.status != "failed":
         return BaselineModel.from_state(model_state(version))
-    if version.weights is None:
+    blob = version.weights
+    if version.global_model is not None:  # a member: the group's network, stored once
+        blob = version.global_model.weights
+    if blob is None:
         raise UnknownModel(f"model version {version.id} has no weights (status {version.status})")
-    return TrainedModel.from_state(model_state(version), load_safetensors(version.weights))
+    return TrainedModel.from_state(model_state(version), load_safetensors(blob))
 
 
 # --- queries ----------------------------------------------------------------------------
@@ -221,7 +230,7 @@ def promote(*, session: Session, version_id: int) -> ModelVersion:
     repo.lock_series(session=session, ids=[version.series_id])
     session.refresh(version)  # as of the lock: a concurrent promotion has committed by now
     if version.status == "failed" or (
-        version.weights is None and not is_baseline(version.architecture)
+        not version.trained and not is_baseline(version.architecture)
     ):
         raise InvalidRequest(
             f"model version {version_id} failed to train and cannot be promoted; "
@@ -403,6 +412,7 @@ def register_candidate(
     origins: int = DEFAULT_BACKTEST_ORIGINS,
     force: bool = False,
     apply: bool = True,
+    global_model_id: int | None = None,
 ) -> Decision:
     """Save a candidate, refresh the strategy's baselines, backtest the candidate, the champion and
     the baselines on the same recent window, and choose the champion.
@@ -421,7 +431,13 @@ def register_candidate(
         raise InvalidRequest(f"metric={metric!r} is not one of {', '.join(METRICS)}")
     candidate = outcome.model
     strategy = candidate.spec.strategy
-    version = save_version(session=session, series_id=series_id, outcome=outcome, run_id=run_id)
+    version = save_version(
+        session=session,
+        series_id=series_id,
+        outcome=outcome,
+        run_id=run_id,
+        global_model_id=global_model_id,
+    )
     baselines = refresh_baselines(
         session=session,
         series_id=series_id,
@@ -570,6 +586,74 @@ def promote_best(*, session: Session, decisions: Sequence[dict[str, Any]]) -> li
     return promoted
 
 
+def register_global(
+    *,
+    session: Session,
+    group: str,
+    outcome: GlobalOutcome,
+    series_ids: dict[str, int],
+    frames: dict[str, pd.DataFrame],
+    run_id: int | None = None,
+    metric: str = DEFAULT_METRIC,
+    origins: dict[str, int] | None = None,
+    apply: bool = True,
+) -> tuple[GlobalModel, dict[str, Decision]]:
+    """Store a global model once, and one version per member, each judged by the champion rule
+    against that member's own champion and baselines on its own recent window (so a member keeps
+    its own model where that is better).
+
+    Returns the global model row and each member's decision (see `register_candidate`).
+    """
+    spec = outcome.spec
+    row = GlobalModel(
+        group=group,
+        architecture=spec.architecture,
+        strategy=spec.strategy,
+        hyperparameters=spec.to_dict(),
+        members=list(outcome.members),
+        embedding_dim=outcome.embedding_dim,
+        weights=save_safetensors(outcome.weights()),
+        fit=outcome.fit.to_dict(),
+        run_id=run_id,
+    )
+    session.add(row)
+    session.flush()
+    decisions = {}
+    for key in outcome.members:
+        decisions[key] = register_candidate(
+            session=session,
+            series_id=series_ids[key],
+            outcome=outcome.outcomes[key],
+            frame=frames[key],
+            run_id=run_id,
+            metric=metric,
+            origins=(origins or {}).get(key, DEFAULT_BACKTEST_ORIGINS),
+            apply=apply,
+            global_model_id=row.id,
+        )
+    return row, decisions
+
+
+def record_global_failure(
+    *, session: Session, group: str, members: Sequence[str], spec: Any, run_id: int | None
+) -> GlobalModel:
+    """The global model a crash left without weights: its members' failed versions point at it,
+    so a listing still shows which group the failure was."""
+    row = GlobalModel(
+        group=group,
+        architecture=spec.architecture,
+        strategy=spec.strategy,
+        hyperparameters=spec.to_dict(),
+        members=list(members),
+        weights=None,
+        fit={},
+        run_id=run_id,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def record_failure(
     *,
     session: Session,
@@ -579,6 +663,7 @@ def record_failure(
     spec: dict[str, Any],
     error: str,
     run_id: int | None,
+    global_model_id: int | None = None,
 ) -> ModelVersion:
     """A candidate that crashed is recorded as `failed` (no weights), so the run shows what broke."""
     version = ModelVersion(
@@ -590,6 +675,7 @@ def record_failure(
         normalization={},
         status="failed",
         run_id=run_id,
+        global_model_id=global_model_id,
     )
     session.add(version)
     session.flush()

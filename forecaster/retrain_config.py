@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,33 @@ import yaml
 
 from forecaster.errors import InvalidData
 from forecaster.forecasting import ModelSpec
+from forecaster.global_models import DEFAULT_EMBEDDING_DIM
 from forecaster.registry import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)}
+
+
+GROUP_KEYS = ("series", "frequency", "embedding_dim", "candidates")
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A global model's group: its members (listed, or every retrained series of a frequency),
+    the embedding size, its candidates (the config's own when unset) and spec overrides."""
+
+    name: str
+    series: tuple[str, ...] = ()
+    frequency: str | None = None
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM
+    candidates: tuple[dict[str, Any], ...] = ()
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def members(self, jobs: Sequence[tuple[str, str]]) -> list[str]:
+        """The group's members among the series (key, frequency) being retrained, in order."""
+        if self.series:
+            keys = {key for key, _ in jobs}
+            return [key for key in self.series if key in keys]
+        return [key for key, freq in jobs if freq == self.frequency]
 
 
 @dataclass(frozen=True)
@@ -25,6 +50,7 @@ class RetrainConfig:
     by_series: dict[str, dict[str, Any]]
     candidates: list[dict[str, Any]]
     quick: dict[str, Any]
+    groups: dict[str, GroupConfig] = field(default_factory=dict)
 
     def specs(self, series_key: str, frequency: str, *, quick: bool = False) -> list[ModelSpec]:
         """One ModelSpec per candidate for this series, with every override applied."""
@@ -40,6 +66,22 @@ class RetrainConfig:
             out.append(ModelSpec.from_dict(merged))
         return out
 
+    def group_specs(self, group: str, frequency: str, *, quick: bool = False) -> list[ModelSpec]:
+        """One ModelSpec per candidate of a group: defaults < by_frequency < the group's own keys
+        < the candidate's < quick."""
+        cfg = self.groups[group]
+        out = []
+        for cand in cfg.candidates or tuple(self.candidates):
+            merged = {
+                **self.defaults,
+                **self.by_frequency.get(frequency, {}),
+                **cfg.overrides,
+                **cand,
+                **(self.quick if quick else {}),
+            }
+            out.append(ModelSpec.from_dict(merged))
+        return out
+
 
 def _check_keys(where: str, mapping: dict[str, Any]) -> None:
     unknown = sorted(set(mapping) - SPEC_FIELDS)
@@ -48,6 +90,36 @@ def _check_keys(where: str, mapping: dict[str, Any]) -> None:
             f"retrain config {where}: unknown field(s) {', '.join(unknown)}; "
             f"valid fields are {', '.join(sorted(SPEC_FIELDS))}"
         )
+
+
+def _group(where: str, name: str, raw: Any) -> GroupConfig:
+    if not isinstance(raw, dict):
+        raise InvalidData(f"retrain config {where} groups.{name} must be a mapping")
+    series = raw.get("series") or []
+    frequency = raw.get("frequency")
+    if bool(series) == (frequency is not None):
+        raise InvalidData(
+            f"retrain config {where} groups.{name}: give its members as series: [KEY, ...] "
+            "or frequency: ALIAS (every retrained series of that frequency), one of the two"
+        )
+    overrides = {k: v for k, v in raw.items() if k not in GROUP_KEYS}
+    _check_keys(f"{where} groups.{name}", overrides)
+    candidates = [dict(c) for c in raw.get("candidates") or []]
+    for i, c in enumerate(candidates):
+        _check_keys(f"{where} groups.{name}.candidates[{i}]", c)
+    dim = raw.get("embedding_dim", DEFAULT_EMBEDDING_DIM)
+    if not isinstance(dim, int) or dim < 1:
+        raise InvalidData(
+            f"retrain config {where} groups.{name}.embedding_dim={dim!r} must be an integer >= 1"
+        )
+    return GroupConfig(
+        name=name,
+        series=tuple(str(k) for k in series),
+        frequency=None if frequency is None else str(frequency),
+        embedding_dim=dim,
+        candidates=tuple(candidates),
+        overrides=overrides,
+    )
 
 
 def load_retrain_config(path: Path | None = None) -> RetrainConfig:
@@ -76,6 +148,7 @@ def load_retrain_config(path: Path | None = None) -> RetrainConfig:
         by_series={str(k): dict(v) for k, v in (raw.get("by_series") or {}).items()},
         candidates=[dict(c) for c in candidates],
         quick=dict(raw.get("quick") or {}),
+        groups={str(k): _group(where, str(k), v) for k, v in (raw.get("groups") or {}).items()},
     )
     _check_keys(f"{where} defaults", cfg.defaults)
     _check_keys(f"{where} quick", cfg.quick)

@@ -257,10 +257,16 @@ def release(run_id: int) -> None:
         lease.stop()
 
 
-def checkpoint(run_id: int) -> None:
-    """Raise RunCancelled when run `run_id` (held in this process) was cancelled. Called before
-    each candidate, after each training epoch and before each series commits."""
+def checkpoint(run_id: int, factory: sessionmaker[Session] | None = None) -> None:
+    """Raise RunCancelled when run `run_id` was cancelled. Called before each candidate, after
+    each training epoch and before each series commits.
+
+    In the process holding the run's lease this asks the lease; elsewhere (a task on a Dask
+    worker) it reads the run row through `factory` when one is given.
+    """
     with _LEASES_LOCK:
         lease = _LEASES.get(run_id)
+    if lease is None and factory is not None:
+        lease = Lease(factory, run_id)  # not started: checks the row, renews nothing
     if lease is not None:
         lease.checkpoint()

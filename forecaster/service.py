@@ -24,6 +24,7 @@ from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
 from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
+from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ def resolve_version(
             f"GET /api/v1/models?series={series.key} lists this series' versions"
         )
     if version.status == "failed" or (
-        version.weights is None and not is_baseline(version.architecture)
+        not version.trained and not is_baseline(version.architecture)
     ):
         raise InvalidRequest(f"model version {version_id} failed to train and has no forecasts")
     return version
@@ -376,6 +377,74 @@ def train_series(
     return decision
 
 
+def train_group(
+    *,
+    sessions: sessionmaker[Session],
+    group: str,
+    members: list[str],
+    spec: ModelSpec,
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+    metric: str = registry.DEFAULT_METRIC,
+    origins: int = registry.DEFAULT_BACKTEST_ORIGINS,
+    run_id: int | None = None,
+    threads: int | None = None,
+    device: str | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    apply: bool = True,
+) -> tuple[int, dict[str, registry.Decision]]:
+    """Train one global model across stored series of one frequency, register it once and one
+    version per member, each judged for that member's champion by the same rule as a series' own
+    candidates. Returns the global model's id and each member's decision.
+
+    Raises:
+        InvalidRequest: members of different frequencies, fewer than two members.
+    """
+    with sessions.begin() as session:
+        loaded = {key: load_training_frame(session=session, series_key=key) for key in members}
+    freqs = sorted({series.frequency for series, _ in loaded.values()})
+    if len(freqs) != 1:
+        raise InvalidRequest(
+            f"group {group!r} mixes frequencies {', '.join(freqs)}; a global model's members "
+            "share one frequency"
+        )
+    frames = {key: frame for key, (_, frame) in loaded.items()}
+    targets = tuple(spec.targets or default_targets(frames[members[0]]))
+    # the inputs every member has mostly observed (train_global_model screens them further)
+    each = [
+        set(default_inputs(f, targets)) if set(targets) <= set(f) else set()
+        for f in frames.values()
+    ]
+    inputs = spec.inputs or tuple(
+        v for v in default_inputs(frames[members[0]], targets) if all(v in e for e in each)
+    )
+    spec = replace(spec, targets=targets, inputs=inputs)
+    outcome = train_global_model(
+        frames,
+        spec,
+        freq=freqs[0],
+        embedding_dim=embedding_dim,
+        device=device,
+        threads=threads,
+        progress=progress,
+    )
+    with sessions.begin() as session:
+        row, decisions = registry.register_global(
+            session=session,
+            group=group,
+            outcome=outcome,
+            series_ids={key: series.id for key, (series, _) in loaded.items()},
+            frames=frames,
+            run_id=run_id,
+            metric=metric,
+            origins={key: backtest_origins(origins, frame) for key, frame in frames.items()},
+            apply=apply,
+        )
+        global_id = row.id
+    for key, decision in decisions.items():
+        decision.extra.update(training_facts(outcome.outcomes[key]))
+    return global_id, decisions
+
+
 def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
     """What a run result and the CLI report about one fit beside the promotion decision: how it
     stopped (a time-budget cut makes the weights depend on the machine's speed), each variable's
@@ -390,6 +459,7 @@ def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
             f"{fit.epochs_run} of {fit.epochs_planned} epochs"
         )
     return {
+        "device": fit.device,
         "stopped": fit.stopped,
         "epochs_run": fit.epochs_run,
         "epochs_planned": fit.epochs_planned,

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from forecaster.data.windows import WindowSet
+from forecaster.errors import InvalidRequest
 from forecaster.models.seq2seq import Seq2SeqOutput
 
 Progress = Callable[[dict[str, Any]], None]
@@ -114,10 +115,27 @@ def teacher_forcing_at(epoch: int, *, epochs: int, start: float) -> float:
     return start * max(0.0, 1.0 - epoch / max(1, epochs - 1)) if epochs > 1 else start
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The device asked for, or a GPU when one is present, else the CPU."""
-    if device is not None:
-        return torch.device(device)
+    """The device asked for; "auto" (or None) takes a GPU when torch sees one, else the CPU.
+
+    Raises:
+        InvalidRequest: "cuda" on a machine (or a torch build) without a CUDA GPU.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if device not in (None, "auto"):
+        dev = torch.device(device)  # "cpu", "cuda", "cuda:1", "mps"
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            build = torch.version.cuda or "none (a CPU-only build)"
+            raise InvalidRequest(
+                f"device={device!r} but torch {torch.__version__} sees no CUDA GPU (its CUDA: "
+                f"{build}); set FORECASTER_DEVICE=auto or cpu, or run on a GPU worker built with "
+                "the CUDA torch (docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128)"
+            )
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

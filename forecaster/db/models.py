@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -76,6 +76,31 @@ class Observation(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)  # NULL: a reported gap
 
 
+class GlobalModel(Base):
+    """One network trained across a group of series, its weights stored once (migration 0003).
+
+    Each member gets a model_version row (no weights of its own, global_model_id set) holding its
+    normalization, figures and status, so it competes for that member's champion like any other.
+    """
+
+    __tablename__ = "global_model"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group: Mapped[str] = mapped_column(String(100), index=True)  # the retrain config's group name
+    architecture: Mapped[str] = mapped_column(String(32))
+    strategy: Mapped[str] = mapped_column(String(16))
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    members: Mapped[list[Any]] = mapped_column(default=list)  # series keys, in embedding order
+    embedding_dim: Mapped[int] = mapped_column(Integer, default=4)
+    # loaded only when a member's model is: listings never pull the weights
+    weights: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    fit: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the one training summary
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class ModelVersion(Base):
     __tablename__ = "model_version"
     __table_args__ = (
@@ -108,6 +133,17 @@ class ModelVersion(Base):
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # a member of a global model: the weights are the global model's (this row has none)
+    global_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("global_model.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    global_model: Mapped[GlobalModel | None] = relationship(lazy="select")
+
+    @property
+    def trained(self) -> bool:
+        """Trained and has weights to load: its own, or its global model's."""
+        has = self.weights is not None or self.global_model_id is not None
+        return has and self.status != "failed"
 
 
 class Evaluation(Base):

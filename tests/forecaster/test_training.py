@@ -181,3 +181,21 @@ def test_fit_trains_and_early_stops_on_the_chosen_loss(loss):
 def test_an_unknown_loss_names_the_valid_ones():
     with pytest.raises(ValueError, match="loss='mape' is not valid; valid: mse, l1, huber"):
         loss_fn("mape")  # type: ignore[arg-type]
+
+
+def test_the_device_comes_from_settings_and_cuda_without_a_gpu_is_a_clear_error() -> None:
+    from forecaster.errors import InvalidRequest
+    from forecaster.training import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: auto picks it and cuda is valid")
+    assert resolve_device("auto") == torch.device("cpu")  # no GPU here
+    with pytest.raises(InvalidRequest) as info:
+        resolve_device("cuda")
+    assert str(info.value) == (
+        f"device='cuda' but torch {torch.__version__} sees no CUDA GPU (its CUDA: "
+        f"{torch.version.cuda or 'none (a CPU-only build)'}); set FORECASTER_DEVICE=auto or "
+        "cpu, or run on a GPU worker built with the CUDA torch (docker build --build-arg "
+        "TORCH_INDEX=https://download.pytorch.org/whl/cu128)"
+    )

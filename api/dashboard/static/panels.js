@@ -50,7 +50,7 @@ export function modelsTable(models, shownId, { onShow, onPromote }) {
       "tr",
       { class: cls, "data-version": m.id, "data-status": m.status },
       el("td", { text: `#${m.id}` }),
-      el("td", { text: m.architecture }),
+      el("td", {}, m.architecture, ...globalLabel(m)),
       el("td", { text: m.strategy }),
       el("td", {}, el("span", { class: `badge ${m.status}`, text: m.status === "champion" ? "★ champion" : m.status })),
       el("td", { text: fmtDateTime(m.created_at) }),
@@ -60,6 +60,14 @@ export function modelsTable(models, shownId, { onShow, onPromote }) {
     );
   });
   return [el("thead", {}, head), el("tbody", {}, ...rows)];
+}
+
+// A member of a global model: one network trained across a group, named with its members.
+function globalLabel(m) {
+  const g = m.global_model;
+  if (!g) return [];
+  const title = `one model trained across ${g.members.length} series: ${g.members.join(", ")}`;
+  return [" ", el("span", { class: "badge global", "data-global": g.group, title, text: `global · ${g.group} (${g.members.length})` })];
 }
 
 export const isActive = (run) => Boolean(run && (run.status === "pending" || run.status === "running"));

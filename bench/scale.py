@@ -1,0 +1,169 @@
+"""Retrain N series: per-series candidates vs one global model, on threads vs a local Dask
+cluster of 2 worker processes, through Prefect's task runners (the retrain flow's).
+
+Series: the repository's real daily weather stations (data/weather/*.csv, target tmax); past the
+7 there are, each further series is a window of one of them offset in time (a different
+stretch of its history) and in level (+0.5 degC per copy) -- derived from real data, said so in
+the output. Each series trains one tiny GRU direct candidate (L=28, H=7) and is scored on its own
+test split; the global model trains one network across all N and is scored on the same windows.
+
+    .venv/bin/python bench/scale.py --sizes 10 50 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
+from prefect import flow, task  # noqa: E402
+from prefect.futures import wait  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect_dask.task_runners import DaskTaskRunner  # noqa: E402
+
+from flows.runners import local_cluster_kwargs, torch_share  # noqa: E402
+from forecaster.forecasting import ModelSpec, train_model  # noqa: E402
+from forecaster.global_models import train_global_model  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "weather"
+ROWS = 300  # rows per series: about ten months of daily weather
+SPEC = ModelSpec(
+    architecture="gru", strategy="direct", lookback=28, horizon=7, hidden_size=16,
+    num_layers=1, epochs=6, lr=0.005, targets=("tmax",), inputs=("tmax", "tmin"),
+)  # fmt: skip
+
+
+def make_series(n: int) -> tuple[dict[str, pd.DataFrame], int]:
+    """n frames of ROWS rows; returns them and how many are the stations as recorded."""
+    stations = []
+    for path in sorted(DATA.glob("*_daily.csv")):
+        frame = pd.read_csv(path, parse_dates=["time"]).set_index("time").rename_axis("ts")
+        frame = frame[["tmax", "tmin"]].astype("float64").dropna()
+        stations.append((path.stem.removesuffix("_daily"), frame.asfreq("D").ffill()))
+    out = {}
+    for i in range(n):
+        name, frame = stations[i % len(stations)]
+        copy = i // len(stations)
+        start = (copy * 37) % max(1, len(frame) - ROWS)  # another stretch of its history
+        window = frame.iloc[start : start + ROWS] + 0.5 * copy  # and another level
+        out[f"{name}-{copy}"] = window
+    return out, min(n, len(stations))
+
+
+@task
+def fit_one(key: str, frame: pd.DataFrame, threads: int) -> dict[str, Any]:
+    outcome = train_model(frame, SPEC, freq="D", threads=threads, device="cpu")
+    return {"key": key, "mase": outcome.report.score("mase", split="test")}
+
+
+@task
+def fit_global(frames: dict[str, pd.DataFrame], threads: int) -> list[dict[str, Any]]:
+    out = train_global_model(frames, SPEC, freq="D", threads=threads, device="cpu")
+    return [
+        {"key": k, "mase": o.report.score("mase", split="test")} for k, o in out.outcomes.items()
+    ]
+
+
+_FRAMES: dict[int, dict[str, pd.DataFrame]] = {}  # the flow's series, by N (not flow params)
+
+
+@flow(name="scale")
+def cell(n: int, mode: str, threads: int) -> list[dict[str, Any]]:
+    frames = _FRAMES[n]
+    if mode == "global":
+        return list(fit_global.submit(frames, threads).result())
+    futures = [fit_one.submit(k, f, threads) for k, f in frames.items()]
+    wait(futures)
+    return [f.result() for f in futures]
+
+
+def runner(kind: str) -> Any:
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=2)
+    return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(2))
+
+
+class PeakRSS:
+    """Peak resident memory of this process and its children (Dask workers), sampled."""
+
+    def __init__(self) -> None:
+        self.peak, self._stop = 0, threading.Event()
+
+    def _loop(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self) -> PeakRSS:
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--modes", nargs="+", default=["per-series", "global"])
+    parser.add_argument("--runners", nargs="+", default=["threads", "dask"])
+    args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    rows = []
+    for n in args.sizes:
+        frames, real = make_series(n)
+        for kind in args.runners:
+            for mode in args.modes:
+                # one flow per cell: the cluster's start-up is part of the Dask path's cost
+                threads = torch_share(workers=1 if mode == "global" else 2)
+                _FRAMES[n] = frames
+                load = os.getloadavg()[0]
+                with PeakRSS() as mem:
+                    t0 = time.perf_counter()
+                    out = cell.with_options(task_runner=runner(kind))(n, mode, threads)
+                    wall = time.perf_counter() - t0
+                mase = statistics.median(r["mase"] for r in out)
+                rows.append((n, real, kind, mode, wall, mem.peak, mase, load))
+                print(
+                    f"N={n:<4} ({real} real, {n - real} offset copies) {kind:<7} {mode:<10} "
+                    f"wall {wall:7.1f} s  {60 * n / wall:6.1f} series/min  peak RSS "
+                    f"{mem.peak / 2**20:6.0f} MiB  median MASE {mase:.3f}  load {load:.1f}",
+                    flush=True,
+                )
+    print("\n| N | runner | model | wall s | series/min | peak RSS MiB | median MASE | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, _, kind, mode, wall, peak, mase, load in rows:
+        print(f"| {n} | {kind} | {mode} | {wall:.1f} | {60 * n / wall:.1f} | "
+              f"{peak / 2**20:.0f} | {mase:.3f} | {load:.1f} |")  # fmt: skip
+    print("\ncost growth (seconds per added series, between consecutive N):")
+    for kind in args.runners:
+        for mode in args.modes:
+            cells = sorted((r[0], r[4]) for r in rows if r[2] == kind and r[3] == mode)
+            steps = [
+                f"{a}->{b}: {(tb - ta) / (b - a):.2f}"
+                for (a, ta), (b, tb) in zip(cells, cells[1:], strict=False)
+            ]
+            print(f"  {kind:<7} {mode:<10} " + (", ".join(steps) or "(one N only)"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The retrain flow's task runner, chosen from settings when a flow run starts (not at import):
+threads in this process, a local Dask cluster of worker processes, or an existing Dask scheduler.
+
+Prefect enters `flow.task_runner.duplicate()` at the start of every flow run, so `FromSettings`
+builds the concrete runner there; the flow's code is the same for all three.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from forecaster.config import Settings
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def build_task_runner(settings: Settings) -> TaskRunner[Any]:
+    """The task runner the settings ask for (see Settings.task_runner)."""
+    if settings.runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=settings.retrain_workers)
+    from prefect_dask.task_runners import DaskTaskRunner  # only when used: distributed is heavy
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(cluster_kwargs=local_cluster_kwargs(settings.retrain_workers))
+
+
+def local_cluster_kwargs(n_workers: int) -> dict[str, Any]:
+    """A distributed.LocalCluster of `n_workers` processes, one task at a time each, quiet."""
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": None,  # no HTTP port opened for a dashboard nobody reads
+    }
+
+
+def torch_share(*, workers: int, explicit: int | None = None) -> int:
+    """Torch threads for one task when `workers` tasks share this machine's cores."""
+    return explicit or max(1, cores() // max(1, workers))
+
+
+def flow_share(settings: Settings) -> int | None:
+    """Torch threads per task the flow can work out: the cores over the tasks running at once in
+    threads or on a local cluster; None for a remote scheduler (each worker knows its own)."""
+    if settings.runner == "dask" and settings.dask_address:
+        return None
+    return torch_share(workers=settings.retrain_workers)
+
+
+def task_threads(explicit: int | None = None) -> int:
+    """Torch threads for the task running now: `explicit` when given, else its share of the
+    cores of the process it runs in (a Dask worker's cores over the tasks it runs at once; a
+    thread's, over the flow's thread pool, given as `explicit` by the flow)."""
+    if explicit:
+        return explicit
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not inside a Dask worker
+        return max(1, cores())
+    return torch_share(workers=worker.state.nthreads)
+
+
+class FromSettings(TaskRunner[Any]):
+    """A placeholder on the flow: each flow run gets the runner its settings ask for."""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    def duplicate(self) -> TaskRunner[Any]:  # type: ignore[override]  # a concrete runner
+        return build_task_runner(Settings())  # the environment now, not at import
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("FromSettings is replaced by a concrete task runner at flow run time")
+
+
+def where() -> dict[str, Any]:
+    """Where the current task runs: this process's id and its Dask worker's address, if any."""
+    try:
+        from distributed import get_worker
+
+        address: str | None = get_worker().address
+    except (ImportError, ValueError):
+        address = None
+    return {"pid": os.getpid(), "dask_worker": address}

@@ -1,0 +1,158 @@
+"""Global models: one network trained across a group of series of one frequency (all tracked
+stocks, all weather stations), with windows from every member, per-window normalization (RevIN)
+and a learned series embedding (forecaster.models.group).
+
+Each member keeps its own pipeline (transforms and scaling fitted on its own training split), its
+own splits, calibration, intervals and figures: only the network is shared. The result is one
+TrainOutcome per member, so a member's version is scored and served like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster.data.windows import WindowSet, make_window_set
+from forecaster.errors import InvalidData, InvalidRequest
+from forecaster.forecasting import (
+    FitResult,
+    ModelSpec,
+    TrainingData,
+    TrainOutcome,
+    build_module,
+    finish_training,
+    prepare_data,
+    screened_inputs,
+    train_config,
+)
+from forecaster.models.group import GlobalModule
+from forecaster.training import fit
+
+DEFAULT_EMBEDDING_DIM = 4
+
+
+@dataclass
+class GlobalOutcome:
+    spec: ModelSpec  # with the inputs every member shares
+    members: tuple[str, ...]  # in embedding order
+    embedding_dim: int
+    net: GlobalModule
+    fit: FitResult
+    outcomes: dict[str, TrainOutcome]  # per member: its view of the network, its figures
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The network's tensors once (embedding included), ready for safetensors."""
+        return {k: v.detach().cpu().contiguous().clone() for k, v in self.net.state_dict().items()}
+
+
+def shared_inputs(frames: Mapping[str, pd.DataFrame], spec: ModelSpec) -> tuple[str, ...]:
+    """The inputs every member would train on (in the first member's order): a variable that is
+    missing or left out for any member is left out for all."""
+    kept: list[str] | None = None
+    for key, frame in frames.items():
+        try:
+            inputs, _ = screened_inputs(frame, spec)
+        except (InvalidData, InvalidRequest) as exc:
+            raise type(exc)(f"group member {key!r}: {exc}") from exc
+        kept = inputs if kept is None else [v for v in kept if v in inputs]
+    return tuple(kept or ())
+
+
+def _stack(parts: list[TrainingData], split: str) -> WindowSet:
+    """One window set over every member: their encoded rows end to end, the member's index as
+    the calendar's last channel, origins shifted by each member's offset. Windows never span
+    two members (each member's origins keep their lookback and targets inside its own rows)."""
+    values, calendars, origins = [], [], []
+    offset = 0
+    for i, d in enumerate(parts):
+        n = len(d.enc.index)
+        cal = d.enc.calendar if d.enc.calendar is not None else np.zeros((n, 0), np.float32)
+        values.append(d.enc.values)
+        calendars.append(np.concatenate([cal, np.full((n, 1), float(i), np.float32)], axis=1))
+        origins.append(d.origins[split] + offset)
+        offset += n
+    first = parts[0]
+    return make_window_set(
+        np.concatenate(values),
+        np.concatenate(calendars),
+        np.concatenate(origins),
+        lookback=first.spec.lookback,
+        horizon=first.spec.model_horizon,
+        out_idx=first.out_idx,
+    )
+
+
+def train_global_model(
+    frames: Mapping[str, pd.DataFrame],
+    spec: ModelSpec,
+    *,
+    freq: str,
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> GlobalOutcome:
+    """Fit one network on the training windows of every member (early stopping on all their
+    validation windows), then calibrate and score it on each member's own splits.
+
+    Args:
+        frames: member key -> frame (as `train_model` takes), in embedding order.
+    Raises:
+        InvalidRequest, InvalidData: fewer than two members, a segment model (it reads no
+            covariates, so no embedding), a member too short for the spec; the message names it.
+    """
+    if len(frames) < 2:
+        raise InvalidRequest(
+            f"a global model needs at least two series, got {len(frames)}: {', '.join(frames)}"
+        )
+    if spec.segment_len is not None:
+        raise InvalidRequest(
+            "a global model needs a model that reads covariates (its series embedding joins "
+            "them): leave segment_len unset"
+        )
+    if embedding_dim < 1:
+        raise InvalidRequest(f"embedding_dim={embedding_dim} must be at least 1")
+    spec = replace(spec, inputs=shared_inputs(frames, spec))
+    parts = []
+    for key, frame in frames.items():
+        try:
+            parts.append(prepare_data(frame, spec, freq=freq))
+        except (InvalidData, InvalidRequest) as exc:
+            raise type(exc)(f"group member {key!r}: {exc}") from exc
+    first = parts[0]
+    for key, d in zip(frames, parts, strict=True):
+        if d.inputs != first.inputs or d.pipeline.n_calendar != first.pipeline.n_calendar:
+            raise InvalidData(
+                f"group member {key!r} trains on {d.inputs}, the first member on {first.inputs}; "
+                "give the group's inputs explicitly"
+            )
+    cfg = train_config(spec, threads=threads)
+    with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
+        torch.manual_seed(spec.seed)
+        inner = build_module(
+            spec,
+            n_features=len(first.inputs),
+            n_calendar=first.pipeline.n_calendar + embedding_dim,
+            out_idx=first.out_idx,
+        )
+        net = GlobalModule(inner, n_series=len(parts), dim=embedding_dim)
+        result = fit(
+            net,
+            _stack(parts, "training"),
+            _stack(parts, "validation"),
+            cfg=cfg,
+            device=device,
+            seed=spec.seed,
+            progress=progress,
+        )
+    net = net.cpu().eval()
+    outcomes = {
+        key: finish_training(d, net.member(i), result)
+        for i, (key, d) in enumerate(zip(frames, parts, strict=True))
+    }
+    return GlobalOutcome(spec, tuple(frames), embedding_dim, net, result, outcomes)

@@ -1,0 +1,71 @@
+"""The retrain flow's task runner and torch threads come from settings read at run time."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect_dask.task_runners import DaskTaskRunner
+
+from flows import runners
+from forecaster.config import Settings
+
+
+def test_threads_by_default_with_the_configured_pool() -> None:
+    runner = runners.build_task_runner(Settings(retrain_workers=3))
+    assert isinstance(runner, ThreadPoolTaskRunner) and runner._max_workers == 3
+
+
+def test_a_scheduler_address_means_dask_against_it() -> None:
+    runner = runners.build_task_runner(Settings(dask_address="tcp://dask-scheduler:8786"))
+    assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://dask-scheduler:8786"
+    assert runners.flow_share(Settings(dask_address="tcp://x:8786")) is None  # workers know
+
+
+def test_dask_without_an_address_is_a_local_cluster_of_processes() -> None:
+    runner = runners.build_task_runner(Settings(task_runner="dask", retrain_workers=2))
+    assert isinstance(runner, DaskTaskRunner) and runner.address is None
+    assert runner.cluster_kwargs == {
+        "n_workers": 2,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": None,
+    }
+
+
+def test_settings_are_read_when_the_flow_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    placeholder = runners.FromSettings()
+    monkeypatch.setenv("FORECASTER_RETRAIN_WORKERS", "5")
+    first = placeholder.duplicate()
+    monkeypatch.setenv("FORECASTER_TASK_RUNNER", "dask")
+    second = placeholder.duplicate()
+    assert isinstance(first, ThreadPoolTaskRunner) and first._max_workers == 5
+    assert isinstance(second, DaskTaskRunner)
+
+
+def test_each_task_gets_its_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runners, "cores", lambda: 8)
+    assert runners.torch_share(workers=2) == 4
+    assert runners.torch_share(workers=16) == 1  # never zero
+    assert runners.torch_share(workers=2, explicit=3) == 3
+    assert runners.task_threads() == 8  # not in a Dask worker: the flow passes its share
+    assert runners.flow_share(Settings(retrain_workers=4)) == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        # a host without a scheme is not a scheduler URL
+        ({"FORECASTER_DASK_ADDRESS": "dask:8786"}, "give the scheduler's URL"),
+        # only two runners
+        ({"FORECASTER_TASK_RUNNER": "ray"}, "Input should be 'threads' or 'dask'"),
+        # only three devices
+        ({"FORECASTER_DEVICE": "tpu"}, "Input should be 'auto', 'cpu' or 'cuda'"),
+    ],
+)
+def test_bad_settings_fail_at_startup_saying_what_is_valid(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValueError, match=message):
+        Settings()
