@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests and latencies per route, forecast cache hits, last runs per series.
+"""Prometheus metrics: requests and latencies per route, forecast cache hits, last runs per series,
+each champion's live accuracy.
 
 Each app owns its registry (tests build many apps in one process); GET /metrics renders it.
 """
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forecaster.db import repo
+from forecaster.db.forecast_log import champion_summary
+from forecaster.db.models import utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -61,6 +64,49 @@ class LastRunCollector(Collector):
         return out
 
 
+class LiveAccuracyCollector(Collector):
+    """At scrape time, per series and strategy, the champion's live accuracy (its served forecasts
+    scored against what happened; forecaster.monitoring)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["series", "strategy"]
+        mase = GaugeMetricFamily(
+            "forecaster_live_mase_ratio",
+            "Champion's live MAE over the naive forecast's MAE on the same points (<1: skill)",
+            labels=labels,
+        )
+        coverage = GaugeMetricFamily(
+            "forecaster_live_interval_coverage",
+            "Share of the champion's scored points inside their served prediction interval",
+            labels=labels,
+        )
+        age = GaugeMetricFamily(
+            "forecaster_live_last_scored_age_seconds",
+            "Seconds since the origin of the champion's newest scored forecast",
+            labels=labels,
+        )
+        try:
+            with self.factory.begin() as session:
+                rows = champion_summary(session=session)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
+            rows = []
+        now = utcnow()
+        for row in rows:
+            key = [row["series"], row["strategy"]]
+            if row["mase"] is not None:
+                mase.add_metric(key, row["mase"])
+            if row["coverage"] is not None:
+                coverage.add_metric(key, row["coverage"])
+            if row["last_origin"] is not None:
+                age.add_metric(key, (now - row["last_origin"]).total_seconds())
+        yield mase
+        yield coverage
+        yield age
+
+
 class ApiMetrics:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry()
@@ -84,6 +130,7 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(LastRunCollector(factory))
+        self.registry.register(LiveAccuracyCollector(factory))
 
     def cache_result(self, hit: bool) -> None:
         self.cache.labels("hit" if hit else "miss").inc()

@@ -55,6 +55,8 @@ def open_run(
                 parameters={**parameters, "executor": {"mode": "flow", **runs.executor()}},
                 policy=policy,
                 exclusive=kind in runs.EXCLUSIVE,
+                # a deployment's run is the schedule's (or run_deployment's); else the shell's
+                trigger="schedule" if flow_run.get_deployment_id() else "cli",
             ).id
         run = repo.get_run(session=session, run_id=run_id)
         if run.status not in ACTIVE_RUN_STATUSES:

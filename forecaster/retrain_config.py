@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from forecaster.errors import InvalidData
+from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting import ModelSpec
+from forecaster.monitoring import RetrainPolicy
 from forecaster.registry import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)}
@@ -25,6 +26,7 @@ class RetrainConfig:
     by_series: dict[str, dict[str, Any]]
     candidates: list[dict[str, Any]]
     quick: dict[str, Any]
+    policy: RetrainPolicy = RetrainPolicy()
 
     def specs(self, series_key: str, frequency: str, *, quick: bool = False) -> list[ModelSpec]:
         """One ModelSpec per candidate for this series, with every override applied."""
@@ -48,6 +50,15 @@ def _check_keys(where: str, mapping: dict[str, Any]) -> None:
             f"retrain config {where}: unknown field(s) {', '.join(unknown)}; "
             f"valid fields are {', '.join(sorted(SPEC_FIELDS))}"
         )
+
+
+def _policy(where: str, raw: Any) -> RetrainPolicy:
+    if raw is not None and not isinstance(raw, dict):
+        raise InvalidData(f"retrain config {where} policy must be a mapping, not {raw!r}")
+    try:
+        return RetrainPolicy.from_dict(raw)
+    except (InvalidRequest, TypeError) as exc:
+        raise InvalidData(f"retrain config {where} {exc}") from exc
 
 
 def load_retrain_config(path: Path | None = None) -> RetrainConfig:
@@ -76,6 +87,7 @@ def load_retrain_config(path: Path | None = None) -> RetrainConfig:
         by_series={str(k): dict(v) for k, v in (raw.get("by_series") or {}).items()},
         candidates=[dict(c) for c in candidates],
         quick=dict(raw.get("quick") or {}),
+        policy=_policy(where, raw.get("policy")),
     )
     _check_keys(f"{where} defaults", cfg.defaults)
     _check_keys(f"{where} quick", cfg.quick)
