@@ -22,7 +22,12 @@ from forecaster.service import precompute_forecasts
 
 @task
 def apply_policy(
-    database_url: str | None, keys: list[str], policy: RetrainPolicy, *, wait: bool
+    database_url: str | None,
+    keys: list[str],
+    policy: RetrainPolicy,
+    *,
+    config_path: str | None = None,
+    wait: bool = False,
 ) -> list[dict[str, Any]]:
     """Start a retrain of each series whose live evidence calls for one (one per series at a time:
     the claim refuses a second); returns what was started or why not."""
@@ -39,7 +44,7 @@ def apply_policy(
         factory=factory,
         database_url=database_url or settings.database_url,
         prefect_api_url=settings.prefect_api_url,
-        retrain_config=settings.retrain_config,
+        retrain_config=Path(config_path) if config_path else settings.retrain_config,
         torch_threads=settings.torch_threads,
     )
     started: list[dict[str, Any]] = []
@@ -65,7 +70,10 @@ def forecast(
     database_url: str | None = None,
     run_id: int | None = None,
     policy: bool = True,
+    config_path: str | None = None,
 ) -> dict[str, Any]:
+    """Precompute (and log) each champion's forecast, then apply the retrain policy of the
+    retrain config (`config_path`, else FORECASTER_RETRAIN_CONFIG, else the bundled one)."""
     factory = session_factory(database_url)
     run_id = open_run(factory, "forecast", run_id, {"series": series or []})
 
@@ -81,10 +89,12 @@ def forecast(
             purged = forecast_log.purge(session=session, keep_days=settings.forecast_log_days)
         result: dict[str, Any] = {"forecasts": done, "log_purged": purged}
         if policy:
-            path = settings.retrain_config
+            path = config_path or settings.retrain_config
             rule = load_retrain_config(Path(path) if path else None).policy
             if rule.enabled:
-                result["policy_retrains"] = apply_policy(database_url, keys, rule, wait=False)
+                result["policy_retrains"] = apply_policy(
+                    database_url, keys, rule, config_path=str(path) if path else None
+                )
         close_run(factory, run_id, ok=True, result=result, error=None)
         return {"run_id": run_id, **result}
 

@@ -219,19 +219,17 @@ def summarize(
     df["inside"] = ((df["actual"] >= df["lower"]) & (df["actual"] <= df["upper"])).where(bounded)
     df["week"] = pd.to_datetime(df["origin"]).dt.to_period("W-SUN").dt.start_time.dt.date
 
-    def figures(g: pd.DataFrame) -> pd.Series:
+    def figures(g: pd.DataFrame) -> dict[str, Any]:
         paired = g["nerr"].notna()
         naive = float(g.loc[paired, "nerr"].sum())
-        return pd.Series(
-            {
-                "origins": int(g["origin"].nunique()),
-                "points": len(g),
-                "mae": float(g["err"].mean()),
-                "naive_mae": float(g["nerr"].mean()) if paired.any() else math.nan,
-                "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
-                "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
-            }
-        )
+        return {
+            "origins": int(g["origin"].nunique()),
+            "points": len(g),
+            "mae": float(g["err"].mean()),
+            "naive_mae": float(g["nerr"].mean()) if paired.any() else math.nan,
+            "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
+            "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
+        }  # plain values: the counts stay integers
 
     weeks = pd.DataFrame(
         [{"week": w, "strategy": s, **figures(g)} for (w, s), g in df.groupby(["week", "strategy"])]

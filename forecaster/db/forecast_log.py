@@ -131,7 +131,8 @@ def score(
 
     Covers the points whose target lies in [ts_from, ts_to] (all when None) and, when given, of
     one version and origin. A point whose observation is missing or NULL gets NULL again (a
-    revision into a gap unscores it). Returns the points that now have an actual.
+    revision into a gap unscores it). One UPDATE that writes only the points whose actual
+    changes (a re-fetch of unchanged data writes nothing). Returns the points (re)scored.
     """
     actual = (
         select(Observation.value)
@@ -142,7 +143,7 @@ def score(
         )
         .scalar_subquery()
     )
-    where = [LOG.series_id == series_id]
+    where = [LOG.series_id == series_id, LOG.actual.is_distinct_from(actual)]
     if ts_from is not None:
         where.append(LOG.ts >= ts_from)
     if ts_to is not None:
@@ -151,20 +152,13 @@ def score(
         where.append(LOG.model_version_id == version_id)
     if origin is not None:
         where.append(LOG.origin == origin)
-    session.execute(
-        update(LOG).where(*where).values(actual=actual).execution_options(synchronize_session=False)
-    )
-    # a second pass: an UPDATE's SET sees the row as it was, not the actual just set
-    session.execute(
+    result = session.execute(
         update(LOG)
         .where(*where)
-        .values(scored_at=case((LOG.actual.is_(None), None), else_=utcnow()))
+        .values(actual=actual, scored_at=case((actual.is_(None), None), else_=utcnow()))
         .execution_options(synchronize_session=False)
     )
-    return int(
-        session.scalar(select(func.count()).select_from(LOG).where(*where, LOG.actual.is_not(None)))
-        or 0
-    )
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
 
 
 def purge(*, session: Session, keep_days: int) -> int:
