@@ -130,20 +130,22 @@ def score(
     """Set each logged point's actual from the stored observation of its target timestamp.
 
     Covers the points whose target lies in [ts_from, ts_to] (all when None) and, when given, of
-    one version and origin. A point whose observation is missing or NULL gets NULL again (a
-    revision into a gap unscores it). One UPDATE that writes only the points whose actual
-    changes (a re-fetch of unchanged data writes nothing). Returns the points (re)scored.
+    one version and origin. A point whose observation is NULL gets NULL again (a revision into a
+    gap unscores it); one with no observation yet stays unscored. One UPDATE that writes only the
+    points whose actual changes (a re-fetch of unchanged data writes nothing). Returns the
+    points (re)scored.
     """
-    actual = (
-        select(Observation.value)
-        .where(
-            Observation.series_id == LOG.series_id,
-            Observation.variable == LOG.variable,
-            Observation.ts == LOG.ts,
-        )
-        .scalar_subquery()
-    )
-    where = [LOG.series_id == series_id, LOG.actual.is_distinct_from(actual)]
+    # UPDATE ... FROM observation (SQLite >= 3.33 and PostgreSQL): one primary-key lookup per
+    # point. Observation rows are never deleted (a gap is a NULL value), so a point without a
+    # row has never been scored and needs nothing written.
+    obs = Observation
+    where = [
+        LOG.series_id == series_id,
+        obs.series_id == LOG.series_id,
+        obs.variable == LOG.variable,
+        obs.ts == LOG.ts,
+        LOG.actual.is_distinct_from(obs.value),
+    ]
     if ts_from is not None:
         where.append(LOG.ts >= ts_from)
     if ts_to is not None:
@@ -155,7 +157,7 @@ def score(
     result = session.execute(
         update(LOG)
         .where(*where)
-        .values(actual=actual, scored_at=case((actual.is_(None), None), else_=utcnow()))
+        .values(actual=obs.value, scored_at=case((obs.value.is_(None), None), else_=utcnow()))
         .execution_options(synchronize_session=False)
     )
     return max(int(getattr(result, "rowcount", 0) or 0), 0)
