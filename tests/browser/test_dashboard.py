@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from forecaster.db import repo
@@ -409,7 +410,7 @@ def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
     version = report["versions"][0]
     assert version["version_id"] == champion.id and version["origins"] == 6
     tmax = frame["tmax"]
-    assert actual["y"] == [float(tmax.loc[x[:10]].iloc[0]) for x in actual["x"]]
+    assert actual["y"] == [float(tmax.loc[pd.Timestamp(x)]) for x in actual["x"]]
     summary = dash.page.text_content("#accuracy-summary") or ""
     assert summary.startswith(f"Version #{champion.id} (gru) over 6 scored origins")
     pooled = next(f for f in version["figures"] if f["variable"] == "tmax" and f["step"] == 0)
