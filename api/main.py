@@ -25,7 +25,7 @@ from api import errors
 from api.cache import ForecastCache, RevisionCache
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pool import ComputePool
-from api.routers import dashboard, forecasts, health, models, runs, series
+from api.routers import accuracy, dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings, get_settings
 from forecaster.db.session import current_revision, head_revision, make_session_factory
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for module in (series, forecasts, models, runs):
+    for module in (series, accuracy, forecasts, models, runs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(dashboard.router)  # "/" and plotly's bundle

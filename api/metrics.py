@@ -1,5 +1,5 @@
 """Prometheus metrics: requests and latencies per route, forecast cache hits, last runs per series,
-the compute pool for cache misses and the runs waiting or running.
+the compute pool for cache misses, the runs waiting or running, each champion's live accuracy.
 
 Each app owns its registry (tests build many apps in one process); GET /metrics renders it.
 """
@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.pool import ComputePool
 from forecaster.db import repo
+from forecaster.db.forecast_log import champion_summary
+from forecaster.db.models import utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -105,6 +107,49 @@ class LoadCollector(Collector):
         yield active
 
 
+class LiveAccuracyCollector(Collector):
+    """At scrape time, per series and strategy, the champion's live accuracy (its served forecasts
+    scored against what happened; forecaster.monitoring)."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["series", "strategy"]
+        mase = GaugeMetricFamily(
+            "forecaster_live_mase_ratio",
+            "Champion's live MAE over the naive forecast's MAE on the same points (<1: skill)",
+            labels=labels,
+        )
+        coverage = GaugeMetricFamily(
+            "forecaster_live_interval_coverage",
+            "Share of the champion's scored points inside their served prediction interval",
+            labels=labels,
+        )
+        age = GaugeMetricFamily(
+            "forecaster_live_last_scored_age_seconds",
+            "Seconds since the origin of the champion's newest scored forecast",
+            labels=labels,
+        )
+        try:
+            with self.factory.begin() as session:
+                rows = champion_summary(session=session)
+        except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
+            rows = []
+        now = utcnow()
+        for row in rows:
+            key = [row["series"], row["strategy"]]
+            if row["mase"] is not None:
+                mase.add_metric(key, row["mase"])
+            if row["coverage"] is not None:
+                coverage.add_metric(key, row["coverage"])
+            if row["last_origin"] is not None:
+                age.add_metric(key, (now - row["last_origin"]).total_seconds())
+        yield mase
+        yield coverage
+        yield age
+
+
 class ApiMetrics:
     def __init__(self, factory: sessionmaker[Session], pool: ComputePool | None = None) -> None:
         self.registry = CollectorRegistry()
@@ -129,6 +174,7 @@ class ApiMetrics:
         )
         self.registry.register(LastRunCollector(factory))
         self.registry.register(LoadCollector(factory, pool))
+        self.registry.register(LiveAccuracyCollector(factory))
 
     def cache_result(self, hit: bool) -> None:
         self.cache.labels("hit" if hit else "miss").inc()

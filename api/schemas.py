@@ -342,6 +342,12 @@ class RunPublic(BaseModel):
     error: str | None
     result: dict[str, Any]
     versions: list[int] = Field(description="model versions the run produced")
+    trigger: str | None = Field(
+        default=None, description="who started it: api | cli | schedule | policy | replay"
+    )
+    reason: str | None = Field(
+        default=None, description="why: the live evidence, for a run the retrain policy started"
+    )
 
 
 class RunList(BaseModel):

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
@@ -55,6 +55,8 @@ def open_run(
                 parameters={**parameters, "executor": {"mode": "flow", **runs.executor()}},
                 policy=policy,
                 exclusive=kind in runs.EXCLUSIVE,
+                # a deployment's run is the schedule's (or run_deployment's); else the shell's
+                trigger="schedule" if deployment.id else "cli",
             ).id
         run = repo.get_run(session=session, run_id=run_id)
         if run.status not in ACTIVE_RUN_STATUSES:

@@ -92,7 +92,15 @@ class Dispatcher:
     def mode(self) -> str:
         return "deployment" if self.prefect_api_url else "thread"
 
-    def submit(self, *, kind: str, series: list[str], options: dict[str, Any] | None = None) -> int:
+    def submit(
+        self,
+        *,
+        kind: str,
+        series: list[str],
+        options: dict[str, Any] | None = None,
+        trigger: str = "api",
+        reason: str | None = None,
+    ) -> int:
         """Record a pending run and start it in the background; returns the run id.
 
         Raises:
@@ -111,6 +119,8 @@ class Dispatcher:
                 parameters={"series": series, "executor": executor, **(options or {})},
                 policy=self.policy,
                 exclusive=kind in runs.EXCLUSIVE,
+                trigger=trigger,
+                reason=reason,
             ).id
         if self.mode == "deployment":
             self._deploy(kind, run_id, series, options or {})

@@ -1,33 +1,102 @@
 """Forecast flow: precompute each champion's forecast into the `forecast` table (after an ingest
-or a promotion), so reads are instant even right after a restart."""
+or a promotion), so reads are instant even right after a restart; each one is logged to be scored
+live, and the retrain policy then looks at each series' live accuracy and starts the retrains its
+evidence calls for (forecaster.monitoring), recording why on the run."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from prefect import flow
+from prefect import flow, task
+from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
-from forecaster.db import repo
+from forecaster.config import get_settings
+from forecaster.db import forecast_log, repo
+from forecaster.errors import Conflict, TooBusy
+from forecaster.monitoring import RetrainPolicy, evaluate_policy
+from forecaster.retrain_config import load_retrain_config
 from forecaster.service import precompute_forecasts
+
+
+@task
+def apply_policy(
+    database_url: str | None,
+    keys: list[str],
+    policy: RetrainPolicy,
+    *,
+    config_path: str | None = None,
+    wait: bool = False,
+) -> list[dict[str, Any]]:
+    """Start a retrain of each series whose live evidence calls for one (one per series at a time:
+    the claim refuses a second); returns what was started or why not."""
+    from flows.dispatch import Dispatcher
+
+    logger = get_run_logger()
+    factory = session_factory(database_url)
+    with factory.begin() as session:
+        verdicts = [
+            v for k in keys for v in evaluate_policy(session=session, series_key=k, policy=policy)
+        ]
+    settings = get_settings()
+    dispatcher = Dispatcher(
+        factory=factory,
+        database_url=database_url or settings.database_url,
+        prefect_api_url=settings.prefect_api_url,
+        retrain_config=Path(config_path) if config_path else settings.retrain_config,
+        torch_threads=settings.torch_threads,
+    )
+    started: list[dict[str, Any]] = []
+    for key in dict.fromkeys(v.series for v in verdicts if v.retrain):
+        reason = " | ".join(v.reason for v in verdicts if v.series == key and v.retrain)
+        try:
+            run_id = dispatcher.submit(
+                kind="retrain", series=[key], trigger="policy", reason=reason
+            )
+        except (Conflict, TooBusy) as exc:  # one already running: it will act on the same data
+            started.append({"series": key, "run_id": None, "reason": reason, "skipped": str(exc)})
+            continue
+        logger.info("%s: retrain run %d started by the policy: %s", key, run_id, reason)
+        started.append({"series": key, "run_id": run_id, "reason": reason})
+    if wait and dispatcher.mode == "thread":  # in-process: this process must outlive them
+        dispatcher.join(timeout=24 * 3600)
+    return started
 
 
 @flow(name="forecast", **HOOKS)
 def forecast(
-    series: list[str] | None = None, database_url: str | None = None, run_id: int | None = None
+    series: list[str] | None = None,
+    database_url: str | None = None,
+    run_id: int | None = None,
+    policy: bool = True,
+    config_path: str | None = None,
 ) -> dict[str, Any]:
+    """Precompute (and log) each champion's forecast, then apply the retrain policy of the
+    retrain config (`config_path`, else FORECASTER_RETRAIN_CONFIG, else the bundled one)."""
     factory = session_factory(database_url)
     run_id = open_run(factory, "forecast", run_id, {"series": series or []})
 
     def body() -> dict[str, Any]:
+        settings = get_settings()
         with factory.begin() as session:
             keys = series or [s.key for s in repo.list_series(session=session)]
         done = {}
         for key in keys:
             with factory.begin() as session:
                 done[key] = precompute_forecasts(session=session, series_key=key)
-        close_run(factory, run_id, ok=True, result={"forecasts": done}, error=None)
-        return {"run_id": run_id, "forecasts": done}
+        with factory.begin() as session:
+            purged = forecast_log.purge(session=session, keep_days=settings.forecast_log_days)
+        result: dict[str, Any] = {"forecasts": done, "log_purged": purged}
+        if policy:
+            path = config_path or settings.retrain_config
+            rule = load_retrain_config(Path(path) if path else None).policy
+            if rule.enabled:
+                result["policy_retrains"] = apply_policy(
+                    database_url, keys, rule, config_path=str(path) if path else None
+                )
+        close_run(factory, run_id, ok=True, result=result, error=None)
+        return {"run_id": run_id, **result}
 
     out: dict[str, Any] = guarded(factory, run_id, body)
     return out

@@ -9,7 +9,8 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from forecaster.config import Settings, get_settings
@@ -32,6 +33,16 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -705,6 +716,150 @@ def _worker_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# --- live accuracy and replay -------------------------------------------------------------
+
+
+def cmd_accuracy(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster.monitoring import accuracy
+
+    sessions = _sessions(settings)
+    with sessions.begin() as session:
+        report = accuracy(
+            session=session,
+            series_key=args.key,
+            strategy=args.strategy,
+            since=None if args.since is None else datetime.combine(args.since, time()),
+            steps=args.steps,
+        )
+    if args.json:
+        print(json.dumps(report, default=_json_default, indent=2))
+        return 0
+    print(_accuracy_text(report))
+    return 0
+
+
+def _accuracy_text(report: dict[str, Any]) -> str:
+    """Per version (the champion first): live figures beside the backtest's, per variable and step."""
+    lines = [f"{report['series']} ({report['strategy']}): live accuracy of served forecasts"]
+    if not report["versions"]:
+        lines.append("no champion has served a forecast of this strategy yet")
+    for v in report["versions"]:
+        served = (
+            f"{v['origins']} scored origins, {v['first_origin']:%Y-%m-%d} .. "
+            f"{v['last_origin']:%Y-%m-%d}"
+            if v["origins"]
+            else "nothing scored yet"
+        )
+        lines.append(f"version {v['version_id']} ({v['architecture']}, {v['status']}): {served}")
+        rows = [
+            {
+                "variable": f["variable"],
+                "step": "all" if f["step"] == 0 else f["step"],
+                "n": f["live"]["n"],
+                "live MAE": _fmt(f["live"]["mae"]),
+                "backtest MAE": _fmt((f["backtest"] or {}).get("mae")),
+                "live naive MAE": _fmt(f["live"]["naive_mae"]),
+                "live MASE": _fmt(f["live"]["mase"]),
+                "backtest MASE": _fmt((f["backtest"] or {}).get("mase")),
+                "live coverage": _fmt(f["live"]["coverage"]),
+            }
+            for f in v["figures"]
+        ]
+        lines.append(_table_text(rows))
+    lines.append("MASE here: MAE over the naive forecast's MAE on the same points (below 1: skill)")
+    return "\n".join(lines)
+
+
+def _table_text(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return "(none)"
+    columns = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    out = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    out += ["  ".join(str(r[c]).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(out)
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster.replay import history
+
+    history(args.key)  # an unknown key is one line before anything starts
+    _quiet_prefect(settings)
+    from flows.retrain import retrain
+    from forecaster.monitoring import RetrainPolicy
+    from forecaster.replay import replay
+    from forecaster.retrain_config import load_retrain_config
+
+    config = load_retrain_config(args.config)
+    policy = config.policy
+    overrides = {k: v for k, v in (("window", args.window), ("min_origins", args.min_origins)) if v}
+    if overrides:
+        policy = RetrainPolicy.from_dict({**policy.__dict__, **overrides})
+    sessions = _sessions(settings)
+
+    def run_retrain(run_id: int) -> dict[str, Any]:
+        out: dict[str, Any] = retrain(
+            series=[args.key],
+            database_url=settings.database_url,
+            run_id=run_id,
+            config_path=str(args.config) if args.config else None,
+            quick=args.quick,
+            threads=settings.torch_threads or None,
+        )
+        return out
+
+    report = replay(
+        sessions=sessions,
+        series_key=args.key,
+        start=args.start,
+        end=args.end,
+        schedule=args.schedule,
+        policy=policy,
+        retrain=run_retrain,
+    )
+    if args.json:
+        print(json.dumps(_replay_dict(report), default=_json_default, indent=2))
+        return 0
+    print(
+        f"{report.series}: replayed {report.days} days from {args.start} ({report.schedule}); "
+        f"{report.retrains} retrains"
+    )
+    for e in report.events:
+        serving = f"serving {', '.join(e.served)}" if e.served else "nothing served"
+        print(f"  {e.day} retrain run {e.run_id} [{e.trigger}] {serving}: {e.reason}")
+    rows = [
+        {
+            "week": str(r.week),
+            "strategy": r.strategy,
+            "origins": r.origins,
+            "live MAE": _fmt(r.mae),
+            "naive MAE": _fmt(r.naive_mae),
+            "MASE": _fmt(r.mase),
+            "coverage": _fmt(r.coverage),
+        }
+        for r in report.weeks.itertuples()
+    ]
+    print(_table_text(rows))
+    for strategy, t in report.totals.items():
+        print(
+            f"{strategy}: live MAE {_fmt(t['mae'])} vs naive {_fmt(t['naive_mae'])} "
+            f"(MASE {_fmt(t['mase'])}), coverage {_fmt(t['coverage'])} over {t['origins']} origins"
+        )
+    return 0
+
+
+def _replay_dict(report: Any) -> dict[str, Any]:
+    return {
+        "series": report.series,
+        "schedule": report.schedule,
+        "days": report.days,
+        "retrains": report.retrains,
+        "events": [e.__dict__ for e in report.events],
+        "weeks": report.weeks.to_dict("records"),
+        "totals": report.totals,
+    }
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -811,6 +966,35 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--json", action="store_true")
     ru.add_argument("--limit", type=int, default=20)
     ru.set_defaults(handler=cmd_runs)
+
+    ac = sub.add_parser("accuracy", help="live accuracy of a series' served forecasts")
+    ac.add_argument("key", metavar="KEY")
+    ac.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
+    ac.add_argument("--since", type=_date, help="only forecasts issued from this date (YYYY-MM-DD)")
+    ac.add_argument("--steps", type=_positive, help="only steps 1..STEPS")
+    ac.add_argument("--json", action="store_true")
+    ac.set_defaults(handler=cmd_accuracy)
+
+    rp = sub.add_parser(
+        "replay",
+        help="replay a bundled history day by day: ingest, forecast, scoring, retrain policy",
+    )
+    rp.add_argument("key", metavar="KEY", help="a bundled sample (AAPL, IBM, seattle-weather)")
+    rp.add_argument("--start", type=_date, required=True, help="first replayed day (YYYY-MM-DD)")
+    rp.add_argument("--end", type=_date, help="last replayed day (default: the history's end)")
+    rp.add_argument(
+        "--schedule",
+        choices=["policy", "weekly", "both", "never"],
+        default="policy",
+        help="what starts retrains: the live-accuracy policy (default), a weekly schedule, both, "
+        "or nothing",
+    )
+    rp.add_argument("--config", type=Path, help="retrain YAML (candidates and policy)")
+    rp.add_argument("--quick", action="store_true", help="the config's quick settings")
+    rp.add_argument("--window", type=_positive, help="override the policy's window")
+    rp.add_argument("--min-origins", type=_positive, help="override the policy's min_origins")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(handler=cmd_replay)
 
     sv = sub.add_parser("serve", help="migrate the database and serve the HTTP API")
     sv.add_argument("--host", default="127.0.0.1")

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     forecast_workers: int = Field(default=2, ge=1, le=64)  # cache-missing forecasts at once
     # a page asks for a few forecasts at once: misses queue a few seconds, then 503 + Retry-After
     forecast_queue_wait_s: float = Field(default=10.0, ge=0, le=60)
+    # served forecasts kept to be scored live: origins this many days before the newest one go
+    forecast_log_days: int = Field(default=400, ge=1)
 
     @field_validator("log_level")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from forecaster.db import repo
+from forecaster.db import forecast_log, repo
 from forecaster.db.models import Series
 
 logger = logging.getLogger(__name__)
@@ -67,4 +67,20 @@ def store_frame(*, session: Session, series_key: str, frame: pd.DataFrame) -> in
     """
     series = repo.get_series(session=session, key=series_key)
     frame = frame.dropna(axis=1, how="all")
-    return repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+    written = repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+    if len(frame.index):  # the served forecasts whose targets this fetch covered, (re)scored
+        ts = pd.DatetimeIndex(frame.index)
+        forecast_log.score(
+            session=session,
+            series_id=series.id,
+            ts_from=_naive(ts.min()),
+            ts_to=_naive(ts.max()),
+        )
+    return written
+
+
+def _naive(ts: pd.Timestamp) -> datetime:
+    """Naive UTC, as the database stores timestamps."""
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts.to_pydatetime()

@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
-from forecaster.errors import InvalidData
+from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting import ModelSpec
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM
+from forecaster.monitoring import RetrainPolicy
 from forecaster.registry import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)}
@@ -51,6 +52,7 @@ class RetrainConfig:
     candidates: list[dict[str, Any]]
     quick: dict[str, Any]
     groups: dict[str, GroupConfig] = field(default_factory=dict)
+    policy: RetrainPolicy = RetrainPolicy()
 
     def specs(self, series_key: str, frequency: str, *, quick: bool = False) -> list[ModelSpec]:
         """One ModelSpec per candidate for this series, with every override applied."""
@@ -122,6 +124,15 @@ def _group(where: str, name: str, raw: Any) -> GroupConfig:
     )
 
 
+def _policy(where: str, raw: Any) -> RetrainPolicy:
+    if raw is not None and not isinstance(raw, dict):
+        raise InvalidData(f"retrain config {where} policy must be a mapping, not {raw!r}")
+    try:
+        return RetrainPolicy.from_dict(raw)
+    except (InvalidRequest, TypeError) as exc:
+        raise InvalidData(f"retrain config {where} {exc}") from exc
+
+
 def load_retrain_config(path: Path | None = None) -> RetrainConfig:
     """Read the YAML at `path` (the bundled default when None); unknown keys are errors."""
     if path is None:
@@ -149,6 +160,7 @@ def load_retrain_config(path: Path | None = None) -> RetrainConfig:
         candidates=[dict(c) for c in candidates],
         quick=dict(raw.get("quick") or {}),
         groups={str(k): _group(where, str(k), v) for k, v in (raw.get("groups") or {}).items()},
+        policy=_policy(where, raw.get("policy")),
     )
     _check_keys(f"{where} defaults", cfg.defaults)
     _check_keys(f"{where} quick", cfg.quick)

@@ -147,9 +147,12 @@ def claim(
     parameters: dict[str, Any],
     policy: LeasePolicy,
     exclusive: bool,
+    trigger: str | None = None,
+    reason: str | None = None,
 ) -> Run:
     """Create a pending run for `series` in this transaction: reap stale runs, lock the series,
-    refuse an active overlapping run of the same kind when `exclusive`."""
+    refuse an active overlapping run of the same kind when `exclusive`. `trigger` and `reason`
+    say who started it and why (the retrain policy records its evidence)."""
     repo.lock_series(session=session, keys=series)
     for key in series:
         repo.get_series(session=session, key=key)
@@ -169,7 +172,9 @@ def claim(
             f"(FORECASTER_MAX_RUNS_PER_SERIES={policy.max_per_series}); "
             "try again when one has finished"
         )
-    return repo.create_run(session=session, kind=kind, parameters=parameters)
+    return repo.create_run(
+        session=session, kind=kind, parameters=parameters, trigger=trigger, reason=reason
+    )
 
 
 def request_cancel(*, session: Session, run_id: int) -> Run:

@@ -25,6 +25,7 @@ from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
 from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
+from forecaster.monitoring import log_served
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
@@ -228,7 +229,11 @@ def forecast_series(
     if data_end is None:
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
 
+    computed = False
+
     def compute() -> Forecast:
+        nonlocal computed
+        computed = True
         if (
             getattr(trained, "intervals", None)
             is None  # the table keeps no coverage; adaptive ones are recomputed
@@ -247,6 +252,15 @@ def forecast_series(
         return trained.predict(history, horizon=h, level=lvl)
 
     fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
+    if computed and str(model) == "champion":  # a forecast issued: kept to be scored live
+        log_served(
+            session=session,
+            series_id=series.id,
+            version=version,
+            issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
+            points=fc.points,
+            level=lvl,
+        )
     split, stored = metrics_table(session=session, version_id=version.id)
     metrics, steps = restrict_steps(stored, h)  # the figures of the steps asked for, no others
     return SeriesForecast(

@@ -44,6 +44,8 @@ def run_public(run: Run, *, full: bool = False) -> RunPublic:
         error=run.error if full else redact.reason(run.error),
         result=shown(run.result),
         versions=[int(v) for v in versions if isinstance(v, int | str) and str(v).isdigit()],
+        trigger=run.trigger,
+        reason=run.reason,
     )
 
 

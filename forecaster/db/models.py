@@ -34,6 +34,7 @@ ARCHITECTURES = ("lstm", "gru", "rnn", "seq2seq_attention")
 STRATEGIES = ("recursive", "direct")
 MODEL_STATUSES = ("candidate", "champion", "archived", "failed")
 RUN_KINDS = ("ingest", "retrain", "forecast")
+RUN_TRIGGERS = ("api", "cli", "schedule", "policy", "replay")
 RUN_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
 ACTIVE_RUN_STATUSES = ("pending", "running")
 
@@ -192,6 +193,9 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Who started it and why (migration 0003): "policy" with the live evidence that slipped.
+    trigger: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ForecastPoint(Base):
@@ -210,3 +214,32 @@ class ForecastPoint(Base):
     lower: Mapped[float | None] = mapped_column(Float, nullable=True)
     upper: Mapped[float | None] = mapped_column(Float, nullable=True)
     data_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ForecastLogPoint(Base):
+    """One point of a forecast a champion served, with the naive forecast of the same origin and,
+    once ingested, what happened (forecaster.db.forecast_log scores it)."""
+
+    __tablename__ = "forecast_log"
+    __table_args__ = (
+        Index("ix_forecast_log_target", "series_id", "variable", "ts"),  # scoring by target time
+        Index("ix_forecast_log_origin", "series_id", "strategy", "origin"),  # accuracy reads
+    )
+
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    origin: Mapped[datetime] = mapped_column(DateTime, primary_key=True)  # data end (issued_at)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    variable: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    strategy: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[datetime] = mapped_column(DateTime)  # the target's timestamp
+    value: Mapped[float] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float, nullable=True)
+    upper: Mapped[float | None] = mapped_column(Float, nullable=True)
+    level: Mapped[float | None] = mapped_column(Float, nullable=True)
+    naive: Mapped[float | None] = mapped_column(Float, nullable=True)  # last value at the origin
+    actual: Mapped[float | None] = mapped_column(Float, nullable=True)  # NULL: not (yet) observed
+    logged_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -371,8 +371,17 @@ def read_observations_page(
 # --- runs -----------------------------------------------------------------------------
 
 
-def create_run(*, session: Session, kind: str, parameters: dict[str, Any] | None = None) -> Run:
-    run = Run(kind=kind, parameters=parameters or {}, status="pending")
+def create_run(
+    *,
+    session: Session,
+    kind: str,
+    parameters: dict[str, Any] | None = None,
+    trigger: str | None = None,
+    reason: str | None = None,
+) -> Run:
+    run = Run(
+        kind=kind, parameters=parameters or {}, status="pending", trigger=trigger, reason=reason
+    )
     session.add(run)
     session.flush()
     return run

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 
 from forecaster.db import repo
@@ -380,3 +381,56 @@ def test_page_and_assets_are_served_by_the_app(live_app: LiveApp) -> None:
         assert asset.status_code == 200, name
         if name.endswith(".js"):  # modules load only with a JavaScript MIME type
             assert asset.headers["content-type"].startswith("text/javascript"), name
+
+
+def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
+    dash: Dash, live_app: LiveApp
+) -> None:
+    """The champion's forecasts from six earlier origins (its real predictions on the history to
+    each origin), logged and scored as the service does, drawn over what happened."""
+    from forecaster import registry
+    from forecaster.db import forecast_log
+    from forecaster.monitoring import log_served
+
+    with live_app.factory.begin() as session:
+        series = repo.get_series(session=session, key="seattle-weather")
+        champion = registry.get_champion(
+            session=session, series_id=series.id, strategy="recursive", series_key=series.key
+        )
+        model = registry.load_version(champion)
+        frame = repo.read_frame(session=session, series_id=series.id, variables=model.variables)
+        origins = []
+        for back in range(6, 0, -1):
+            fc = model.predict(frame.iloc[: len(frame) - 5 - back])
+            log_served(
+                session=session,
+                series_id=series.id,
+                version=champion,
+                issued_at=fc.issued_at.to_pydatetime(),
+                points=fc.points,
+                level=fc.level,
+            )
+            origins.append(fc.issued_at)
+        forecast_log.score(session=session, series_id=series.id)
+    dash.open("seattle-weather")
+    dash.page.wait_for_function(
+        "() => (document.getElementById('accuracy-chart').data || []).length > 1"
+    )
+    served = [t for t in dash.traces("accuracy-chart") if t["uid"].startswith("past-20")]
+    assert len(served) >= len(origins)  # the six, and any the page's own reads logged
+    actual = dash.trace("past-actual", "accuracy-chart")
+    report = httpx.get(f"{live_app.base_url}/api/v1/series/seattle-weather/accuracy").json()
+    version = report["versions"][0]
+    assert version["version_id"] == champion.id and version["origins"] == 6
+    tmax = frame["tmax"]
+    assert actual["y"] == [float(tmax.loc[pd.Timestamp(x)]) for x in actual["x"]]
+    summary = dash.page.text_content("#accuracy-summary") or ""
+    assert summary.startswith(f"Version #{champion.id} (gru) over 6 scored origins")
+    pooled = next(f for f in version["figures"] if f["variable"] == "tmax" and f["step"] == 0)
+    assert f"live MAE {pooled['live']['mae']:.3g}" in summary
+    steps = dash.trace("steps-live-mae", "accuracy-steps")
+    per_step = [f for f in version["figures"] if f["variable"] == "tmax" and f["step"] > 0]
+    assert steps["y"] == pytest.approx([f["live"]["mae"] for f in per_step])
+    backtest = dash.trace("steps-backtest-mae", "accuracy-steps")
+    assert backtest["y"] == pytest.approx([f["backtest"]["mae"] for f in per_step])
+    assert dash.errors == []

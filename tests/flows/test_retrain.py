@@ -210,3 +210,65 @@ def test_a_candidate_cut_by_the_time_budget_is_recorded_on_the_run(
         assert run.result["cut_short"] == out["versions"]
         version = registry.get_version(session=session, version_id=out["versions"][0])
         assert version.feature_spec["fit"]["cut_short"] is True
+
+
+def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_why(
+    session_factory: sessionmaker[Session], database_url: str, tmp_path: Path
+) -> None:
+    import time
+
+    from forecaster.db import forecast_log
+    from forecaster.db.models import ModelVersion, utcnow
+
+    frame = load_sample("seattle-weather").iloc[:400][["tmax", "tmin"]]
+    with session_factory.begin() as session:
+        sid = repo.register_series(session=session, key="seattle", source="csv").id
+        repo.upsert_observations(session=session, series_id=sid, frame=frame)
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "backtest_origins": 20,
+                "policy": {"window": 10, "min_origins": 5, "error_margin": 0.25},
+                "defaults": {**TINY, "targets": ["tmax"]},
+                "candidates": [{"architecture": "gru", "strategy": "recursive"}],
+            }
+        )
+    )
+    retrain(series=["seattle"], database_url=database_url, config_path=str(path))
+    with session_factory.begin() as session:
+        champion = registry.find_champion(session=session, series_id=sid, strategy="recursive")
+        assert champion is not None
+        # the champion served 12 forecasts since, each 10 degrees off: live MAE far above backtest
+        rows = [
+            {"model_version_id": champion.id, "origin": ts, "step": 1, "variable": "tmax",
+             "series_id": sid, "strategy": "recursive", "ts": nxt,
+             "value": float(frame["tmax"].loc[nxt]) + 10.0, "naive": float(frame["tmax"].loc[ts]),
+             "logged_at": utcnow()}
+            for ts, nxt in zip(frame.index[-13:-1], frame.index[-12:], strict=True)
+        ]  # fmt: skip
+        forecast_log.log_rows(session=session, rows=rows)
+        forecast_log.score(session=session, series_id=sid)
+    out = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
+    (started,) = out["policy_retrains"]
+    assert started["series"] == "seattle" and started["run_id"] is not None
+    deadline = time.monotonic() + 300
+    while True:
+        with session_factory.begin() as session:
+            run = repo.get_run(session=session, run_id=started["run_id"])
+            if run.status not in ("pending", "running"):
+                break
+        assert time.monotonic() < deadline, "the policy's retrain did not finish in 300 s"
+        time.sleep(0.5)
+    assert run.status == "completed" and run.kind == "retrain" and run.trigger == "policy"
+    assert run.reason == started["reason"]
+    assert run.reason.startswith(
+        f"recursive champion v{champion.id} over its last 10 scored origins: tmax live MAE "
+    )
+    assert "above its backtest MAE" in run.reason
+    assert run.result["versions"]  # it trained a candidate
+    with session_factory.begin() as session:
+        assert session.get(ModelVersion, run.result["versions"][0]).run_id == run.id
+    # the evidence was acted on: the next forecast flow starts nothing
+    again = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
+    assert again["policy_retrains"] == []

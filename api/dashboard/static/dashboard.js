@@ -31,6 +31,7 @@ import {
   plotErrors,
 } from "./charts.js";
 import { $, code, el, fmtDate, fmtNum, showBanner } from "./dom.js";
+import { renderAccuracy } from "./accuracy.js";
 import { errorsTable, isActive, modelsTable, runSummary } from "./panels.js";
 
 const RUN_POLL_MS = 1000;
@@ -289,6 +290,7 @@ async function draw() {
   renderAttention();
   renderModels();
   renderRun();
+  if (state.key && state.variable) renderAccuracy(state.key, state.strategy, state.variable);
 }
 
 function renderHeader(s) {

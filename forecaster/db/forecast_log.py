@@ -1,0 +1,377 @@
+"""The `forecast_log` table: every forecast a champion served, scored in SQL as actuals arrive.
+
+One row per (model version, origin, step, variable): the forecast, its interval and level, the
+naive forecast of the same origin (the last observed value: live skill's yardstick) and the
+actual once it is ingested. Scoring is one set-based UPDATE per ingest (the actual is looked up
+by the observation primary key), so late data and revisions re-score what they touch and a gap
+(a NULL or missing observation) leaves the point unscored, never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from forecaster.db.models import ForecastLogPoint, Observation, utcnow
+
+CHUNK = 2000  # rows per INSERT (SQLite allows 32766 bound parameters; 13 columns a row)
+LOG = ForecastLogPoint
+
+
+def naive_values(
+    *, session: Session, series_id: int, variables: Sequence[str], origin: datetime
+) -> dict[str, float]:
+    """The last observed value of each variable at or before `origin` (the naive forecast)."""
+    out: dict[str, float] = {}
+    for var in variables:
+        value = session.scalar(
+            select(Observation.value)
+            .where(
+                Observation.series_id == series_id,
+                Observation.variable == var,
+                Observation.ts <= origin,
+                Observation.value.is_not(None),
+            )
+            .order_by(Observation.ts.desc())
+            .limit(1)
+        )
+        if value is not None:
+            out[var] = float(value)
+    return out
+
+
+def _insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(LOG)
+
+
+def log_forecast(
+    *,
+    session: Session,
+    series_id: int,
+    version_id: int,
+    strategy: str,
+    origin: datetime,
+    points: pd.DataFrame,
+    level: float | None,
+    naive: dict[str, float] | None = None,
+) -> int:
+    """Keep a served forecast (step, ts, variable, value[, lower, upper]); a point already logged
+    for this version, origin, step and variable stays as first served. Returns rows written.
+
+    The new points are scored at once against what is already stored (a forecast logged after
+    its targets were ingested, as in a replay)."""
+    if points.empty:
+        return 0
+    naive = naive or {}
+    now = utcnow()
+    rows = [
+        {
+            "model_version_id": version_id,
+            "origin": origin,
+            "step": int(r["step"]),
+            "variable": str(r["variable"]),
+            "series_id": series_id,
+            "strategy": strategy,
+            "ts": pd.Timestamp(r["ts"]).to_pydatetime(),
+            "value": float(r["value"]),
+            "lower": _float(r.get("lower")),
+            "upper": _float(r.get("upper")),
+            "level": level,
+            "naive": naive.get(str(r["variable"])),
+            "logged_at": now,
+        }
+        for r in points.to_dict("records")
+        if np.isfinite(float(r["value"]))
+    ]
+    written = log_rows(session=session, rows=rows)
+    score(session=session, series_id=series_id, version_id=version_id, origin=origin)
+    return written
+
+
+def log_rows(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Bulk insert of already-shaped rows (bench and replay); duplicates are skipped."""
+    written = 0
+    for i in range(0, len(rows), CHUNK):
+        stmt = (
+            _insert(session)
+            .values(list(rows[i : i + CHUNK]))
+            .on_conflict_do_nothing()
+            .returning(LOG.step)  # rowcount is not reliable for multi-row inserts on psycopg
+        )
+        written += len(session.execute(stmt).all())
+    return written
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    return v if np.isfinite(v) else None
+
+
+def score(
+    *,
+    session: Session,
+    series_id: int,
+    ts_from: datetime | None = None,
+    ts_to: datetime | None = None,
+    version_id: int | None = None,
+    origin: datetime | None = None,
+) -> int:
+    """Set each logged point's actual from the stored observation of its target timestamp.
+
+    Covers the points whose target lies in [ts_from, ts_to] (all when None) and, when given, of
+    one version and origin. A point whose observation is NULL gets NULL again (a revision into a
+    gap unscores it); one with no observation yet stays unscored. One UPDATE that writes only the
+    points whose actual changes (a re-fetch of unchanged data writes nothing). Returns the
+    points (re)scored.
+    """
+    # UPDATE ... FROM observation (SQLite >= 3.33 and PostgreSQL): one primary-key lookup per
+    # point. Observation rows are never deleted (a gap is a NULL value), so a point without a
+    # row has never been scored and needs nothing written.
+    obs = Observation
+    where = [
+        LOG.series_id == series_id,
+        obs.series_id == LOG.series_id,
+        obs.variable == LOG.variable,
+        obs.ts == LOG.ts,
+        LOG.actual.is_distinct_from(obs.value),
+    ]
+    if ts_from is not None:
+        where.append(LOG.ts >= ts_from)
+    if ts_to is not None:
+        where.append(LOG.ts <= ts_to)
+    if version_id is not None:
+        where.append(LOG.model_version_id == version_id)
+    if origin is not None:
+        where.append(LOG.origin == origin)
+    result = session.execute(
+        update(LOG)
+        .where(*where)
+        .values(actual=obs.value, scored_at=case((obs.value.is_(None), None), else_=utcnow()))
+        .execution_options(synchronize_session=False)
+    )
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+def purge(*, session: Session, keep_days: int) -> int:
+    """Forget the points of origins more than `keep_days` before the newest origin logged (data
+    time, not the wall clock, so a replay of old history keeps what it logs)."""
+    newest = session.scalar(select(func.max(LOG.origin)))
+    if newest is None or keep_days <= 0:
+        return 0
+    result = session.execute(delete(LOG).where(LOG.origin < newest - timedelta(days=keep_days)))
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
+@dataclass(frozen=True)
+class LiveCell:
+    """Sums over scored points of one version, variable and step: pooled by adding them up."""
+
+    version_id: int
+    variable: str
+    step: int
+    n: int
+    abs_err: float
+    sq_err: float
+    n_naive: int
+    abs_naive: float
+    sq_naive: float
+    abs_paired: float  # the model's |error| on the points that have a naive forecast too
+    n_interval: int
+    inside: int
+    level: float | None
+    origins: int
+    first_origin: datetime
+    last_origin: datetime
+    last_scored_at: datetime | None
+
+
+def live_cells(
+    *,
+    session: Session,
+    series_id: int,
+    strategy: str | None = None,
+    since: datetime | None = None,
+    steps: int | None = None,
+    version_id: int | None = None,
+    origins_after: datetime | None = None,
+) -> list[LiveCell]:
+    """The scored points' sums per (version, variable, step), one GROUP BY in the database.
+
+    `origins_after` keeps points first logged after that time (the policy's evidence about a
+    champion since its last retrain)."""
+    err = LOG.actual - LOG.value
+    nerr = LOG.actual - LOG.naive
+    has_naive = LOG.naive.is_not(None)
+    has_interval = and_(LOG.lower.is_not(None), LOG.upper.is_not(None))
+    where = [LOG.series_id == series_id, LOG.actual.is_not(None)]
+    if strategy is not None:
+        where.append(LOG.strategy == strategy)
+    if since is not None:
+        where.append(LOG.origin >= since)
+    if steps is not None:
+        where.append(LOG.step <= steps)
+    if version_id is not None:
+        where.append(LOG.model_version_id == version_id)
+    if origins_after is not None:
+        where.append(LOG.logged_at > origins_after)
+    q = (
+        select(
+            LOG.model_version_id,
+            LOG.variable,
+            LOG.step,
+            func.count(),
+            func.sum(func.abs(err)),
+            func.sum(err * err),
+            func.sum(case((has_naive, 1), else_=0)),
+            func.sum(case((has_naive, func.abs(nerr)), else_=0.0)),
+            func.sum(case((has_naive, nerr * nerr), else_=0.0)),
+            func.sum(case((has_naive, func.abs(err)), else_=0.0)),
+            func.sum(case((has_interval, 1), else_=0)),
+            func.sum(
+                case((and_(has_interval, LOG.actual.between(LOG.lower, LOG.upper)), 1), else_=0)
+            ),
+            func.max(LOG.level),
+            func.count(func.distinct(LOG.origin)),
+            func.min(LOG.origin),
+            func.max(LOG.origin),
+            func.max(LOG.scored_at),
+        )
+        .where(*where)
+        .group_by(LOG.model_version_id, LOG.variable, LOG.step)
+        .order_by(LOG.model_version_id, LOG.variable, LOG.step)
+    )
+    return [
+        LiveCell(
+            version_id=int(r[0]),
+            variable=str(r[1]),
+            step=int(r[2]),
+            n=int(r[3]),
+            abs_err=float(r[4] or 0.0),
+            sq_err=float(r[5] or 0.0),
+            n_naive=int(r[6] or 0),
+            abs_naive=float(r[7] or 0.0),
+            sq_naive=float(r[8] or 0.0),
+            abs_paired=float(r[9] or 0.0),
+            n_interval=int(r[10] or 0),
+            inside=int(r[11] or 0),
+            level=None if r[12] is None else float(r[12]),
+            origins=int(r[13]),
+            first_origin=r[14],
+            last_origin=r[15],
+            last_scored_at=r[16],
+        )
+        for r in session.execute(q).all()
+    ]
+
+
+def last_origins(
+    *, session: Session, version_id: int, n: int, origins_after: datetime | None = None
+) -> list[datetime]:
+    """The version's `n` most recent origins with at least one scored point, newest first."""
+    q = (
+        select(LOG.origin)
+        .where(LOG.model_version_id == version_id, LOG.actual.is_not(None))
+        .group_by(LOG.origin)
+        .order_by(LOG.origin.desc())
+        .limit(n)
+    )
+    if origins_after is not None:
+        q = q.where(LOG.logged_at > origins_after)
+    return list(session.scalars(q).all())
+
+
+def past_forecasts(
+    *, session: Session, series_id: int, strategy: str, origins: int, variable: str | None = None
+) -> pd.DataFrame:
+    """The forecasts issued at the last `origins` origins (any version), with what happened:
+    version, origin, step, ts, variable, value, lower, upper, naive, actual."""
+    recent = (
+        select(LOG.origin)
+        .where(LOG.series_id == series_id, LOG.strategy == strategy)
+        .group_by(LOG.origin)
+        .order_by(LOG.origin.desc())
+        .limit(origins)
+        .subquery()
+    )
+    q = (
+        select(
+            LOG.model_version_id,
+            LOG.origin,
+            LOG.step,
+            LOG.ts,
+            LOG.variable,
+            LOG.value,
+            LOG.lower,
+            LOG.upper,
+            LOG.naive,
+            LOG.actual,
+        )
+        .where(
+            LOG.series_id == series_id,
+            LOG.strategy == strategy,
+            LOG.origin.in_(select(recent.c.origin)),
+        )
+        .order_by(LOG.origin, LOG.model_version_id, LOG.variable, LOG.step)
+    )
+    if variable is not None:
+        q = q.where(LOG.variable == variable)
+    cols = ["version_id", "origin", "step", "ts", "variable", "value", "lower", "upper", "naive"]
+    return pd.DataFrame(session.execute(q).all(), columns=[*cols, "actual"])
+
+
+def count_points(*, session: Session, series_id: int | None = None) -> int:
+    q = select(func.count()).select_from(LOG)
+    if series_id is not None:
+        q = q.where(LOG.series_id == series_id)
+    return int(session.scalar(q) or 0)
+
+
+def champion_summary(*, session: Session) -> list[dict[str, Any]]:
+    """Per series and strategy, the current champion's live figures over everything it served:
+    key, strategy, MAE ratio to naive, coverage, newest scored origin (the Prometheus gauges)."""
+    from forecaster.db.models import ModelVersion, Series
+
+    err = func.abs(LOG.actual - LOG.value)
+    has_naive = LOG.naive.is_not(None)
+    has_interval = and_(LOG.lower.is_not(None), LOG.upper.is_not(None))
+    q = (
+        select(
+            Series.key,
+            LOG.strategy,
+            func.sum(case((has_naive, err), else_=0.0)),
+            func.sum(case((has_naive, func.abs(LOG.actual - LOG.naive)), else_=0.0)),
+            func.sum(case((has_interval, 1), else_=0)),
+            func.sum(
+                case((and_(has_interval, LOG.actual.between(LOG.lower, LOG.upper)), 1), else_=0)
+            ),
+            func.max(LOG.origin),
+        )
+        .join(ModelVersion, ModelVersion.id == LOG.model_version_id)
+        .join(Series, Series.id == LOG.series_id)
+        .where(ModelVersion.status == "champion", LOG.actual.is_not(None))
+        .group_by(Series.key, LOG.strategy)
+        .order_by(Series.key, LOG.strategy)
+    )
+    out = []
+    for key, strategy, paired, naive, n_int, inside, newest in session.execute(q).all():
+        out.append(
+            {
+                "series": str(key),
+                "strategy": str(strategy),
+                "mase": float(paired) / float(naive) if naive else None,
+                "coverage": float(inside) / float(n_int) if n_int else None,
+                "last_origin": newest,
+            }
+        )
+    return out

@@ -1,0 +1,248 @@
+"""Replay a bundled history day by day, in accelerated time, against a real database: ingest
+(which scores the logged forecasts) -> the scheduled forecast (logged) -> the retrain policy, and
+report what a user would have seen: live error per week, each retrain with its reason, coverage.
+
+The retrain itself is the caller's (the CLI passes the real retrain flow): this module claims the
+run with its trigger and reason through the same path as the API (forecaster.runs.claim).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster import runs
+from forecaster.db import repo
+from forecaster.db.models import ForecastLogPoint
+from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
+from forecaster.ingest import store_frame
+from forecaster.monitoring import RetrainPolicy, evaluate_policy
+from forecaster.service import ModelCache, precompute_forecasts
+from forecaster.sources.samples import SAMPLES, get_sample, load_sample
+
+logger = logging.getLogger(__name__)
+
+Schedule = Literal["policy", "weekly", "both", "never"]
+SCHEDULES: tuple[str, ...] = ("policy", "weekly", "both", "never")
+Retrain = Callable[[int], dict[str, Any]]  # run id -> the retrain flow's result
+
+
+@dataclass
+class RetrainEvent:
+    day: date
+    trigger: str  # replay (the first champion) | policy | schedule
+    reason: str
+    run_id: int
+    promoted: list[int] = field(default_factory=list)  # candidates promoted
+    served: list[str] = field(default_factory=list)  # "recursive v4 (naive)" after the retrain
+
+
+@dataclass
+class ReplayReport:
+    series: str
+    schedule: str
+    days: int
+    weeks: pd.DataFrame  # week, strategy, origins, points, mae, naive_mae, mase, coverage
+    events: list[RetrainEvent]
+    totals: dict[str, dict[str, float | int | None]]  # per strategy, over the whole replay
+
+    @property
+    def retrains(self) -> int:
+        """Retrains during the replay (not the first champion's)."""
+        return sum(e.trigger != "replay" for e in self.events)
+
+
+def history(series_key: str) -> tuple[pd.DataFrame, str]:
+    """A bundled sample's frame and frequency (UnknownSeries lists the bundled keys)."""
+    try:
+        sample = get_sample(series_key)
+    except Exception as exc:
+        keys = ", ".join(s.key for s in SAMPLES)
+        raise UnknownSeries(
+            f"no bundled history {series_key!r} to replay; bundled: {keys}"
+        ) from exc
+    return load_sample(series_key), sample.frequency
+
+
+def _claim(sessions: sessionmaker[Session], key: str, trigger: str, reason: str) -> int:
+    with sessions.begin() as session:
+        return runs.claim(
+            session=session,
+            kind="retrain",
+            series=[key],
+            parameters={"series": [key], "executor": {"mode": "replay", **runs.executor()}},
+            policy=runs.LeasePolicy.from_env(),
+            exclusive=True,
+            trigger=trigger,
+            reason=reason,
+        ).id
+
+
+def replay(
+    *,
+    sessions: sessionmaker[Session],
+    series_key: str,
+    start: date,
+    retrain: Retrain,
+    end: date | None = None,
+    schedule: str = "policy",
+    policy: RetrainPolicy | None = None,
+    frame: pd.DataFrame | None = None,
+    frequency: str | None = None,
+    progress: Callable[[date], None] | None = None,
+) -> ReplayReport:
+    """Replay `series_key`'s bundled history (or `frame`) from `start` to `end` (its end).
+
+    The database gets the history before `start` and a first champion (a retrain, trigger
+    "replay"); then each day: that day's rows are ingested (scoring what they settle), the
+    champions' forecasts are precomputed (and logged), and retrains start per `schedule`:
+    "policy" (forecaster.monitoring), "weekly" (each Monday, or the first day of a week),
+    "both" (the policy with the weekly fallback) or "never".
+
+    Raises:
+        InvalidRequest: an unknown schedule, or a start outside the history.
+    """
+    if schedule not in SCHEDULES:
+        raise InvalidRequest(f"schedule={schedule!r} is not one of {', '.join(SCHEDULES)}")
+    if frame is None:
+        frame, frequency = history(series_key)
+    rule = policy or RetrainPolicy()
+    index = pd.DatetimeIndex(frame.index)
+    first = int(index.searchsorted(pd.Timestamp(start)))
+    last = len(index) if end is None else int(index.searchsorted(pd.Timestamp(end), side="right"))
+    if not 0 < first < last:
+        raise InvalidRequest(
+            f"start={start} must fall inside the history ({index[0]:%Y-%m-%d} .. "
+            f"{index[-1]:%Y-%m-%d}) and before end={end}"
+        )
+    with sessions.begin() as session:
+        if series_key in {s.key for s in repo.list_series(session=session)}:
+            raise InvalidRequest(
+                f"series {series_key!r} already exists in this database; replay into an empty one"
+            )
+        repo.register_series(
+            session=session, key=series_key, source="csv", params={}, frequency=frequency or "D"
+        )
+        store_frame(session=session, series_key=series_key, frame=frame.iloc[:first])
+    events: list[RetrainEvent] = []
+
+    def do_retrain(day: date, trigger: str, reason: str) -> None:
+        try:
+            run_id = _claim(sessions, series_key, trigger, reason)
+        except RunInProgress:  # one per series at a time
+            return
+        out = retrain(run_id)
+        served = [
+            f"{c['strategy']} v{c['version_id']} ({c['architecture']})"
+            for c in out.get("served", [])
+        ]
+        events.append(
+            RetrainEvent(day, trigger, reason, run_id, list(out.get("promoted", [])), served)
+        )
+        logger.info("%s %s: retrain %d (%s): %s", series_key, day, run_id, trigger, reason)
+
+    first_day = index[first - 1].date()
+    do_retrain(first_day, "replay", f"the first champion, trained on the data to {first_day}")
+    cache = ModelCache()
+    week = None
+    for row in range(first, last):
+        day = index[row].date()
+        with sessions.begin() as session:  # ingest: scores the logged forecasts it settles
+            store_frame(session=session, series_key=series_key, frame=frame.iloc[row : row + 1])
+        with sessions.begin() as session:  # the scheduled forecast: logged to be scored
+            precompute_forecasts(session=session, series_key=series_key, cache=cache)
+        new_week = day.isocalendar()[:2] != week
+        week = day.isocalendar()[:2]
+        reasons: list[str] = []
+        if schedule in ("policy", "both"):
+            with sessions.begin() as session:
+                verdicts = evaluate_policy(session=session, series_key=series_key, policy=rule)
+            reasons = [v.reason for v in verdicts if v.retrain]
+        if reasons:
+            do_retrain(day, "policy", " | ".join(reasons))
+        elif schedule in ("weekly", "both") and new_week and row > first:
+            do_retrain(day, "schedule", f"the weekly schedule (week {week[1]} of {week[0]})")
+        if progress is not None:
+            progress(day)
+    with sessions.begin() as session:
+        weeks, totals = summarize(session=session, series_key=series_key)
+    return ReplayReport(series_key, schedule, last - first, weeks, events, totals)
+
+
+def summarize(
+    *, session: Session, series_key: str
+) -> tuple[pd.DataFrame, dict[str, dict[str, float | int | None]]]:
+    """Live figures of what was served, per week of origin and strategy, and over everything.
+
+    Where a retrain promoted a new champion on the day, the origin's first forecast (the one
+    served on schedule) counts."""
+    series = repo.get_series(session=session, key=series_key)
+    log = ForecastLogPoint
+    rows = session.execute(
+        select(
+            log.origin,
+            log.strategy,
+            log.step,
+            log.variable,
+            log.value,
+            log.lower,
+            log.upper,
+            log.naive,
+            log.actual,
+            log.logged_at,
+        ).where(log.series_id == series.id)
+    ).all()
+    cols = ["origin", "strategy", "step", "variable", "value", "lower", "upper", "naive", "actual"]
+    df = pd.DataFrame(rows, columns=[*cols, "logged_at"])
+    empty = pd.DataFrame(
+        columns=["week", "strategy", "origins", "points", "mae", "naive_mae", "mase", "coverage"]
+    )
+    if df.empty:
+        return empty, {}
+    df = df.sort_values("logged_at").drop_duplicates(
+        ["origin", "strategy", "step", "variable"], keep="first"
+    )
+    df = df[df["actual"].notna()].astype(dict.fromkeys(cols[4:], "float64"))
+    if df.empty:
+        return empty, {}
+    df["err"] = (df["actual"] - df["value"]).abs()
+    df["nerr"] = (df["actual"] - df["naive"]).abs()
+    bounded = df["lower"].notna() & df["upper"].notna()
+    df["inside"] = ((df["actual"] >= df["lower"]) & (df["actual"] <= df["upper"])).where(bounded)
+    df["week"] = pd.to_datetime(df["origin"]).dt.to_period("W-SUN").dt.start_time.dt.date
+
+    def figures(g: pd.DataFrame) -> dict[str, Any]:
+        paired = g["nerr"].notna()
+        naive = float(g.loc[paired, "nerr"].sum())
+        return {
+            "origins": int(g["origin"].nunique()),
+            "points": len(g),
+            "mae": float(g["err"].mean()),
+            "naive_mae": float(g["nerr"].mean()) if paired.any() else math.nan,
+            "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
+            "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
+        }  # plain values: the counts stay integers
+
+    weeks = pd.DataFrame(
+        [{"week": w, "strategy": s, **figures(g)} for (w, s), g in df.groupby(["week", "strategy"])]
+    )
+    totals = {
+        str(s): {str(k): _finite(v) for k, v in figures(g).items()}
+        for s, g in df.groupby("strategy")
+    }
+    return weeks, totals
+
+
+def _finite(value: Any) -> float | int | None:
+    if isinstance(value, int):
+        return value
+    v = float(value)
+    return v if math.isfinite(v) else None
