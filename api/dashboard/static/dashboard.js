@@ -209,7 +209,7 @@ const refreshSeries = tracked(async () => {
   const wantVersion = state.model !== "champion";
   const noHistory = Promise.resolve({ value: { x: [], y: [] } });
   const [hist, rec, dir, models, shown] = await Promise.all([
-    s.rows > 0 && state.variable ? settle(loadHistory(s, state.variable, state.windowDays)) : noHistory,
+    s.timestamps > 0 && state.variable ? settle(loadHistory(s, state.variable, state.windowDays)) : noHistory,
     settle(api(forecastPath(s.key, "recursive", "champion"))),
     settle(api(forecastPath(s.key, "direct", "champion"))),
     settle(api(`/models?series=${enc(s.key)}`)),
@@ -297,7 +297,7 @@ function renderHeader(s) {
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
   $("series-meta").textContent =
-    s.rows > 0
+    s.timestamps > 0
       ? `${seriesKind(s)} · source ${s.source}${params ? ` (${params})` : ""} · frequency ${s.frequency} · ${fmtDate(s.first)} to ${fmtDate(s.last)} · variables ${s.variables.join(", ")}`
       : `source ${s.source} · no observations yet`;
   $("retrain").textContent = `Retrain ${s.key}`;
@@ -331,10 +331,10 @@ function chartFigure() {
   const shown = state.shown && state.shown.forecast;
   const notes = [];
   const traces = [historyTrace(history, variable)];
-  if (s.rows > 0 && !history.y.some((y) => y !== null)) {
+  if (s.timestamps > 0 && !history.y.some((y) => y !== null)) {
     notes.push([`No observed values of ${variable} in this window: the source reports it empty here. Pick another variable or a longer history.`]);
   }
-  if (s.rows === 0) {
+  if (s.timestamps === 0) {
     notes.push(["No observations yet for ", s.key, ": click ", el("b", { text: "Fetch new data" }), " (needs the API key) or run ", code("forecaster ingest"), " on the server."]);
   }
   if (shown) {
