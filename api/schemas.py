@@ -164,11 +164,12 @@ class MeteostatSeriesCreate(BaseModel):
     )
     key: Annotated[str, _KEY]
     source: Literal["meteostat"]
-    station: str | None = Field(
+    # Absent, not null: the schema lists no null (a default is never validated, null is refused)
+    station: str = Field(  # type: ignore[assignment]
         default=None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$", examples=["72509"]
     )
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float = Field(default=None, ge=-90, le=90)  # type: ignore[assignment]
+    lon: float = Field(default=None, ge=-180, le=180)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _station_or_point(self) -> MeteostatSeriesCreate:

@@ -138,7 +138,7 @@ def _fuzz(
     def check(case: Any) -> None:
         try:
             case.call_and_validate(headers=headers, checks=checks)
-        except Exception as exc:  # noqa: BLE001 - collected, reported together
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - reported together
             out.add(f"{operation.label} ({mode.value}): {str(exc)[:400]}")
 
     try:

@@ -134,14 +134,14 @@ def test_the_url_opens_a_series_on_a_history_window(dash: Dash) -> None:
     assert len(dash.trace("history")["x"]) < 70
     dash.open_url("/?series=AAPL&window=nonsense")  # not an offered window: the default
     dash.wait_for_chart("AAPL")
-    assert dash.page.input_value("#window") == "731"
+    assert dash.page.input_value("#window") == "recent"
 
 
 def test_chart_shows_history_forecast_band_and_origin(dash: Dash) -> None:
     dash.open("AAPL")
     history = dash.trace("history")
-    # about two years of business days: only the shown window was fetched, not all 8 years
-    assert 480 <= len(history["x"]) <= 530
+    # "recent" shows a few forecast lengths and loads a year of business days, not all 8 years
+    assert 240 <= len(history["x"]) <= 265
     assert history["x"][-1].startswith("2013-03-01")
     forecast = dash.trace("forecast")
     assert len(forecast["x"]) == 7 and forecast["x"][0] > history["x"][-1]

@@ -1,7 +1,6 @@
 // Plotly figures: the history with forecasts, error by step, attention. Plain scatter traces
 // (a few hundred points: SVG is fast and needs no WebGL); Plotly.react redraws in place.
 
-const FOCUS_ROWS = 90; // the chart opens on the last rows of history plus the forecast
 export const COLORS = {
   history: "#3e4c59",
   forecast: "#c4501c",
@@ -130,11 +129,16 @@ export function chartLayout({ variable, origin, originLabel, uirevision }) {
   return layout;
 }
 
-// Opens on the recent history plus the forecast; the whole window stays a double-click away.
-export function focusView(layout, traces, history) {
+export const RECENT_SPANS = 4; // "recent": this many forecast lengths of history before the forecast
+
+// The x-range the History select asks for: "recent" is the last RECENT_SPANS x H rows of history
+// plus the forecast (the forecast about 1/5 of the width at any horizon); a window in days is
+// all of it (the data loaded is that window). The y-range fits what is in view.
+export function historyView(layout, traces, history, window, steps) {
   const n = history.x.length;
-  if (n < FOCUS_ROWS * 1.5) return; // short: autorange shows it all
-  const x0 = history.x[n - FOCUS_ROWS];
+  if (!n) return;
+  const rows = window === "recent" ? Math.max(RECENT_SPANS * Math.max(steps, 1), 8) : n;
+  const x0 = history.x[Math.max(0, n - rows)];
   let x1 = history.x[n - 1];
   let lo = Infinity;
   let hi = -Infinity;
@@ -147,12 +151,12 @@ export function focusView(layout, traces, history) {
       hi = Math.max(hi, y);
     }
   }
-  if (!Number.isFinite(lo)) return;
-  const span = Math.max(hi - lo, Math.abs(hi) * 0.01, 1e-9);
   const end = new Date(toMs(x1));
   const start = new Date(toMs(x0));
-  end.setTime(end.getTime() + (end - start) * 0.03);
-  layout.xaxis.range = [x0, end.toISOString().slice(0, 19)];
+  end.setTime(end.getTime() + (end - start) * 0.02);
+  layout.xaxis.range = [x0.slice(0, 19), end.toISOString().slice(0, 19)];
+  if (!Number.isFinite(lo)) return;
+  const span = Math.max(hi - lo, Math.abs(hi) * 0.01, 1e-9);
   layout.yaxis.range = [lo - span * 0.08, hi + span * 0.08];
 }
 
@@ -206,8 +210,9 @@ export function plotAttention(node, attention) {
   const layout = {
     margin: { l: 50, r: 10, t: 10, b: 40 },
     font: FONT,
-    xaxis: { title: { text: "lookback (input) step" } },
-    yaxis: { title: { text: "forecast step" }, autorange: "reversed" },
+    // automargin + standoff: the title sits below the (two-line) date tick labels, never on them
+    xaxis: { title: { text: "lookback (input) step", standoff: 12 }, automargin: true },
+    yaxis: { title: { text: "forecast step", standoff: 8 }, autorange: "reversed", automargin: true },
   };
   return Plotly.react(node, [trace], layout, SMALL_CONFIG);
 }
