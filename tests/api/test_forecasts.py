@@ -288,5 +288,5 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     assert sorted({m["step"] for m in fc["metrics"]}) == [0, 1, 2, 3]
     # the default horizon is the baseline's calibrated one, served from the precomputed rows
     default = client.get("/api/v1/forecasts/walk", params={"strategy": "direct"}).json()
-    assert [p["value"] for p in default["points"]] == stored["value"].tolist()
-    assert [p["upper"] for p in default["points"]] == stored["upper"].tolist()
+    assert [p["value"] for p in default["points"]] == stored.points["value"].tolist()
+    assert [p["upper"] for p in default["points"]] == stored.points["upper"].tolist()
