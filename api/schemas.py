@@ -160,7 +160,15 @@ class MeteostatSeriesCreate(BaseModel):
     # the schema says what _station_or_point enforces: one of the two, not both
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"oneOf": [{"required": ["station"]}, {"required": ["lat", "lon"]}]},
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["station"],
+                    "not": {"anyOf": [{"required": ["lat"]}, {"required": ["lon"]}]},
+                },
+                {"required": ["lat", "lon"], "not": {"required": ["station"]}},
+            ]
+        },
     )
     key: Annotated[str, _KEY]
     source: Literal["meteostat"]
@@ -188,7 +196,9 @@ class CsvSeriesCreate(BaseModel):
     key: Annotated[str, _KEY]
     source: Literal["csv"]
     sample: str = Field(
-        description="bundled sample: AAPL, IBM or seattle-weather", examples=["IBM"]
+        description="bundled sample: AAPL, IBM or seattle-weather",
+        examples=["IBM"],
+        json_schema_extra={"enum": ["AAPL", "IBM", "seattle-weather"]},
     )
 
 

