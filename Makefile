@@ -2,6 +2,9 @@
 # Both create .venv and install everything on first use (torch 2.13.0 first: the CPU
 # build on local disk; a looser requirement would pull a multi-GB CUDA build).
 PY ?= python3
+# `make demo PORT=8080 HOST=0.0.0.0` serves the demo elsewhere than 127.0.0.1:8000
+HOST ?= 127.0.0.1
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -22,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/forecaster demo
+	$(BIN)/forecaster demo --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

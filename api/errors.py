@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -97,14 +98,27 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed(request: Request) -> str:
+    """Every method the path takes, as the OpenAPI document lists them (Starlette's own Allow
+    names only the first matching route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    detail = exc.detail
+    detail, headers = exc.detail, exc.headers
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such route; the API lives under /api/v1 (see /docs)"
     elif exc.status_code == 405:
-        detail = f"method not allowed here; see /docs for the methods this path takes ({detail})"
-    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        allow = _allowed(request)
+        detail = f"method not allowed here; this path takes {allow} (see /docs)"
+        headers = {**(headers or {}), "Allow": allow}
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import errors
+from api import errors, openapi
 from api.cache import ForecastCache, RevisionCache
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pool import ComputePool
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     errors.install(app)
+    openapi.install(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (series, accuracy, forecasts, models, runs):
         app.include_router(module.router, prefix=API_PREFIX)

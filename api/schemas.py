@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -15,8 +16,26 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 DbId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
+def _id_pattern(top: int) -> str:
+    """A regular expression matching exactly the decimal numbers 1..top (no leading zeros)."""
+    digits = str(top)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        low = "1" if i == 0 else "0"
+        if int(d) > int(low):
+            rest = len(digits) - i - 1
+            below = f"[{low}-{int(d) - 1}]"
+            parts.append(digits[:i] + below + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "|".join(parts)
+
+
+MODEL_REF_PATTERN = f"^(champion|{_id_pattern(MAX_ID)})$"
+_MODEL_REF = re.compile(MODEL_REF_PATTERN)
+
+
 def _model_ref(value: str) -> str:
-    if value == "champion" or (value.isdigit() and 1 <= int(value) <= MAX_ID):
+    if _MODEL_REF.match(value):
         return value
     raise ValueError(
         f"model must be 'champion' or a model version id (1..{MAX_ID}; GET /api/v1/models)"
@@ -25,8 +44,22 @@ def _model_ref(value: str) -> str:
 
 ModelRef = Annotated[
     str,
-    AfterValidator(_model_ref),
-    Query(description="'champion' or a model version id (GET /api/v1/models)"),
+    AfterValidator(_model_ref),  # the pattern, with a message that says what is valid
+    Query(
+        description=f"'champion' or a model version id, 1..{MAX_ID} (GET /api/v1/models)",
+        json_schema_extra={"pattern": MODEL_REF_PATTERN},
+    ),
+]
+
+KEY_PATTERN = r"^[A-Za-z0-9._^=-]+$"
+SeriesKey = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=100,
+        pattern=KEY_PATTERN,
+        description="series key: 1-100 letters, digits, '-', '_', '.', '^' or '='",
+    ),
 ]
 
 
@@ -49,6 +82,15 @@ def naive_utc(value: datetime) -> datetime:
 
 
 QueryTimestamp = Annotated[datetime, AfterValidator(naive_utc)]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Stored timestamps are naive UTC: answered with their offset (RFC 3339 `...Z`)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Every timestamp a response carries: `format: date-time` promises an offset.
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Strategy(StrEnum):
@@ -78,9 +120,13 @@ class SeriesPublic(BaseModel):
     frequency: str
     timezone: str
     variables: list[str]
-    first: datetime | None = Field(description="first stored timestamp (naive UTC)")
-    last: datetime | None = Field(description="last stored timestamp: the data end")
-    rows: int = Field(description="stored (variable, timestamp) cells")
+    first: Timestamp | None = Field(description="first stored timestamp (UTC)")
+    last: Timestamp | None = Field(description="last stored timestamp: the data end")
+    timestamps: int = Field(description="distinct stored timestamps (the series' length)")
+    values: int = Field(
+        description="stored (variable, timestamp) cells: at most timestamps x variables "
+        "(a variable the source did not report at a timestamp has no cell)"
+    )
 
 
 class SeriesList(BaseModel):
@@ -91,7 +137,7 @@ class SeriesList(BaseModel):
 _KEY = Field(
     min_length=1,
     max_length=100,
-    pattern=r"^[A-Za-z0-9._^=-]+$",
+    pattern=KEY_PATTERN,
     description="series key: 1-100 letters, digits, '-', '_', '.', '^' or '='",
     examples=["AAPL"],
 )
@@ -111,14 +157,27 @@ class YahooSeriesCreate(BaseModel):
 class MeteostatSeriesCreate(BaseModel):
     """Daily weather from Meteostat: a station id, or a point (lat, lon)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # the schema says what _station_or_point enforces: one of the two, not both
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["station"],
+                    "not": {"anyOf": [{"required": ["lat"]}, {"required": ["lon"]}]},
+                },
+                {"required": ["lat", "lon"], "not": {"required": ["station"]}},
+            ]
+        },
+    )
     key: Annotated[str, _KEY]
     source: Literal["meteostat"]
-    station: str | None = Field(
+    # Absent, not null: the schema lists no null (a default is never validated, null is refused)
+    station: str = Field(  # type: ignore[assignment]
         default=None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9]+$", examples=["72509"]
     )
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float = Field(default=None, ge=-90, le=90)  # type: ignore[assignment]
+    lon: float = Field(default=None, ge=-180, le=180)  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _station_or_point(self) -> MeteostatSeriesCreate:
@@ -137,7 +196,9 @@ class CsvSeriesCreate(BaseModel):
     key: Annotated[str, _KEY]
     source: Literal["csv"]
     sample: str = Field(
-        description="bundled sample: AAPL, IBM or seattle-weather", examples=["IBM"]
+        description="bundled sample: AAPL, IBM or seattle-weather",
+        examples=["IBM"],
+        json_schema_extra={"enum": ["AAPL", "IBM", "seattle-weather"]},
     )
 
 
@@ -148,7 +209,7 @@ SeriesCreate = Annotated[
 
 
 class ObservationPublic(BaseModel):
-    ts: datetime
+    ts: Timestamp
     variable: str
     value: float | None = Field(description="null: a gap the source reported")
 
@@ -209,8 +270,8 @@ class ModelPublic(BaseModel):
     targets: list[str]
     variables: list[str] = Field(description="inputs the model reads")
     config: dict[str, Any] = Field(description="every hyperparameter (ModelSpec)")
-    train_start: datetime | None
-    train_end: datetime | None
+    train_start: Timestamp | None
+    train_end: Timestamp | None
     data_range: dict[str, Any] = Field(description="start, train_end, valid_end, end")
     primary_metric: str | None
     primary_score: float | None = Field(description="backtest score that decided promotion")
@@ -218,8 +279,8 @@ class ModelPublic(BaseModel):
     fit: dict[str, Any] | None = Field(description="training summary: epochs, losses, time")
     error: str | None = Field(description="why training failed (status failed)")
     run_id: int | None
-    created_at: datetime
-    promoted_at: datetime | None
+    created_at: Timestamp
+    promoted_at: Timestamp | None
     global_model: GlobalModelRef | None = Field(
         default=None,
         description="set on a member of a global model (null: trained on this series alone)",
@@ -242,7 +303,7 @@ class ModelList(BaseModel):
 
 class ForecastPointPublic(BaseModel):
     step: int
-    ts: datetime = Field(description="on the series' own calendar (business days for stocks)")
+    ts: Timestamp = Field(description="on the series' own calendar (business days for stocks)")
     variable: str
     value: float
     lower: float | None = Field(description="null: the level cannot be backed by the scores")
@@ -270,9 +331,9 @@ class AttentionPublic(BaseModel):
         description="each row's entropy relative to uniform weights: 1 attends evenly, 0 to one column"
     )
     row_steps: list[list[int]] = Field(description="first and last forecast step of each row")
-    lookback_ts: list[datetime] = Field(description="timestamps of the lookback rows")
-    column_start_ts: list[datetime] = Field(description="first lookback timestamp of each column")
-    column_end_ts: list[datetime] = Field(description="last lookback timestamp of each column")
+    lookback_ts: list[Timestamp] = Field(description="timestamps of the lookback rows")
+    column_start_ts: list[Timestamp] = Field(description="first lookback timestamp of each column")
+    column_end_ts: list[Timestamp] = Field(description="last lookback timestamp of each column")
 
 
 class ForecastPublic(BaseModel):
@@ -289,7 +350,7 @@ class ForecastPublic(BaseModel):
     coverage_origins: int = Field(
         default=0, description="recent origins each point's coverage was measured over"
     )
-    issued_at: datetime = Field(description="data end the forecast was issued from")
+    issued_at: Timestamp = Field(description="data end the forecast was issued from")
     points: list[ForecastPointPublic]
     metrics_split: str = Field(description="where the figures come from: backtest or test")
     metrics_steps: int = Field(
@@ -317,7 +378,16 @@ class ForecastPublic(BaseModel):
 
 
 class RunCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # the schema says what the route enforces: quick is for a retrain only
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"kind": {"const": "retrain"}}},
+                {"properties": {"kind": {"const": "ingest"}, "quick": {"const": False}}},
+            ]
+        },
+    )
     kind: Literal["ingest", "retrain"]
     series: list[str] = Field(default_factory=list, description="series keys; empty: every series")
     quick: bool = Field(
@@ -331,14 +401,14 @@ class RunPublic(BaseModel):
     status: str = Field(description="pending | running | completed | failed | cancelled")
     parameters: dict[str, Any]
     flow_run_id: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     duration_s: float | None
-    heartbeat_at: datetime | None = Field(
+    heartbeat_at: Timestamp | None = Field(
         description="the lease: renewed every few seconds while the run's process is alive"
     )
-    cancel_requested_at: datetime | None
+    cancel_requested_at: Timestamp | None
     error: str | None
     result: dict[str, Any]
     versions: list[int] = Field(description="model versions the run produced")

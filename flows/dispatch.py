@@ -14,12 +14,13 @@ records the whole life of the run: who asked, when it started and finished, what
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +37,41 @@ DEPLOYMENTS = {"ingest": "ingest/ingest", "retrain": "retrain/retrain"}
 ACTIVE = ("pending", "running")
 
 
+@contextlib.contextmanager
+def keeping_logging() -> Iterator[None]:
+    """Keep the process's own logging through a first `import prefect`.
+
+    Importing Prefect configures logging for the whole process (prefect/main.py calls
+    setup_logging): it sets `uvicorn` to WARNING with its own handler and resets `uvicorn.access`
+    to NOTSET, so a service's access log went silent after its first in-process flow run. Every
+    logger that is not Prefect's gets back its level, handlers, propagation and state."""
+    manager = logging.Logger.manager
+    loggers = [logging.getLogger()] + [
+        lg
+        for name, lg in list(manager.loggerDict.items())
+        if isinstance(lg, logging.Logger) and not name.startswith("prefect")
+    ]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
+    try:
+        yield
+    finally:
+        for lg, level, handlers, propagate, disabled in saved:
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+            lg.propagate, lg.disabled = propagate, disabled
+
+
 def _flow(kind: str) -> Callable[..., Any]:
     """The flow function, imported on first use (importing Prefect flows is slow)."""
-    if kind == "ingest":
-        from flows.ingest import ingest
+    with keeping_logging():
+        if kind == "ingest":
+            from flows.ingest import ingest
 
-        return ingest
-    if kind == "retrain":
-        from flows.retrain import retrain
+            return ingest
+        if kind == "retrain":
+            from flows.retrain import retrain
 
-        return retrain
+            return retrain
     raise ValueError(f"no flow for run kind {kind!r}")
 
 
@@ -292,8 +318,9 @@ class Dispatcher:
         The database URL is not passed: it may hold a password, and Prefect shows parameters
         in its UI. The worker reads FORECASTER_DATABASE_URL from its own environment.
         """
-        from prefect.deployments import run_deployment
-        from prefect.settings import PREFECT_API_URL, temporary_settings
+        with keeping_logging():
+            from prefect.deployments import run_deployment
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
         name = DEPLOYMENTS[kind]
         try:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport, last_origins, report_rows, rolling_origin
 from forecaster.data.calendar import future_index, normalize_freq, season_length
 from forecaster.data.splits import split_borders, window_origins
@@ -20,13 +21,8 @@ from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting import CALIBRATION_LEVELS, Calibration, Forecast
 from forecaster.metrics import naive_forecast, seasonal_naive_forecast
 
-BASELINES = ("naive", "seasonal_naive")
 STATE_KIND = "baseline"
 STATE_FORMAT = 1
-
-
-def is_baseline(architecture: str) -> bool:
-    return architecture in BASELINES
 
 
 @dataclass(frozen=True)

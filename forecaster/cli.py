@@ -1,4 +1,10 @@
-"""The `forecaster` command: db, ingest, series, train, forecast, models, retrain, runs, serve, demo."""
+"""The `forecaster` command: db, ingest, series, train, forecast, models, retrain, runs, serve, demo.
+
+Start-up matters here: the module imports only the standard library, settings and errors, and
+each command imports what it needs. Read commands (`series`, `models`, `runs`, `forecast` of a
+stored forecast) never import torch or Prefect (tests/forecaster/test_cli_imports.py checks;
+bench/cli.py times them); a new command should import its heavy modules inside its handler.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time
@@ -67,6 +74,31 @@ def _print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+# Domain messages name the API's routes (its users read them); here each becomes the command
+# that does the same, so a CLI error never sends its reader to HTTP.
+_CLI_HINTS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"`forecaster models` or GET /api/v1/models lists them"),
+        "`forecaster models` lists them",
+    ),
+    (re.compile(r"GET /api/v1/models\?series=(\S+) lists"), r"`forecaster models \1` lists"),
+    (re.compile(r"GET /api/v1/models"), "`forecaster models`"),
+    (re.compile(r"\(GET /api/v1/series lists them\)"), "(`forecaster series` lists them)"),
+    (re.compile(r"GET /api/v1/runs"), "`forecaster runs`"),
+    (
+        re.compile(r"`forecaster train (\S+) --strategy (\w+)` or POST /api/v1/runs \{[^}]*\}"),
+        r"`forecaster train \1 --strategy \2` or `forecaster retrain \1`",
+    ),
+]
+
+
+def cli_message(message: str) -> str:
+    """A domain error's message as a CLI user should read it: one line, commands not routes."""
+    for pattern, replacement in _CLI_HINTS:
+        message = pattern.sub(replacement, message)
+    return " ".join(message.split())
 
 
 # --- db --------------------------------------------------------------------------------
@@ -216,13 +248,15 @@ def _print_series(settings: Settings, keys: list[str] | None, *, as_json: bool) 
         r["variables"] = ",".join(r["variables"])
         r["first"] = r["first"] and r["first"].date()
         r["last"] = r["last"] and r["last"].date()
-    _print_table(rows, ["key", "source", "frequency", "first", "last", "rows", "variables"])
+    _print_table(
+        rows, ["key", "source", "frequency", "first", "last", "timestamps", "values", "variables"]
+    )
 
 
 def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.db.session import upgrade
+    from forecaster.db.session import ensure_schema
 
-    upgrade(settings.database_url)
+    ensure_schema(settings.database_url)
     _print_series(settings, None, as_json=args.json)
     return 0
 
@@ -231,9 +265,9 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sessions(settings: Settings):  # type: ignore[no-untyped-def]
-    from forecaster.db.session import make_session_factory, upgrade
+    from forecaster.db.session import ensure_schema, make_session_factory
 
-    upgrade(settings.database_url)
+    ensure_schema(settings.database_url)
     return make_session_factory(settings.database_url)
 
 
@@ -364,19 +398,26 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.service import forecast_series
+    from forecaster.catalog import stored_forecast
 
     sessions = _sessions(settings)
+    request = {
+        "series_key": args.key,
+        "horizon": args.horizon,
+        "strategy": args.strategy,
+        "model": args.model,
+        "level": args.level,
+    }
     with sessions.begin() as session:
-        fc = forecast_series(
-            session=session,
-            series_key=args.key,
-            horizon=args.horizon,
-            strategy=args.strategy,
-            model=args.model,
-            level=args.level,
-            max_horizon=settings.forecast_max_horizon,
-        )
+        # the forecast flow's stored forecast needs no model (no torch); any other runs it
+        fc = stored_forecast(session=session, **request)
+        if fc is None:
+            from forecaster.service import forecast_series
+
+            fc = forecast_series(
+                session=session, **request, max_horizon=settings.forecast_max_horizon
+            )
+    sessions.kw["bind"].dispose()
     if args.json:
         print(
             json.dumps(
@@ -391,6 +432,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
                     "max_horizon": fc.max_horizon,
                     "coverage_origins": fc.coverage_origins,
                     "points": fc.points.to_dict("records"),
+                    "metrics": fc.metrics,
                     "metrics_split": fc.metrics_split,
                     "metrics_steps": fc.metrics_steps,
                     "skill": fc.skill,
@@ -428,11 +470,18 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         for r in fc.points.itertuples()
     ]
     _print_table(rows, ["step", "ts", "variable", "value", "lower", "upper", "coverage", "width"])
+    if fc.metrics:
+        span = "step 1" if fc.metrics_steps == 1 else f"steps 1-{fc.metrics_steps}"
+        print(
+            f"\n{fc.metrics_split} errors of this version over {span}, original scale "
+            "(naive = last value; snaive = seasonal naive):"
+        )
+        _print_table(_metrics_rows(fc.metrics), METRIC_COLUMNS)
     return 0
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster import registry
+    from forecaster import catalog
     from forecaster.db import repo
 
     sessions = _sessions(settings)
@@ -454,7 +503,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
                 "train_end": v.train_end,
                 "created_at": v.created_at,
             }
-            for v in registry.list_versions(session=session, series_id=series_id)
+            for v in catalog.list_versions(session=session, series_id=series_id)
         ]
     if args.json:
         print(json.dumps(rows, default=_json_default, indent=2))
@@ -558,6 +607,10 @@ def _print_no_skill(served: Sequence[dict[str, Any]]) -> None:
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.db import repo
 
+    if args.limit < 1:
+        raise InvalidRequest(
+            f"--limit {args.limit} is not valid; give a positive number of runs to list, e.g. 20"
+        )
     sessions = _sessions(settings)
     with sessions.begin() as session:
         rows = [
@@ -941,7 +994,11 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("forecast", help="forecast a series with its champion (or --model ID)")
     f.add_argument("key")
     f.add_argument("--horizon", type=int)
-    f.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
+    f.add_argument(
+        "--strategy",
+        choices=["recursive", "direct"],
+        help="default: recursive for the champion, the version's own with --model ID",
+    )
     f.add_argument("--model", default="champion", help="'champion' or a model version id")
     f.add_argument("--level", type=float, help="interval level, e.g. 0.9")
     f.add_argument("--json", action="store_true")
@@ -1013,9 +1070,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.database_url:
-        settings = settings.model_copy(update={"database_url": args.database_url})
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's ValidationError: a setting is not valid
+        print(f"error: {_settings_error(exc)}", file=sys.stderr)
+        return 2
+    if args.database_url:  # validated as the environment's would be
+        try:
+            settings = Settings.model_validate(
+                {**settings.model_dump(), "database_url": args.database_url}
+            )
+        except ValueError as exc:
+            message = _settings_error(exc).replace("FORECASTER_DATABASE_URL", "--database-url")
+            print(f"error: {message}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     for noisy in (
         "httpx",
@@ -1027,10 +1095,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, settings))
     except ForecasterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {cli_message(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        reason = _database_error(exc, settings.database_url)
+        if reason is None:
+            raise
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+
+
+def _settings_error(exc: ValueError) -> str:
+    """One line per invalid setting, naming its environment variable and what is valid."""
+    errors = getattr(exc, "errors", None)
+    if errors is None:
+        return str(exc).splitlines()[0]
+    parts = []
+    for e in errors():
+        name = "_".join(str(p) for p in e.get("loc", ())).upper()
+        message = str(e.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"FORECASTER_{name}: {message}" if name else message)
+    return "; ".join(parts)
+
+
+def _database_error(exc: Exception, url: str) -> str | None:
+    """One line for a database the user named wrongly or that cannot be reached (else None)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown as given
+        shown = url
+    if isinstance(exc, ArgumentError):
+        return (
+            f"the database URL {shown!r} cannot be opened ({str(exc).splitlines()[0]}); give "
+            "e.g. sqlite:///forecaster.db or postgresql+psycopg://user:password@host/db "
+            "(--database-url or FORECASTER_DATABASE_URL)"
+        )
+    if isinstance(exc, OperationalError):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot open the database at {shown!r}: {reason}"
+    return None
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 * ForecasterError
   + NotFound:        UnknownSeries, UnknownModel, UnknownRun
-  + Conflict:        NoChampion, RunInProgress
+  + Conflict:        NoChampion, RunInProgress, RunEnded
   + InvalidRequest:  HorizonTooLong, BadDateRange, InvalidData
   + TooBusy:         a limit on concurrent work (queued runs) was reached
   + SourceError:     the upstream data source failed or returned nothing
@@ -42,6 +42,10 @@ class NoChampion(Conflict):
 
 class RunInProgress(Conflict):
     pass
+
+
+class RunEnded(Conflict):
+    """A run that has ended cannot be cancelled (or changed)."""
 
 
 class TooBusy(ForecasterError):

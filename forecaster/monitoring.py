@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forecaster.baselines import is_baseline
+from forecaster.architectures import is_baseline
 from forecaster.db import forecast_log, repo
 from forecaster.db.forecast_log import LiveCell
 from forecaster.db.models import Evaluation, ModelVersion, Run

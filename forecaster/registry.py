@@ -20,20 +20,22 @@ import pandas as pd
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
+from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
-from forecaster.baselines import (
-    BASELINES,
-    BaselineModel,
-    evaluate_baseline,
-    fit_baseline,
-    is_baseline,
-)
+from forecaster.baselines import BaselineModel, evaluate_baseline, fit_baseline
+
+# the read-only queries live in forecaster.catalog (no torch there); re-exported here
+from forecaster.catalog import find_champion as find_champion
+from forecaster.catalog import get_champion as get_champion
+from forecaster.catalog import get_version as get_version
+from forecaster.catalog import list_versions as list_versions
+from forecaster.catalog import version_metrics as version_metrics
 from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
-from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
+from forecaster.errors import InvalidRequest, UnknownModel
 from forecaster.forecasting import TrainedModel, TrainOutcome, evaluate_model
 from forecaster.global_models import GlobalOutcome
 
@@ -138,65 +140,6 @@ def load_version(version: ModelVersion) -> Predictor:
 
 
 # --- queries ----------------------------------------------------------------------------
-
-
-def get_version(*, session: Session, version_id: int) -> ModelVersion:
-    version = session.get(ModelVersion, version_id)
-    if version is None:
-        raise UnknownModel(
-            f"unknown model version {version_id}; GET /api/v1/models lists the versions"
-        )
-    return version
-
-
-def list_versions(
-    *, session: Session, series_id: int | None = None, status: str | None = None
-) -> Sequence[ModelVersion]:
-    # weights stay in the database until a model is loaded: listings never pull megabytes
-    q = select(ModelVersion).options(defer(ModelVersion.weights)).order_by(ModelVersion.id.desc())
-    if series_id is not None:
-        q = q.where(ModelVersion.series_id == series_id)
-    if status is not None:
-        q = q.where(ModelVersion.status == status)
-    return session.scalars(q).all()
-
-
-def find_champion(*, session: Session, series_id: int, strategy: str) -> ModelVersion | None:
-    return session.scalar(
-        select(ModelVersion).where(
-            ModelVersion.series_id == series_id,
-            ModelVersion.strategy == strategy,
-            ModelVersion.status == "champion",
-        )
-    )
-
-
-def get_champion(
-    *, session: Session, series_id: int, strategy: str, series_key: str = ""
-) -> ModelVersion:
-    champion = find_champion(session=session, series_id=series_id, strategy=strategy)
-    if champion is None:
-        key = series_key or str(series_id)
-        raise NoChampion(
-            f"series {key!r} has no {strategy} champion yet; train one with "
-            f"`forecaster train {key} --strategy {strategy}` or POST /api/v1/runs "
-            f'{{"kind": "retrain", "series": ["{key}"]}}'
-        )
-    return champion
-
-
-def version_metrics(*, session: Session, version_id: int) -> Sequence[EvaluationRow]:
-    return session.scalars(
-        select(EvaluationRow)
-        .where(EvaluationRow.model_version_id == version_id)
-        .order_by(
-            EvaluationRow.split,
-            EvaluationRow.variable,
-            EvaluationRow.metric,
-            EvaluationRow.step,
-            EvaluationRow.model,
-        )
-    ).all()
 
 
 def report_from_rows(rows: Sequence[EvaluationRow]) -> EvaluationReport:

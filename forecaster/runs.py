@@ -14,11 +14,12 @@ on SQLite), then checks, then creates, in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db import repo
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
-from forecaster.errors import InvalidRequest, RunInProgress, TooBusy
+from forecaster.errors import InvalidRequest, RunEnded, RunInProgress, TooBusy
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,9 @@ def request_cancel(*, session: Session, run_id: int) -> Run:
     """Cancel a pending run at once; ask a running one to stop at its next checkpoint."""
     run = repo.get_run(session=session, run_id=run_id)
     if run.status not in ACTIVE_RUN_STATUSES:
-        raise InvalidRequest(f"run {run_id} is already {run.status}; only pending or running runs")
+        raise RunEnded(
+            f"run {run_id} is already {run.status}; only pending or running runs can be cancelled"
+        )
     now = utcnow()
     run.cancel_requested_at = run.cancel_requested_at or now
     if run.status == "pending":
@@ -275,3 +278,51 @@ def checkpoint(run_id: int, factory: sessionmaker[Session] | None = None) -> Non
         lease = Lease(factory, run_id)  # not started: checks the row, renews nothing
     if lease is not None:
         lease.checkpoint()
+
+
+# --- a run outside any flow -------------------------------------------------------------------
+
+
+@dataclass
+class Recorded:
+    """A run that `recorded` keeps: its id, and the result to store when it ends."""
+
+    id: int
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def recorded(
+    factory: sessionmaker[Session], *, kind: str, series: Sequence[str], parameters: dict[str, Any]
+) -> Iterator[Recorded]:
+    """A run row for work no flow wraps (the CLI's `train`): claimed, started and leased on
+    entry; completed with `.result` on a normal exit, failed with the reason (cancelled on
+    Ctrl-C) otherwise. So every training run is listed beside the flows' runs."""
+    with factory.begin() as session:
+        row = claim(
+            session=session,
+            kind=kind,
+            series=series,
+            parameters={**parameters, "series": list(series), "executor": executor()},
+            policy=LeasePolicy.from_env(),
+            exclusive=kind in EXCLUSIVE,
+        )
+        repo.start_run(session=session, run_id=row.id)
+        run = Recorded(row.id)
+    hold(factory, run.id)
+    status, error = "completed", None
+    try:
+        yield run
+    except KeyboardInterrupt:
+        status, error = "cancelled", "interrupted (Ctrl-C)"
+        raise
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        release(run.id)
+        with factory.begin() as session:
+            if repo.get_run(session=session, run_id=run.id).status in ACTIVE_RUN_STATUSES:
+                repo.finish_run(
+                    session=session, run_id=run.id, status=status, result=run.result, error=error
+                )

@@ -9,41 +9,33 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry
-from forecaster.baselines import is_baseline
+from forecaster import registry, runs
+from forecaster.architectures import is_baseline
+
+# what a read needs without a model lives in forecaster.catalog (no torch); re-exported here
+from forecaster.catalog import DEFAULT_MAX_HORIZON as DEFAULT_MAX_HORIZON
+from forecaster.catalog import MAX_VERSION_ID as MAX_VERSION_ID
+from forecaster.catalog import STRATEGIES as STRATEGIES
+from forecaster.catalog import SeriesForecast as SeriesForecast
+from forecaster.catalog import horizon_cap as horizon_cap
+from forecaster.catalog import metrics_table as metrics_table
+from forecaster.catalog import resolve_version as resolve_version
+from forecaster.catalog import series_forecast
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
-from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
+from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
 from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
 from forecaster.monitoring import log_served
-from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 logger = logging.getLogger(__name__)
-
-STRATEGIES = ("recursive", "direct")
-DEFAULT_MAX_HORIZON = 1000  # Settings.forecast_max_horizon's default
-MAX_VERSION_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-
-
-def horizon_cap(version: ModelVersion, *, recursive_max: int = DEFAULT_MAX_HORIZON) -> int:
-    """The longest horizon a forecast from this version may ask for.
-
-    Direct: the H it was trained to emit. Recursive: the configured bound on steps rolled
-    forward (each step is a model call, so this bounds a read's CPU time).
-    """
-    if version.strategy == "direct":
-        return int((version.hyperparameters or {}).get("horizon") or 1)
-    return recursive_max
 
 
 class ModelCache:
@@ -102,99 +94,12 @@ class ModelCache:
             return sorted(self._models)
 
 
-@dataclass
-class SeriesForecast:
-    """Everything a forecast response needs."""
-
-    series_key: str
-    frequency: str
-    version: ModelVersion
-    strategy: str
-    horizon: int
-    level: float
-    issued_at: datetime
-    points: pd.DataFrame  # step, ts, variable, value, lower, upper[, coverage, width]
-    attention: np.ndarray | None  # (rows, cols) for seq2seq_attention (Forecast.attention)
-    attention_unit: int = 1  # steps per attention row and column (a segment model's w)
-    coverage_origins: int = 0  # recent origins the points' coverage was measured over
-    max_horizon: int | None = None  # the longest horizon the version serves
-    metrics: list[dict[str, Any]] = field(default_factory=list)  # per step, model beside baselines
-    metrics_split: str = "backtest"
-    metrics_steps: int = 0  # steps the pooled (step 0) figures cover: those requested, or fewer
-    skill: str | None = None  # one plain sentence on skill over the naive forecast
-    has_skill: bool | None = None  # False when a baseline is served or the model loses to naive
-
-    @property
-    def baseline_served(self) -> bool:
-        return is_baseline(self.version.architecture)
-
-
-def metrics_table(
-    *, session: Session, version_id: int, splits: tuple[str, ...] = ("backtest", "test")
-) -> tuple[str, list[dict[str, Any]]]:
-    """The version's figures per (variable, step, metric), the model beside both baselines.
-
-    Uses the first split of `splits` the version has (the recent backtest when it was scored on one).
-    """
-    rows = registry.version_metrics(session=session, version_id=version_id)
-    have = {r.split for r in rows}
-    split = next((s for s in splits if s in have), "")
-    cells: dict[tuple[str, int, str], dict[str, Any]] = {}
-    for r in rows:
-        if r.split != split:
-            continue
-        cell = cells.setdefault(
-            (r.variable, r.step, r.metric),
-            {
-                "variable": r.variable,
-                "step": r.step,
-                "metric": r.metric,
-                "model": None,
-                "naive": None,
-                "seasonal_naive": None,
-            },
-        )
-        cell[r.model] = r.value
-    return split, [cells[k] for k in sorted(cells)]
-
-
-def resolve_version(
-    *, session: Session, series: Series, strategy: str, model: str | int
-) -> ModelVersion:
-    if strategy not in STRATEGIES:
-        raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if str(model) == "champion":
-        return registry.get_champion(
-            session=session, series_id=series.id, strategy=strategy, series_key=series.key
-        )
-    try:
-        version_id = int(model)
-    except ValueError:
-        version_id = 0
-    if not 1 <= version_id <= MAX_VERSION_ID:  # a larger number overflows the databases' ids
-        raise InvalidRequest(
-            f"model={model!r} is neither 'champion' nor a model version id "
-            f"(1..{MAX_VERSION_ID}; `forecaster models` or GET /api/v1/models lists them)"
-        )
-    version = registry.get_version(session=session, version_id=version_id)
-    if version.series_id != series.id:
-        raise UnknownModel(
-            f"model version {version_id} belongs to another series, not {series.key!r}; "
-            f"GET /api/v1/models?series={series.key} lists this series' versions"
-        )
-    if version.status == "failed" or (
-        not version.trained and not is_baseline(version.architecture)
-    ):
-        raise InvalidRequest(f"model version {version_id} failed to train and has no forecasts")
-    return version
-
-
 def forecast_series(
     *,
     session: Session,
     series_key: str,
     horizon: int | None = None,
-    strategy: str = "recursive",
+    strategy: str | None = None,
     model: str | int = "champion",
     level: float | None = None,
     cache: ModelCache | None = None,
@@ -202,13 +107,13 @@ def forecast_series(
 ) -> SeriesForecast:
     """Forecast the next `horizon` steps of a series with its champion (or a given version).
 
-    `max_horizon` bounds a recursive model's horizon (see `horizon_cap`); HorizonTooLong past it.
+    `strategy` None: recursive for the champion, the version's own for a version id (one that
+    contradicts it is an InvalidRequest). `max_horizon` bounds a recursive model's horizon
+    (see `horizon_cap`); HorizonTooLong past it.
     """
     cache = cache or ModelCache()
     series = repo.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
-    if str(model) != "champion":
-        strategy = version.strategy
     cap = horizon_cap(version, recursive_max=max_horizon)
     if horizon is not None and horizon > cap:  # before the model is even loaded
         if version.strategy == "direct":
@@ -234,11 +139,9 @@ def forecast_series(
     def compute() -> Forecast:
         nonlocal computed
         computed = True
-        if (
-            getattr(trained, "intervals", None)
-            is None  # the table keeps no coverage; adaptive ones are recomputed
-            and version.architecture != "seq2seq_attention"
-            and (h, lvl) == (trained.spec.horizon, trained.spec.level)
+        if version.architecture != "seq2seq_attention" and (h, lvl) == (
+            trained.spec.horizon,
+            trained.spec.level,
         ):  # the forecast flow may have stored exactly this one (attention is not stored)
             stored = read_forecast(
                 session=session,
@@ -246,8 +149,15 @@ def forecast_series(
                 issued_at=data_end,
                 data_revision=series.revision,
             )
-            if stored is not None:
-                return Forecast(pd.Timestamp(data_end), stored, None, lvl)
+            adaptive = getattr(trained, "intervals", None) is not None
+            if stored is not None and not (adaptive and stored.coverage_origins is None):
+                return Forecast(
+                    pd.Timestamp(data_end),
+                    stored.points,
+                    None,
+                    lvl,
+                    coverage_origins=stored.coverage_origins or 0,
+                )
         history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
         return trained.predict(history, horizon=h, level=lvl)
 
@@ -261,13 +171,10 @@ def forecast_series(
             points=fc.points,
             level=lvl,
         )
-    split, stored = metrics_table(session=session, version_id=version.id)
-    metrics, steps = restrict_steps(stored, h)  # the figures of the steps asked for, no others
-    return SeriesForecast(
-        series_key=series.key,
-        frequency=series.frequency,
+    return series_forecast(
+        session=session,
+        series=series,
         version=version,
-        strategy=version.strategy,
         horizon=h,
         level=lvl,
         issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
@@ -276,11 +183,6 @@ def forecast_series(
         attention_unit=fc.attention_unit,
         coverage_origins=fc.coverage_origins,
         max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
-        metrics=metrics,
-        metrics_split=split,
-        metrics_steps=steps,
-        skill=skill_sentence(metrics, architecture=version.architecture, split=split, steps=steps),
-        has_skill=has_skill(metrics, version.architecture),
     )
 
 
@@ -367,8 +269,30 @@ def train_series(
     promote it per the champion rule.
 
     Training runs outside any transaction (SQLite allows one writer; a long write transaction
-    would block ingests and API writes); the registration is one short transaction.
+    would block ingests and API writes); the registration is one short transaction. Without a
+    `run_id` (the caller is no flow) it is recorded as a `train` run of its own, so every
+    training run is listed with the others.
     """
+    if run_id is None:
+        parameters = {"spec": request.spec.to_dict(), "promote": request.promote}
+        with runs.recorded(
+            sessions, kind="train", series=[request.series_key], parameters=parameters
+        ) as run:
+            decision = train_series(
+                sessions=sessions,
+                request=request,
+                run_id=run.id,
+                threads=threads,
+                device=device,
+                progress=progress,
+                apply=apply,
+            )
+            run.result = {
+                "versions": [decision.version_id],
+                "promoted": [decision.version_id] if decision.promoted else [],
+                "reason": decision.reason,
+            }
+        return decision
     with sessions.begin() as session:
         job = prepare_training(session=session, request=request)
     outcome = train_model(
@@ -576,6 +500,7 @@ def precompute_forecasts(
             issued_at=fc.issued_at,
             points=fc.points,
             data_revision=series.revision,
+            coverage_origins=fc.coverage_origins,
         )
         done[strategy] = champion.id
     return done

@@ -7,7 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from forecaster.baselines import is_baseline
+from forecaster.architectures import is_baseline
 
 WHO = ("model", "naive", "seasonal_naive")
 WORDS = {"naive": "naive (last value)", "seasonal_naive": "seasonal-naive"}

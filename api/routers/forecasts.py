@@ -9,14 +9,14 @@ import time
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api import render
 from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
-from api.schemas import ErrorDetail, ForecastPublic, ModelRef, Strategy
+from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.service import ModelCache, SeriesForecast, forecast_series
@@ -29,7 +29,6 @@ FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the da
 # Past any cap a setting can give (forecaster.service.horizon_cap gives the real one): a larger
 # number is refused before any query.
 MAX_ANY_HORIZON = 100_000
-MAX_KEY = 100  # series keys are at most 100 characters
 
 
 def refresh_models(app: FastAPI) -> None:
@@ -73,7 +72,7 @@ def _render(session: Session, result: SeriesForecast) -> bytes:
     },
 )
 async def read_forecast(
-    series_key: Annotated[str, Path(max_length=MAX_KEY)],
+    series_key: SeriesKey,
     request: Request,
     cache: CacheDep,
     models: ModelsDep,
@@ -87,7 +86,13 @@ async def read_forecast(
             "FORECASTER_FORECAST_MAX_HORIZON (1000 by default) for a recursive one",
         ),
     ] = None,
-    strategy: Strategy = Strategy.recursive,
+    strategy: Annotated[
+        Strategy | None,
+        Query(
+            description="recursive or direct; default: recursive for the champion, the "
+            "version's own with model=ID (a strategy that contradicts that version is a 422)"
+        ),
+    ] = None,
     model: ModelRef = "champion",
     level: Annotated[
         float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
@@ -106,7 +111,7 @@ async def read_forecast(
     memo: dict[tuple[object, ...], tuple[tuple[object, ...], float]] = (
         request.app.state.forecast_memo
     )
-    memo_key = (series_key, strategy.value, str(model), horizon, level)
+    memo_key = (series_key, strategy, str(model), horizon, level)
     now = time.monotonic()
     remembered = memo.get(memo_key)
     if remembered is not None and remembered[1] > now:
@@ -137,7 +142,7 @@ class _ForecastRead:
         models: ModelCache,
         series_key: str,
         horizon: int | None,
-        strategy: Strategy,
+        strategy: Strategy | None,
         model: str,
         level: float | None,
     ) -> None:
@@ -156,7 +161,7 @@ class _ForecastRead:
             found = repo.forecast_key(
                 session=session,
                 series_key=self.series_key,
-                strategy=self.strategy,
+                strategy=None if self.strategy is None else self.strategy.value,
                 version_id=None if self.model == "champion" else int(self.model),
             )
         if found is None:
@@ -172,7 +177,7 @@ class _ForecastRead:
             session=session,
             series_key=self.series_key,
             horizon=self.horizon,
-            strategy=self.strategy.value,
+            strategy=None if self.strategy is None else self.strategy.value,
             model=self.model,
             level=self.level,
             cache=self.models,

@@ -94,7 +94,7 @@ def read_run(run_id: DbId, session: SessionDep, full: FullDetail) -> RunPublic:
     "/{run_id}/cancel",
     status_code=202,
     dependencies=[ApiKey],
-    responses={404: {"description": "unknown run"}, 422: {"description": "run already ended"}},
+    responses={404: {"description": "unknown run"}, 409: {"description": "run already ended"}},
 )
 def cancel_run(run_id: DbId, session: SessionDep) -> RunPublic:
     """Cancel a run: a pending one ends `cancelled` at once; a running one stops at its next

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 
 from api import redact
@@ -20,6 +20,7 @@ from api.schemas import (
     ObservationsPage,
     QueryTimestamp,
     SeriesCreate,
+    SeriesKey,
     SeriesList,
     SeriesPublic,
     YahooSeriesCreate,
@@ -34,7 +35,6 @@ router = APIRouter(prefix="/series", tags=["series"])
 MAX_PAGE = 10_000  # rows per page of observations
 # Offset paging reads offset + limit rows per variable: bounded; cursor paging has no bound.
 MAX_OFFSET = 50_000
-MAX_KEY = 100  # series keys are at most 100 characters
 
 
 def _registration(body: SeriesCreate) -> dict[str, Any]:
@@ -79,15 +79,13 @@ def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
 
 
 @router.get("/{series_key}", responses={404: {"description": "unknown series"}})
-def read_series(
-    series_key: Annotated[str, Path(max_length=MAX_KEY)], session: SessionDep, full: FullDetail
-) -> SeriesPublic:
+def read_series(series_key: SeriesKey, session: SessionDep, full: FullDetail) -> SeriesPublic:
     return _series_public(repo.series_summary(session=session, key=series_key), full=full)
 
 
 @router.get("/{series_key}/observations")
 def read_observations(
-    series_key: Annotated[str, Path(max_length=MAX_KEY)],
+    series_key: SeriesKey,
     request: Request,
     session: SessionDep,
     start: Annotated[

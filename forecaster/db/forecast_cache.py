@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import delete, select
@@ -11,6 +12,16 @@ from sqlalchemy.orm import Session
 from forecaster.db.models import ForecastPoint
 
 COLUMNS = ["step", "ts", "variable", "value", "lower", "upper"]
+COVERAGE = ["coverage", "width"]  # adaptive intervals: measured coverage and width per step
+
+
+class StoredForecast(NamedTuple):
+    points: pd.DataFrame  # COLUMNS, plus COVERAGE when the version's intervals are adaptive
+    coverage_origins: int | None  # None: stored without coverage
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def store_forecast(
@@ -20,10 +31,13 @@ def store_forecast(
     issued_at: datetime,
     points: pd.DataFrame,
     data_revision: int,
+    coverage_origins: int | None = None,
 ) -> int:
     """Replace the version's cached forecast with `points` (step, ts, variable, value, lower,
-    upper), made from the series' data at `data_revision`."""
+    upper[, coverage, width]), made from the series' data at `data_revision`; the coverage
+    columns are kept (with `coverage_origins`) when the points have them."""
     session.execute(delete(ForecastPoint).where(ForecastPoint.model_version_id == version_id))
+    covered = all(c in points for c in COVERAGE)
     rows = [
         ForecastPoint(
             model_version_id=version_id,
@@ -33,8 +47,11 @@ def store_forecast(
             ts=pd.Timestamp(r["ts"]).to_pydatetime(),
             variable=str(r["variable"]),
             value=float(r["value"]),
-            lower=None if pd.isna(r["lower"]) else float(r["lower"]),
-            upper=None if pd.isna(r["upper"]) else float(r["upper"]),
+            lower=_float(r["lower"]),
+            upper=_float(r["upper"]),
+            coverage=_float(r["coverage"]) if covered else None,
+            width=_float(r["width"]) if covered else None,
+            coverage_origins=coverage_origins if covered else None,
         )
         for r in points.to_dict("records")
     ]
@@ -45,7 +62,7 @@ def store_forecast(
 
 def read_forecast(
     *, session: Session, version_id: int, issued_at: datetime, data_revision: int
-) -> pd.DataFrame | None:
+) -> StoredForecast | None:
     """The cached forecast issued from `issued_at` on the data at `data_revision`, or None when
     there is none (new data, or a revision of any stored value since it was made)."""
     rows = session.execute(
@@ -56,6 +73,9 @@ def read_forecast(
             ForecastPoint.value,
             ForecastPoint.lower,
             ForecastPoint.upper,
+            ForecastPoint.coverage,
+            ForecastPoint.width,
+            ForecastPoint.coverage_origins,
         )
         .where(
             ForecastPoint.model_version_id == version_id,
@@ -66,4 +86,11 @@ def read_forecast(
     ).all()
     if not rows:
         return None
-    return pd.DataFrame(rows, columns=COLUMNS).astype({"lower": "float64", "upper": "float64"})
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, *COVERAGE, "origins"])
+    origins = frame["origins"].iloc[0]
+    covered = not pd.isna(origins)
+    frame = frame[[*COLUMNS, *COVERAGE] if covered else COLUMNS]
+    points = frame.astype(
+        {c: "float64" for c in frame.columns if c in ("lower", "upper", *COVERAGE)}
+    )
+    return StoredForecast(points, int(origins) if covered else None)

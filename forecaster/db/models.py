@@ -214,6 +214,11 @@ class ForecastPoint(Base):
     lower: Mapped[float | None] = mapped_column(Float, nullable=True)
     upper: Mapped[float | None] = mapped_column(Float, nullable=True)
     data_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # adaptive intervals: the coverage measured at this level per step, and the interval's
+    # width; coverage_origins: how many recent origins it was measured over (NULL: not kept)
+    coverage: Mapped[float | None] = mapped_column(Float, nullable=True)
+    width: Mapped[float | None] = mapped_column(Float, nullable=True)
+    coverage_origins: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ForecastLogPoint(Base):

@@ -55,7 +55,11 @@ def register_series(
     """Create the series, or update its source parameters if the key exists."""
     if source not in SOURCES:
         raise InvalidData(f"source={source!r} is not one of {', '.join(SOURCES)}")
-    if not key or len(key) > 100 or not all(c.isalnum() or c in "-_.^=" for c in key):
+    if (
+        not key
+        or len(key) > 100
+        or not all((c.isascii() and c.isalnum()) or c in "-_.^=" for c in key)
+    ):
         raise InvalidData(
             f"series key {key!r} is invalid: use 1-100 letters, digits, '-', '_', '.', '^' or '='"
         )
@@ -101,7 +105,8 @@ def list_series(*, session: Session) -> Sequence[Series]:
 
 
 def series_summaries(*, session: Session) -> list[dict[str, Any]]:
-    """Key, source, variables, first/last timestamp and row count of every series."""
+    """Key, source, variables, first/last timestamp of every series; `timestamps` counts its
+    distinct timestamps, `values` its stored (variable, timestamp) cells."""
     stats = {
         row.series_id: row
         for row in session.execute(
@@ -109,7 +114,8 @@ def series_summaries(*, session: Session) -> list[dict[str, Any]]:
                 Observation.series_id,
                 func.min(Observation.ts).label("first"),
                 func.max(Observation.ts).label("last"),
-                func.count().label("rows"),
+                func.count(func.distinct(Observation.ts)).label("timestamps"),
+                func.count().label("values"),
             ).group_by(Observation.series_id)
         )
     }
@@ -133,7 +139,8 @@ def series_summaries(*, session: Session) -> list[dict[str, Any]]:
                 "variables": variables.get(s.id, []),
                 "first": st.first if st else None,
                 "last": st.last if st else None,
-                "rows": st.rows if st else 0,
+                "timestamps": st.timestamps if st else 0,
+                "values": st.values if st else 0,
             }
         )
     return out
@@ -522,10 +529,13 @@ def create_series(
 def series_summary(*, session: Session, key: str) -> dict[str, Any]:
     """`series_summaries` for one series (UnknownSeries if the key is not registered)."""
     series = get_series(session=session, key=key)
-    first, last, rows = session.execute(
-        select(func.min(Observation.ts), func.max(Observation.ts), func.count()).where(
-            Observation.series_id == series.id
-        )
+    first, last, timestamps, values = session.execute(
+        select(
+            func.min(Observation.ts),
+            func.max(Observation.ts),
+            func.count(func.distinct(Observation.ts)),
+            func.count(),
+        ).where(Observation.series_id == series.id)
     ).one()
     return {
         "key": series.key,
@@ -536,7 +546,8 @@ def series_summary(*, session: Session, key: str) -> dict[str, Any]:
         "variables": series_variables(session=session, series_id=series.id),
         "first": first,
         "last": last,
-        "rows": rows or 0,
+        "timestamps": timestamps or 0,
+        "values": values or 0,
     }
 
 
@@ -584,17 +595,18 @@ _CHAMPION_KEY = (
     .limit(1)
 )
 _VERSION_KEY = (
-    select(ModelVersion.id, ModelVersion.status, Series.revision)
+    select(ModelVersion.id, ModelVersion.status, Series.revision, ModelVersion.strategy)
     .join(Series, ModelVersion.series_id == Series.id)
     .where(Series.key == bindparam("key"), ModelVersion.id == bindparam("version_id"))
 )
 
 
 def forecast_key(
-    *, session: Session, series_key: str, strategy: str, version_id: int | None = None
+    *, session: Session, series_key: str, strategy: str | None, version_id: int | None = None
 ) -> tuple[int, str, int] | None:
     """(version id, status, series.revision) of the model a forecast read would use, in one
-    query: the strategy's champion, or `version_id` when it belongs to the series.
+    query: the strategy's champion (None: recursive), or `version_id` when it belongs to the
+    series and has that strategy (None: any).
 
     Every ingest that adds or changes a value bumps `revision`, so the triple changes with new
     or revised data or a new champion: a cache keyed by it needs no other invalidation. None when there is no such
@@ -603,10 +615,13 @@ def forecast_key(
     """
     conn = session.connection()
     if version_id is None:
-        row = conn.execute(_CHAMPION_KEY, {"key": series_key, "strategy": strategy}).first()
-    else:
-        row = conn.execute(_VERSION_KEY, {"key": series_key, "version_id": version_id}).first()
-    return None if row is None else (row[0], row[1], row[2])
+        params = {"key": series_key, "strategy": strategy or "recursive"}
+        row = conn.execute(_CHAMPION_KEY, params).first()
+        return None if row is None else (row[0], row[1], row[2])
+    found = conn.execute(_VERSION_KEY, {"key": series_key, "version_id": version_id}).first()
+    if found is None or (strategy is not None and found[3] != strategy):
+        return None  # none, or a strategy that contradicts it: the caller raises the precise error
+    return (found[0], found[1], found[2])
 
 
 def schema_revision(*, engine: Engine) -> str | None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+if TYPE_CHECKING:  # Alembic is imported only to migrate: a read finds the schema current
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+_REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"', re.M)
+_DOWN = re.compile(r'^down_revision(?:: [^=]+)? = "([^"]+)"', re.M)
 
 
 def make_engine(url: str) -> Engine:
@@ -37,6 +41,8 @@ def make_session_factory(url: str | Engine) -> sessionmaker[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -54,6 +60,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     (an API and a worker) migrate one after the other: the second finds the schema current.
     SQLite serializes writers itself, and Alembic's DDL runs in one transaction there.
     """
+    from alembic import command
+
     cfg = alembic_config(url)
     if not url.startswith("postgresql"):
         command.upgrade(cfg, revision)
@@ -76,9 +84,43 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision(url: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def _file_head() -> str | None:
+    """The one revision no other revision builds on, read from the files' text (milliseconds;
+    Alembic imports every revision). None when that is not exactly one."""
+    revisions, downs = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        source = path.read_text()
+        revisions.update(_REVISION.findall(source))
+        downs.update(_DOWN.findall(source))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def ensure_schema(url: str) -> None:
+    """`upgrade(url)` unless the database is already at head: a CLI read then costs one query,
+    not Alembic's import and environment."""
+    head = _file_head()
+    if head is not None:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                stored = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            stored = None  # no database or no schema yet
+        finally:
+            engine.dispose()
+        if stored == head:
+            return
+    upgrade(url)

@@ -62,7 +62,9 @@ def store_sample(
     return frame
 
 
-def start_api_server(env: dict[str, str], log: Path, timeout: float = 60) -> tuple[Any, str]:
+def start_api_server(
+    env: dict[str, str], log: Path, timeout: float = 60, log_level: str = "warning"
+) -> tuple[Any, str]:
     """The app under uvicorn in a subprocess on a free loopback port, once /health answers 200.
 
     Returns the process and its base URL; output goes to `log`. The caller stops the process.
@@ -78,7 +80,7 @@ def start_api_server(env: dict[str, str], log: Path, timeout: float = 60) -> tup
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app"]
-            + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            + ["--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
             cwd=Path(__file__).resolve().parents[2],
             env=env,
             stdout=out,

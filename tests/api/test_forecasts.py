@@ -34,9 +34,9 @@ def test_champion_forecast_has_points_metrics_and_baselines(
     assert fc["model"]["id"] == trained["gru-recursive"] and fc["model"]["status"] == "champion"
     assert fc["horizon"] == 5 and fc["level"] == 0.8
     last = load_sample("seattle-weather").index[SEATTLE_ROWS - 1]
-    assert fc["issued_at"] == last.isoformat()
+    assert fc["issued_at"] == last.isoformat() + "Z"  # UTC, with its offset
     days = pd.date_range(last, periods=6, freq="D")[1:]
-    assert [p["ts"] for p in fc["points"]] == [d.isoformat() for d in days]
+    assert [p["ts"] for p in fc["points"]] == [d.isoformat() + "Z" for d in days]
     assert [p["step"] for p in fc["points"]] == [1, 2, 3, 4, 5]
     for p in fc["points"]:
         assert p["variable"] == "tmax" and p["lower"] < p["value"] < p["upper"]
@@ -196,7 +196,7 @@ def test_reads_are_cached_and_new_data_from_elsewhere_is_seen_within_fresh_s(
     # written behind the app's back (another process): trusted cache keys expire after FRESH_S
     time.sleep(forecasts.FRESH_S + 0.05)
     fresh = client.get(URL, params={"horizon": 7}).json()
-    assert fresh["issued_at"] == nxt.index[0].isoformat()
+    assert fresh["issued_at"] == nxt.index[0].isoformat() + "Z"
     assert _cache_count(client, "miss") == misses + 1
 
 
@@ -274,7 +274,7 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
             issued_at=index[-1],
             data_revision=repo.get_series(session=session, key="walk").revision,
         )
-        assert stored is not None and list(stored["step"]) == [1, 2, 3, 4, 5]
+        assert stored is not None and list(stored.points["step"]) == [1, 2, 3, 4, 5]
 
     r = client.get("/api/v1/forecasts/walk", params={"strategy": "direct", "horizon": 3})
     assert r.status_code == 200
@@ -294,5 +294,5 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     assert sorted({m["step"] for m in fc["metrics"]}) == [0, 1, 2, 3]
     # the default horizon is the baseline's calibrated one, served from the precomputed rows
     default = client.get("/api/v1/forecasts/walk", params={"strategy": "direct"}).json()
-    assert [p["value"] for p in default["points"]] == stored["value"].tolist()
-    assert [p["upper"] for p in default["points"]] == stored["upper"].tolist()
+    assert [p["value"] for p in default["points"]] == stored.points["value"].tolist()
+    assert [p["upper"] for p in default["points"]] == stored.points["upper"].tolist()

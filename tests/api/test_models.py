@@ -40,7 +40,7 @@ def test_model_detail_has_config_range_and_figures(
     assert m["architecture"] == "gru" and m["strategy"] == "direct" and m["status"] == "champion"
     assert m["lookback"] == 14 and m["horizon"] == 5 and m["targets"] == ["tmax"]
     assert m["config"]["hidden_size"] == 8 and m["has_attention"] is False
-    assert m["train_start"] == "2012-01-01T00:00:00" and m["train_end"] is not None
+    assert m["train_start"] == "2012-01-01T00:00:00Z" and m["train_end"] is not None
     assert m["primary_metric"] == "mase" and m["primary_score"] is not None
     assert set(m["metrics"]) == {"backtest", "test", "valid"}
     pooled = [s for s in m["metrics"]["test"] if s["step"] == 0][0]

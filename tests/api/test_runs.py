@@ -23,7 +23,7 @@ def test_ingest_run_is_202_and_completes_in_the_background(client: TestClient) -
         json={"key": "seattle", "source": "csv", "sample": "seattle-weather"},
         headers=AUTH,
     )
-    assert created.status_code == 201 and created.json()["rows"] == 0
+    assert created.status_code == 201 and created.json()["values"] == 0
 
     r = client.post("/api/v1/runs", json={"kind": "ingest", "series": ["seattle"]}, headers=AUTH)
     assert r.status_code == 202
@@ -35,13 +35,15 @@ def test_ingest_run_is_202_and_completes_in_the_background(client: TestClient) -
     assert done["status"] == "completed", done["error"]
     assert done["error"] is None
     assert done["result"]["rows"] == {"seattle": 1461 * 4}  # tmin, tmax, prcp, wspd
+    listed = client.get("/api/v1/series/seattle").json()
+    assert (listed["timestamps"], listed["values"]) == (1461, 1461 * 4)
     assert done["flow_run_id"]  # a real Prefect flow run, of the deployment the schedule uses
     flow_run, deployment = _flow_run_and_deployment(done["flow_run_id"])
     assert deployment == "ingest/ingest" and flow_run.state.is_completed()
     assert "database_url" not in flow_run.parameters  # may hold a password; Prefect shows it
     assert done["started_at"] and done["finished_at"] and done["duration_s"] >= 0
     series = client.get("/api/v1/series/seattle").json()
-    assert series["first"] == "2012-01-01T00:00:00" and series["last"] == "2015-12-31T00:00:00"
+    assert series["first"] == "2012-01-01T00:00:00Z" and series["last"] == "2015-12-31T00:00:00Z"
 
     listed = client.get("/api/v1/runs", params={"kind": "ingest"}).json()
     assert [x["id"] for x in listed["data"]] == [run["id"]] and listed["count"] == 1

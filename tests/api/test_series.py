@@ -29,8 +29,8 @@ def test_series_list_read_and_unknown_key(
     assert one.status_code == 200
     assert one.json() == listed["data"][0]
     assert one.json()["source"] == "csv"
-    assert one.json()["first"] == "2012-01-01T00:00:00"
-    assert one.json()["last"] == "2012-01-30T00:00:00"
+    assert one.json()["first"] == "2012-01-01T00:00:00Z"
+    assert one.json()["last"] == "2012-01-30T00:00:00Z"
     assert "tmax" in one.json()["variables"]
 
     missing = client.get("/api/v1/series/nope")
@@ -49,8 +49,8 @@ def test_observations_are_paginated_and_filtered(
     assert page["count"] == 60 and page["limit"] == 25 and page["offset"] == 0
     assert page["next_offset"] == 25 and page["next_cursor"] == "2012-01-13T00:00:00,tmax"
     assert page["data"][:2] == [
-        {"ts": "2012-01-01T00:00:00", "variable": "tmax", "value": frame["tmax"].iloc[0]},
-        {"ts": "2012-01-01T00:00:00", "variable": "tmin", "value": frame["tmin"].iloc[0]},
+        {"ts": "2012-01-01T00:00:00Z", "variable": "tmax", "value": frame["tmax"].iloc[0]},
+        {"ts": "2012-01-01T00:00:00Z", "variable": "tmin", "value": frame["tmin"].iloc[0]},
     ]
     last = client.get(url, params={"variables": ["tmax", "tmin"], "limit": 25, "offset": 50})
     assert len(last.json()["data"]) == 10 and last.json()["next_offset"] is None
@@ -158,7 +158,8 @@ def test_register_series_of_each_source(client: TestClient) -> None:
         "variables": [],
         "first": None,
         "last": None,
-        "rows": 0,
+        "timestamps": 0,
+        "values": 0,
     }
     station = client.post(
         "/api/v1/series",

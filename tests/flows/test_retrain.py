@@ -100,7 +100,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
                 issued_at=repo.latest_timestamp(session=session, series_id=weather),
                 data_revision=repo.get_series(session=session, key="sea").revision,
             )
-            assert cached is not None and list(cached["step"].unique()) == list(range(1, 8))
+            assert cached is not None and list(cached.points["step"].unique()) == list(range(1, 8))
     # the weather's recursive GRU has skill (tests/forecaster/test_registry.py has the rule)
     assert out["candidates"][0]["promoted"]
     again = forecast(series=["sea"], database_url=database_url)

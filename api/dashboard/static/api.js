@@ -84,9 +84,9 @@ export function windowStart(last, days) {
   return d.toISOString().slice(0, 19);
 }
 
+// A version id carries its own strategy (the API refuses one that contradicts it).
 export function forecastPath(key, strategy, model) {
-  const params = new URLSearchParams({ strategy });
-  if (model !== "champion") params.set("model", model);
+  const params = new URLSearchParams(model === "champion" ? { strategy } : { model });
   return `/forecasts/${enc(key)}?${params}`;
 }
 

@@ -1,7 +1,6 @@
 // Plotly figures: the history with forecasts, error by step, attention. Plain scatter traces
 // (a few hundred points: SVG is fast and needs no WebGL); Plotly.react redraws in place.
 
-const FOCUS_ROWS = 90; // the chart opens on the last rows of history plus the forecast
 export const COLORS = {
   history: "#3e4c59",
   forecast: "#c4501c",
@@ -130,11 +129,16 @@ export function chartLayout({ variable, origin, originLabel, uirevision }) {
   return layout;
 }
 
-// Opens on the recent history plus the forecast; the whole window stays a double-click away.
-export function focusView(layout, traces, history) {
+export const RECENT_SPANS = 4; // "recent": this many forecast lengths of history before the forecast
+
+// The x-range the History select asks for: "recent" is the last RECENT_SPANS x H rows of history
+// plus the forecast (the forecast about 1/5 of the width at any horizon); a window in days is
+// all of it (the data loaded is that window). The y-range fits what is in view.
+export function historyView(layout, traces, history, window, steps) {
   const n = history.x.length;
-  if (n < FOCUS_ROWS * 1.5) return; // short: autorange shows it all
-  const x0 = history.x[n - FOCUS_ROWS];
+  if (!n) return;
+  const rows = window === "recent" ? Math.max(RECENT_SPANS * Math.max(steps, 1), 8) : n;
+  const x0 = history.x[Math.max(0, n - rows)];
   let x1 = history.x[n - 1];
   let lo = Infinity;
   let hi = -Infinity;
@@ -147,12 +151,12 @@ export function focusView(layout, traces, history) {
       hi = Math.max(hi, y);
     }
   }
-  if (!Number.isFinite(lo)) return;
-  const span = Math.max(hi - lo, Math.abs(hi) * 0.01, 1e-9);
   const end = new Date(toMs(x1));
   const start = new Date(toMs(x0));
-  end.setTime(end.getTime() + (end - start) * 0.03);
-  layout.xaxis.range = [x0, end.toISOString().slice(0, 19)];
+  end.setTime(end.getTime() + (end - start) * 0.02);
+  layout.xaxis.range = [x0.slice(0, 19), end.toISOString().slice(0, 19)];
+  if (!Number.isFinite(lo)) return;
+  const span = Math.max(hi - lo, Math.abs(hi) * 0.01, 1e-9);
   layout.yaxis.range = [lo - span * 0.08, hi + span * 0.08];
 }
 
@@ -271,7 +275,9 @@ export function plotAttention(node, attention) {
     font: FONT,
     xaxis: {
       domain: [0, 0.8],
-      title: { text: unit > 1 ? `lookback, in segments of ${unit} steps (steps before the issue time)` : "lookback (steps before the issue time)" },
+      // automargin + standoff: the title sits below the tick labels, never on them
+      title: { text: unit > 1 ? `lookback, in segments of ${unit} steps (steps before the issue time)` : "lookback (steps before the issue time)", standoff: 12 },
+      automargin: true,
       zeroline: false,
     },
     xaxis2: {
@@ -282,7 +288,7 @@ export function plotAttention(node, attention) {
       gridcolor: GRID,
     },
     // step 1 at the top; the range is the rows' own, not stretched by the entropy bars
-    yaxis: { title: { text: "forecast step" }, range: [yEdges.at(-1), yEdges[0]], zeroline: false },
+    yaxis: { title: { text: "forecast step", standoff: 8 }, range: [yEdges.at(-1), yEdges[0]], zeroline: false, automargin: true },
     showlegend: false,
   };
   return Plotly.react(node, [heat, entropy], layout, SMALL_CONFIG);

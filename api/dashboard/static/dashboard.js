@@ -22,7 +22,7 @@ import {
   PLOT_CONFIG,
   chartLayout,
   drawPreview,
-  focusView,
+  historyView,
   forecastTraces,
   historyTrace,
   lastObserved,
@@ -44,7 +44,7 @@ const state = {
   key: null,
   variable: null,
   variableChosen: false, // the user picked it: keep it when the model's targets differ
-  windowDays: "731",
+  windowDays: "recent",
   strategy: "recursive",
   model: "champion", // or a version id (string)
   overlay: false,
@@ -177,7 +177,8 @@ function renderSeriesList() {
 function loadHistory(s, variable, days) {
   const cacheKey = `${s.key}|${variable}|${days}`;
   if (!histories.has(cacheKey)) {
-    const loading = readHistory(s.key, variable, windowStart(s.last, days));
+    // "recent" shows a few forecast lengths: a year is loaded, so zooming out has data
+    const loading = readHistory(s.key, variable, windowStart(s.last, days === "recent" ? "366" : days));
     loading.catch(() => histories.delete(cacheKey)); // a failure is not cached
     histories.set(cacheKey, loading);
   }
@@ -210,7 +211,7 @@ const refreshSeries = tracked(async () => {
   const wantVersion = state.model !== "champion";
   const noHistory = Promise.resolve({ value: { x: [], y: [] } });
   const [hist, rec, dir, models, shown] = await Promise.all([
-    s.rows > 0 && state.variable ? settle(loadHistory(s, state.variable, state.windowDays)) : noHistory,
+    s.timestamps > 0 && state.variable ? settle(loadHistory(s, state.variable, state.windowDays)) : noHistory,
     settle(api(forecastPath(s.key, "recursive", "champion"))),
     settle(api(forecastPath(s.key, "direct", "champion"))),
     settle(api(`/models?series=${enc(s.key)}`)),
@@ -299,10 +300,13 @@ function renderHeader(s) {
     .map(([k, v]) => `${k}=${v}`)
     .join(", ");
   $("series-meta").textContent =
-    s.rows > 0
+    s.timestamps > 0
       ? `${seriesKind(s)} · source ${s.source}${params ? ` (${params})` : ""} · frequency ${s.frequency} · ${fmtDate(s.first)} to ${fmtDate(s.last)} · variables ${s.variables.join(", ")}`
       : `source ${s.source} · no observations yet`;
   $("retrain").textContent = `Retrain ${s.key}`;
+  // no data yet: nothing to train on or to draw; the note offers the fetch instead
+  $("retrain").hidden = s.timestamps === 0;
+  document.querySelector(".chart-box").hidden = s.timestamps === 0;
 }
 
 function renderControls() {
@@ -333,11 +337,12 @@ function chartFigure() {
   const shown = state.shown && state.shown.forecast;
   const notes = [];
   const traces = [historyTrace(history, variable)];
-  if (s.rows > 0 && !history.y.some((y) => y !== null)) {
+  if (s.timestamps > 0 && !history.y.some((y) => y !== null)) {
     notes.push([`No observed values of ${variable} in this window: the source reports it empty here. Pick another variable or a longer history.`]);
   }
-  if (s.rows === 0) {
-    notes.push(["No observations yet for ", s.key, ": click ", el("b", { text: "Fetch new data" }), " (needs the API key) or run ", code("forecaster ingest"), " on the server."]);
+  if (s.timestamps === 0) {
+    const fetch = el("button", { type: "button", class: "primary", id: "fetch-now", text: `Fetch ${s.key}'s data`, onclick: () => startRun("ingest") });
+    notes.push(["No data yet for ", s.key, ": fetch it first (needs the API key), or run ", code("forecaster ingest"), " on the server. ", fetch]);
   }
   if (shown) {
     const drawn = forecastTraces(shown, variable, { role: "forecast", color: COLORS.forecast, band: true });
@@ -368,7 +373,7 @@ function chartFigure() {
   note.replaceChildren(...notes.map((parts) => el("div", {}, ...parts)));
 
   const layout = chartLayout({ variable, origin, originLabel: `forecast origin ${fmtDate(origin)}`, uirevision: `${s.key}|${variable}|${state.windowDays}` });
-  focusView(layout, traces, history);
+  historyView(layout, traces, history, state.windowDays, stepsTs.length);
   return { traces, layout, shown };
 }
 
@@ -503,7 +508,7 @@ function renderRun() {
   box.className = `run-status ${run.status}`;
   box.dataset.status = run.status;
   box.dataset.run = run.id;
-  box.textContent = runSummary(run);
+  box.textContent = runSummary(run, { key: state.key, versions: new Set(state.models.map((m) => m.id)) });
 }
 
 // --- actions -------------------------------------------------------------------------
@@ -560,7 +565,11 @@ async function watchRuns() {
   const key = state.key;
   const { value } = await settle(api("/runs?limit=50"));
   if (!value || key !== state.key || state.run) return;
-  const mine = value.data.find((r) => r.kind !== "forecast" && (!(r.parameters.series || []).length || r.parameters.series.includes(key)));
+  // a run named for this series, or a run over every series that is still going or produced
+  // a version of this one (not the last global run on every series' page)
+  const ours = new Set(state.models.map((m) => m.id));
+  const touches = (r) => (r.parameters.series || []).includes(key) || (!(r.parameters.series || []).length && (isActive(r) || (r.versions || []).some((v) => ours.has(v))));
+  const mine = value.data.find((r) => r.kind !== "forecast" && touches(r));
   if (!mine) return;
   state.run = mine;
   renderRun();
@@ -633,7 +642,7 @@ const init = tracked(async () => {
   await loadSeriesList();
   const params = new URL(location.href).searchParams;
   const wanted = params.get("series");
-  // ?window=92|366|731|1827|all: the history window (days), as the select offers
+  // ?window=recent|92|366|731|1827|all: the history shown, as the select offers
   const windows = [...$("window").options].map((o) => o.value);
   if (windows.includes(params.get("window"))) state.windowDays = params.get("window");
   const first = state.series.find((s) => s.key === wanted) || state.series[0];

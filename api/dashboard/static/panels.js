@@ -73,17 +73,21 @@ function globalLabel(m) {
 export const isActive = (run) => Boolean(run && (run.status === "pending" || run.status === "running"));
 
 // One line on a run: going, done (with what it trained and promoted), or failed and why.
-export function runSummary(run) {
+// scope: {key, versions (a Set of this series' version ids)}: a run over several series is
+// described by what it did to this one.
+export function runSummary(run, scope = null) {
   const took = present(run.duration_s) ? ` ${run.duration_s.toFixed(1)} s` : "";
   const what = `${run.kind} run #${run.id}`;
   if (isActive(run)) return `${what}: ${run.status}${took ? `, ${took} so far` : ""}… (this page follows it and refreshes when it is done)`;
   if (run.status === "failed") return `${what} failed${took ? ` after${took}` : ""}: ${run.error || "no reason recorded"}`;
   let detail = "";
-  if (run.kind === "retrain") {
+  if (run.kind === "retrain" || run.kind === "train") {
     const ids = (list) => list.map((v) => `#${v}`).join(", ");
-    const promoted = run.result.promoted || [];
-    const versions = run.versions || [];
-    const baselines = (run.result.served || []).filter((s) => s.baseline).map((s) => `${s.series} ${s.strategy}`);
+    const ours = (list) => (scope ? list.filter((v) => scope.versions.has(v)) : list);
+    const promoted = ours(run.result.promoted || []);
+    const versions = ours(run.versions || []);
+    const served = (run.result.served || []).filter((s) => !scope || s.series === scope.key);
+    const baselines = served.filter((s) => s.baseline).map((s) => `${s.series} ${s.strategy}`);
     const none = baselines.length ? "none beat the naive baselines." : "none beat the champion, which stays.";
     detail = promoted.length ? ` trained ${ids(versions)}; promoted ${ids(promoted)} to champion.` : ` trained ${ids(versions) || "nothing"}; ${none}`;
     if (baselines.length) detail += ` No skill over the naive baselines for ${baselines.join(", ")}: a baseline is served there.`;

@@ -171,7 +171,7 @@ def test_large_upsert_is_chunked(session_factory: sessionmaker[Session]) -> None
         assert repo.count_observations(session=session, series_id=sid) == 12_000
 
 
-def test_summaries_report_variables_range_and_rows(
+def test_summaries_report_variables_range_timestamps_and_values(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
@@ -179,10 +179,13 @@ def test_summaries_report_variables_range_and_rows(
         repo.register_series(session=session, key="empty", source="csv")
         repo.upsert_observations(session=session, series_id=sid, frame=_frame())
         summaries = {s["key"]: s for s in repo.series_summaries(session=session)}
+        one = repo.series_summary(session=session, key="AAPL")
+    assert one == summaries["AAPL"]
     assert summaries["AAPL"]["variables"] == ["close", "volume"]
-    assert summaries["AAPL"]["rows"] == 20
+    assert (summaries["AAPL"]["timestamps"], summaries["AAPL"]["values"]) == (10, 20)
     assert summaries["AAPL"]["first"] == datetime(2024, 1, 1)
-    assert summaries["empty"]["rows"] == 0 and summaries["empty"]["last"] is None
+    assert summaries["empty"]["values"] == summaries["empty"]["timestamps"] == 0
+    assert summaries["empty"]["last"] is None
 
 
 def test_unknown_series_message_lists_known_keys(
