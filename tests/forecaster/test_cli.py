@@ -36,7 +36,10 @@ def test_ingest_sample_then_series_json(db: list[str], capsys: pytest.CaptureFix
         "wspd",
     ]  # empty columns not stored
     assert rows["seattle-weather"]["first"].startswith("2012-01-01")
-    assert rows["seattle-weather"]["rows"] == 1461 * 4
+    assert (rows["seattle-weather"]["timestamps"], rows["seattle-weather"]["values"]) == (
+        1461,
+        1461 * 4,
+    )
 
 
 def test_unknown_ticker_exits_non_zero_and_writes_nothing(
