@@ -233,7 +233,8 @@ class Dispatcher:
     ) -> None:
         try:
             # here, not in the request: the first lookup imports the flows and may register them
-            flow_run = self._deployment_flow_run(kind, run_id, series, extra)
+            with keeping_logging():  # it may be this process's first import of Prefect
+                flow_run = self._deployment_flow_run(kind, run_id, series, extra)
             options = {**self.retrain_options, **extra} if kind == "retrain" else {}
             parameters = {
                 "series": series,
@@ -241,14 +242,16 @@ class Dispatcher:
                 "run_id": run_id,
                 **options,
             }
+            flow = _flow(kind)  # imports Prefect's flow machinery with logging kept
             if flow_run is None:
-                _flow(kind)(**parameters)
+                flow(**parameters)
             else:
-                from prefect.flow_engine import run_flow
+                with keeping_logging():
+                    from prefect.flow_engine import run_flow
 
                 # the deployment's flow run, executed here; its stored parameters exclude the
                 # database URL (it may hold a password and Prefect shows parameters in its UI)
-                run_flow(_flow(kind), flow_run=flow_run, parameters=parameters)  # type: ignore[arg-type]
+                run_flow(flow, flow_run=flow_run, parameters=parameters)  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - recorded on the run row, never lost
             logger.exception("run %d (%s) failed", run_id, kind)
             self._fail_if_unfinished(run_id, f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ builds the concrete runner there; the flow's code is the same for all three.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -63,13 +64,23 @@ def task_threads(explicit: int | None = None) -> int:
     thread's, over the flow's thread pool, given as `explicit` by the flow)."""
     if explicit:
         return explicit
-    try:
-        from distributed import get_worker
-
-        worker = get_worker()
-    except (ImportError, ValueError):  # not inside a Dask worker
+    worker = _dask_worker()
+    if worker is None:
         return max(1, cores())
     return torch_share(workers=worker.state.nthreads)
+
+
+def _dask_worker() -> Any:
+    """The Dask worker running this task, or None. A Dask worker has imported distributed; this
+    never imports it (its import reconfigures logging, which silenced the API's access log)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_worker
+
+    try:
+        return get_worker()
+    except ValueError:  # not inside a Dask worker
+        return None
 
 
 class FromSettings(TaskRunner[Any]):
@@ -87,10 +98,5 @@ class FromSettings(TaskRunner[Any]):
 
 def where() -> dict[str, Any]:
     """Where the current task runs: this process's id and its Dask worker's address, if any."""
-    try:
-        from distributed import get_worker
-
-        address: str | None = get_worker().address
-    except (ImportError, ValueError):
-        address = None
-    return {"pid": os.getpid(), "dask_worker": address}
+    worker = _dask_worker()
+    return {"pid": os.getpid(), "dask_worker": None if worker is None else worker.address}
