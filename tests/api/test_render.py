@@ -1,6 +1,6 @@
 """The attention a forecast response carries, at the resolution the model attends."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from api.render import attention_public
 
 
 def test_segment_attention_comes_with_the_spans_it_covers_and_each_rows_entropy():
-    start = datetime(2024, 1, 1)
+    start = datetime(2024, 1, 1, tzinfo=UTC)  # the API gives every timestamp its UTC offset
     stamps = [start + timedelta(hours=i) for i in range(12)]  # a lookback of 12 rows
     weights = np.array([[1 / 3, 1 / 3, 1 / 3], [0.0, 0.0, 1.0]])  # 2 output segments of 4 steps
     a = attention_public(weights, unit=4, horizon=7, lookback_ts=stamps)
