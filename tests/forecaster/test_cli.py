@@ -137,7 +137,7 @@ def test_train_forecast_models_round_trip(
     assert main([*db, "forecast", "seattle-weather", "--model", "99999999999999999999"]) == 2
     assert capsys.readouterr().err == (
         "error: model='99999999999999999999' is neither 'champion' nor a model version id "
-        "(1..2147483647; `forecaster models` or GET /api/v1/models lists them)\n"
+        "(1..2147483647; `forecaster models` lists them)\n"
     )
 
     # a recursive model rolls forward step by step: bounded (FORECASTER_FORECAST_MAX_HORIZON)

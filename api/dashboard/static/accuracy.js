@@ -66,7 +66,7 @@ function plotPast(points) {
     byOrigin.get(p.origin).push(p);
   }
   const traces = [...byOrigin.entries()].map(([origin, ps], i) => ({
-    uid: `past-${origin}`,
+    uid: `past-${String(origin).replace(/[^A-Za-z0-9_-]/g, "-")}`, // plotly builds CSS selectors from uids
     name: i === 0 ? "served forecasts" : `from ${fmtDate(origin)}`,
     legendgroup: "served",
     showlegend: i === 0,
