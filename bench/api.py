@@ -220,6 +220,32 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120)
     raise SystemExit(f"the server did not become healthy within {timeout:.0f} s")
 
 
+def start_api(url: str) -> tuple[int, subprocess.Popen[bytes]]:
+    """The API over database `url` in its own process (uvicorn, no access log) on a free
+    port, once healthy: (port, process). The caller terminates it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FORECASTER_DATABASE_URL": url,
+        "FORECASTER_API_KEY": "bench",
+        "FORECASTER_LOG_LEVEL": "WARNING",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host",
+         "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+    )  # fmt: skip
+    try:
+        wait_healthy(port, server)
+    except BaseException:
+        server.terminate()
+        raise
+    return port, server
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -242,35 +268,8 @@ def main() -> int:
     )
 
     load = os.getloadavg()
-    port = free_port()
-    env = {
-        **os.environ,
-        "FORECASTER_DATABASE_URL": url,
-        "FORECASTER_API_KEY": "bench",
-        "FORECASTER_LOG_LEVEL": "WARNING",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.main:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
+    port, server = start_api(url)
     try:
-        wait_healthy(port, server)
         forecast_path = f"/api/v1/forecasts/{SERIES}"
         routes = {"GET /health": "/health", f"GET {forecast_path}": forecast_path}
         results = {}

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.api import Result, drive, free_port, wait_healthy  # noqa: E402
+from bench.api import Result, drive, start_api  # noqa: E402
 
 TARGET_POINTS_S = 50_000
 TARGET_P99_MS = 50.0
@@ -224,23 +223,8 @@ def bench_route(args: argparse.Namespace) -> None:
     built = build_log(url, args.series, args.origins, args.horizon)
     keys = list(built["ids"])
     built["factory"].kw["bind"].dispose()
-    port = free_port()
-    env = {
-        **os.environ,
-        "FORECASTER_DATABASE_URL": url,
-        "FORECASTER_API_KEY": "bench",
-        "FORECASTER_LOG_LEVEL": "WARNING",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.main:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-    )  # fmt: skip
+    port, server = start_api(url)
     try:
-        wait_healthy(port, server)
         random.seed(0)
         results: list[Result] = []
         for name, path in (

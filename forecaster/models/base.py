@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, Protocol
 
 from torch import nn
 
@@ -33,6 +33,26 @@ def recurrent_layer(
         dropout=dropout if num_layers > 1 else 0.0,
         bidirectional=bidirectional,
     )
+
+
+class SegmentConfig(Protocol):
+    @property
+    def segment_len(self) -> int | None: ...
+    @property
+    def lookback(self) -> int | None: ...
+    @property
+    def horizon(self) -> int: ...
+
+
+def segment_counts(cfg: SegmentConfig, model: str) -> tuple[int, int]:
+    """A segment model's (lookback segments, output segments); the last output segment is cut
+    to H. Raises when the config has no segment length or L is not a multiple of it."""
+    w, lookback = cfg.segment_len, cfg.lookback
+    if w is None or lookback is None:
+        raise ValueError(f"{model} needs segment_len and lookback")
+    if lookback % w:
+        raise ValueError(f"lookback={lookback} is not a multiple of segment_len={w}")
+    return lookback // w, -(-cfg.horizon // w)
 
 
 def init_weights(module: nn.Module) -> None:

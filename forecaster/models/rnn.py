@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from forecaster.data.scaling import RevIN
-from forecaster.models.base import Cell, init_weights, recurrent_layer
+from forecaster.models.base import Cell, init_weights, recurrent_layer, segment_counts
 
 
 @dataclass(frozen=True)
@@ -104,17 +104,10 @@ class SegmentRNN(nn.Module):
 
     def __init__(self, cfg: RNNConfig) -> None:
         super().__init__()
-        if cfg.segment_len is None or cfg.lookback is None:
-            raise ValueError("SegmentRNN needs segment_len and lookback")
-        if cfg.lookback % cfg.segment_len:
-            raise ValueError(
-                f"lookback={cfg.lookback} is not a multiple of segment_len={cfg.segment_len}"
-            )
+        self.n_in, self.n_out_segments = segment_counts(cfg, "SegmentRNN")
         self.cfg = cfg
-        w, d = cfg.segment_len, cfg.hidden_size
+        w, d = int(cfg.segment_len or 0), cfg.hidden_size
         n_out = len(cfg.outputs)
-        self.n_in = cfg.lookback // w
-        self.n_out_segments = -(-cfg.horizon // w)  # ceil: the last segment is cut to H
         self.register_buffer(
             "out_idx", torch.tensor(cfg.outputs, dtype=torch.int64), persistent=False
         )
