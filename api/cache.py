@@ -82,6 +82,14 @@ class RevisionCache:
         self._facts: OrderedDict[ForecastKey, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key: ForecastKey) -> Any:
+        """The value cached under `key`, or None."""
+        with self._lock:
+            if key in self._facts:
+                self._facts.move_to_end(key)
+                return self._facts[key]
+        return None
+
     def get_or_compute(self, key: ForecastKey, compute: Callable[[], T]) -> T:
         with self._lock:
             if key in self._facts:

@@ -128,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.models = ModelCache()
     app.state.compute_pool = ComputePool(settings.forecast_workers, settings.forecast_queue_wait_s)
     app.state.forecast_memo = {}  # api/routers/forecasts.py: recently looked-up cache keys
+    # api/routers/accuracy.py: reports by (request, what they are computed from); its memo
+    # entries live in forecast_memo, so every in-process ingest, retrain and promotion clears them
+    app.state.accuracy_cache = RevisionCache(maxsize=512)
     app.state.metrics = ApiMetrics(factory, app.state.compute_pool)
     app.state.dispatcher = Dispatcher(
         factory=factory,

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 
 FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the database again
+MEMO_MAX = 8192  # remembered lookups (forecast and accuracy reads) before the memo starts over
 # Past any cap a setting can give (forecaster.service.horizon_cap gives the real one): a larger
 # number is refused before any query.
 MAX_ANY_HORIZON = 100_000
@@ -128,6 +129,8 @@ async def read_forecast(
         else:
             body = await pool.run(partial(read.compute, key))
     if key is not None:
+        if len(memo) >= MEMO_MAX:  # request parameters are the user's: keep the memo bounded
+            memo.clear()
         memo[memo_key] = (key, now + FRESH_S)
     return Response(body, media_type="application/json")
 

@@ -330,6 +330,42 @@ def past_forecasts(
     return pd.DataFrame(session.execute(q).all(), columns=[*cols, "actual"])
 
 
+def accuracy_stamp(*, session: Session, series_key: str, strategy: str) -> tuple[Any, ...] | None:
+    """What a series' accuracy report for one strategy is computed from: the series' data
+    revision, its log's size and newest origin, logging and scoring, and its versions (count,
+    newest, champions, archived). Equal stamps give equal reports (a cache key); None for an
+    unknown series. One statement (it is what a cached accuracy read costs)."""
+    from forecaster.db.models import ModelVersion, Series
+
+    mv = ModelVersion
+
+    def log(agg: Any) -> Any:
+        return (
+            select(agg)
+            .where(LOG.series_id == Series.id, LOG.strategy == strategy)
+            .scalar_subquery()
+        )
+
+    def versions(agg: Any) -> Any:
+        return select(agg).where(mv.series_id == Series.id).scalar_subquery()
+
+    found = session.execute(
+        select(
+            Series.id,
+            Series.revision,
+            log(func.count()),
+            log(func.max(LOG.origin)),
+            log(func.max(LOG.logged_at)),
+            log(func.max(LOG.scored_at)),
+            versions(func.count()),
+            versions(func.max(mv.id)),
+            versions(func.sum(case((mv.status == "champion", mv.id), else_=0))),
+            versions(func.sum(case((mv.status == "archived", mv.id), else_=0))),
+        ).where(Series.key == series_key)
+    ).first()
+    return None if found is None else tuple(found)
+
+
 def count_points(*, session: Session, series_id: int | None = None) -> int:
     q = select(func.count()).select_from(LOG)
     if series_id is not None:

@@ -4,12 +4,14 @@ ingested, and reported beside the naive forecast and the backtest; Prometheus ga
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.routers import forecasts
 from forecaster.ingest import store_frame
 from forecaster.sources.samples import load_sample
 from tests.api.conftest import SEATTLE_ROWS, TestClient
@@ -32,6 +34,8 @@ def test_a_served_forecast_is_scored_when_its_actuals_arrive(
     new.iloc[2, new.columns.get_loc("tmax")] = np.nan
     with session_factory.begin() as session:
         store_frame(session=session, series_key="seattle-weather", frame=new)
+    # written behind the app's back (another process): a looked-up report expires after FRESH_S
+    time.sleep(forecasts.FRESH_S + 0.05)
 
     report = client.get("/api/v1/series/seattle-weather/accuracy").json()
     assert report["champion_id"] == trained["gru-recursive"] and report["count"] >= 1
