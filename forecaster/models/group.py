@@ -1,5 +1,6 @@
 """A global model: one network trained across a group of series, told which series a window
-comes from by a learned series embedding that joins the known-future (calendar) covariates.
+comes from by a learned series embedding that joins the known-future (calendar) covariates, and
+by a learned gain per series and calendar channel.
 
 Training windows carry the member's index as the calendar's last channel (so the fit loop and
 the window sets stay those of a single series); a `MemberModule` is one member's view of the
@@ -12,17 +13,34 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+EMBEDDING_STD = 1.0  # codes as large as the calendar's: told apart from the first step
+
 
 class GlobalModule(nn.Module):
     """`inner` (built with n_calendar = C + dim) over calendars of C + 1 channels, the last one
-    the series index of each window."""
+    the series index of each window.
+
+    The calendar's effect differs by series (the seasons of Auckland run opposite to Chicago's),
+    which a calendar shared by all members and one embedding concatenated beside it reach only
+    through the recurrent state; a gain per series and calendar channel (1 + g, g starting at 0)
+    gives each member its own calendar coefficients in the head, as a per-series model has.
+    """
 
     def __init__(self, inner: nn.Module, *, n_series: int, dim: int) -> None:
         super().__init__()
         self.inner = inner
         self.n_series, self.dim = n_series, dim
         self.embedding = nn.Embedding(n_series, dim)
-        nn.init.normal_(self.embedding.weight, std=0.1)
+        nn.init.normal_(self.embedding.weight, std=EMBEDDING_STD)
+        n_calendar = int(inner.cfg.n_calendar) - dim  # type: ignore[union-attr]
+        self.calendar_gain = nn.Parameter(torch.zeros(n_series, n_calendar))
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Tensor], prefix: str, *args: object
+    ) -> None:
+        # a global model stored before the calendar gain: its members' gains are 1 (g = 0)
+        state_dict.setdefault(prefix + "calendar_gain", torch.zeros_like(self.calendar_gain))
+        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[arg-type]
 
     @property
     def cfg(self) -> object:
@@ -41,7 +59,8 @@ class GlobalModule(nn.Module):
             raise ValueError("a global model's windows carry the series index in the calendar")
         series = cal[:, 0, -1].round().long()  # (B,)
         emb = self.embedding(series)[:, None, :].expand(-1, cal.shape[1], -1)  # (B, T, dim)
-        joined = torch.cat([cal[..., :-1], emb], dim=2)  # (B, T, C + dim)
+        gain = 1.0 + self.calendar_gain[series][:, None, :]  # (B, 1, C)
+        joined = torch.cat([cal[..., :-1] * gain, emb], dim=2)  # (B, T, C + dim)
         return self.inner(x, joined, target=target, teacher_forcing=teacher_forcing)
 
     def member(self, index: int) -> MemberModule:

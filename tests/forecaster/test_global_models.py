@@ -113,6 +113,19 @@ def test_a_global_model_windows_never_span_two_members() -> None:
         assert counts == [len(p.origins[split]) for p in parts]
 
 
+def test_a_member_gets_its_own_calendar_gain_and_old_weights_still_load() -> None:
+    frames = {k: STATIONS[k]() for k in ("gainesville", "chicago")}
+    spec = ModelSpec(architecture="gru", strategy="direct", epochs=2, targets=("tmax",), **TINY)
+    out = train_global_model(frames, spec, freq="D", embedding_dim=2)
+    gain = out.net.calendar_gain.detach()  # (members, calendar channels), trained from 0
+    assert gain.shape == (2, out.outcomes["chicago"].model.pipeline.n_calendar)
+    assert float(gain.abs().sum()) > 0
+    # weights stored before the gain existed load with every gain at 1 (g = 0)
+    old = {k: v for k, v in out.weights().items() if k != "calendar_gain"}
+    out.net.load_state_dict(old, strict=True)
+    assert float(out.net.calendar_gain.detach().abs().sum()) == 0
+
+
 @pytest.mark.parametrize(
     ("members", "extra", "message"),
     [
