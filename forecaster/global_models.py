@@ -87,7 +87,55 @@ def _stack(parts: list[TrainingData], split: str) -> WindowSet:
     )
 
 
-def train_global_model(
+@dataclass
+class GlobalFit:
+    """The shared network fitted, before any member is calibrated and scored."""
+
+    spec: ModelSpec  # with the inputs every member shares
+    members: tuple[str, ...]  # in embedding order
+    embedding_dim: int
+    net: GlobalModule
+    fit: FitResult
+    parts: dict[str, TrainingData]
+
+    def member_job(self, key: str) -> MemberJob:
+        """What finishing one member needs, and nothing of the other members (small to send to
+        another process: the member's data and the network's weights)."""
+        return MemberJob(
+            key, self.members.index(key), len(self.members), self.embedding_dim,
+            {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+            self.parts[key], self.fit,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MemberJob:
+    key: str
+    index: int
+    n_series: int
+    embedding_dim: int
+    weights: dict[str, torch.Tensor]
+    data: TrainingData
+    fit: FitResult
+
+
+def finish_member(job: MemberJob) -> TrainOutcome:
+    """One member's view of the fitted network, calibrated and scored on its own splits
+    (`finish_training`); runs in any thread or process, one task per member."""
+    d = job.data
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights, then overwritten
+        inner = build_module(
+            d.spec,
+            n_features=len(d.inputs),
+            n_calendar=d.pipeline.n_calendar + job.embedding_dim,
+            out_idx=d.out_idx,
+        )
+    net = GlobalModule(inner, n_series=job.n_series, dim=job.embedding_dim)
+    net.load_state_dict(job.weights, strict=True)
+    return finish_training(d, net.eval().member(job.index), job.fit)
+
+
+def fit_global_model(
     frames: Mapping[str, pd.DataFrame],
     spec: ModelSpec,
     *,
@@ -96,9 +144,9 @@ def train_global_model(
     device: str | None = None,
     threads: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
-) -> GlobalOutcome:
+) -> GlobalFit:
     """Fit one network on the training windows of every member (early stopping on all their
-    validation windows), then calibrate and score it on each member's own splits.
+    validation windows); `finish_member` then calibrates and scores each member.
 
     Args:
         frames: member key -> frame (as `train_model` takes), in embedding order.
@@ -151,8 +199,47 @@ def train_global_model(
             progress=progress,
         )
     net = net.cpu().eval()
+    members = tuple(frames)
+    return GlobalFit(
+        spec, members, embedding_dim, net, result, dict(zip(members, parts, strict=True))
+    )
+
+
+def train_global_model(
+    frames: Mapping[str, pd.DataFrame],
+    spec: ModelSpec,
+    *,
+    freq: str,
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> GlobalOutcome:
+    """`fit_global_model`, then every member finished here, one after another (a flow that
+    fans members out to workers calls `finish_member` per member itself)."""
+    shared = fit_global_model(
+        frames,
+        spec,
+        freq=freq,
+        embedding_dim=embedding_dim,
+        device=device,
+        threads=threads,
+        progress=progress,
+    )
     outcomes = {
-        key: finish_training(d, net.member(i), result)
-        for i, (key, d) in enumerate(zip(frames, parts, strict=True))
+        key: finish_training(d, shared.net.member(i), shared.fit)
+        for i, (key, d) in enumerate(shared.parts.items())
     }
-    return GlobalOutcome(spec, tuple(frames), embedding_dim, net, result, outcomes)
+    return assemble(shared, outcomes)
+
+
+def assemble(shared: GlobalFit, outcomes: Mapping[str, TrainOutcome]) -> GlobalOutcome:
+    """The GlobalOutcome of a fit and its finished members (in embedding order)."""
+    return GlobalOutcome(
+        shared.spec,
+        shared.members,
+        shared.embedding_dim,
+        shared.net,
+        shared.fit,
+        {key: outcomes[key] for key in shared.members},
+    )

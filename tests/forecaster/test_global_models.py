@@ -3,6 +3,8 @@ registered once, a version per member that is saved, loaded and served for that 
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 import torch
 from sqlalchemy import func, select
@@ -12,7 +14,7 @@ from forecaster import registry, service
 from forecaster.db.models import GlobalModel, ModelVersion
 from forecaster.errors import ForecasterError, InvalidRequest
 from forecaster.forecasting import ModelSpec, prepare_data
-from forecaster.global_models import _stack, train_global_model
+from forecaster.global_models import _stack, finish_member, fit_global_model, train_global_model
 from forecaster.models.group import GlobalModule
 from tests.groups import STATIONS, STOCKS, store_group
 
@@ -113,10 +115,17 @@ def test_a_global_model_windows_never_span_two_members() -> None:
         assert counts == [len(p.origins[split]) for p in parts]
 
 
-def test_a_member_gets_its_own_calendar_gain_and_old_weights_still_load() -> None:
+def test_members_finished_apart_match_and_old_weights_still_load() -> None:
     frames = {k: STATIONS[k]() for k in ("gainesville", "chicago")}
     spec = ModelSpec(architecture="gru", strategy="direct", epochs=2, targets=("tmax",), **TINY)
     out = train_global_model(frames, spec, freq="D", embedding_dim=2)
+    # the shared fit, then each member finished from its own job (as a worker process gets it)
+    shared = fit_global_model(frames, spec, freq="D", embedding_dim=2)
+    for key, outcome in out.outcomes.items():
+        apart = finish_member(pickle.loads(pickle.dumps(shared.member_job(key))))
+        assert apart.model.module.index == outcome.model.module.index  # type: ignore[union-attr]
+        assert apart.report.rows == outcome.report.rows, key
+        assert apart.model.intervals == outcome.model.intervals
     gain = out.net.calendar_gain.detach()  # (members, calendar channels), trained from 0
     assert gain.shape == (2, out.outcomes["chicago"].model.pipeline.n_calendar)
     assert float(gain.abs().sum()) > 0
