@@ -58,7 +58,7 @@ from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.models.seq2seq import Seq2SeqConfig, build_seq2seq
 from forecaster.models.spec import ModelSpec
 from forecaster.strategies import forecast as run_strategy
-from forecaster.training import FitResult, Loss, Schedule, TrainConfig, fit
+from forecaster.training import FitResult, Loss, Schedule, TrainConfig, fit, rng_kept, seeded
 
 __all__ = [
     "Calibration",
@@ -549,7 +549,7 @@ class TrainedModel:
         pipeline = Pipeline.from_state(state["normalization"])
         meta = state["module"]
         member = meta.get("global")  # a member of a global model: `weights` are the network's
-        with torch.random.fork_rng(devices=[]):
+        with seeded(None):  # building draws initial weights (then overwritten): keep the state
             module = build_module(
                 spec,
                 n_features=int(meta["n_features"]),
@@ -867,14 +867,14 @@ def train_model(
     data = prepare_data(frame, spec, freq=freq)
     spec = data.spec
     cfg = train_config(spec, threads=threads)
-    with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
-        torch.manual_seed(spec.seed)
+    with seeded(spec.seed):  # its own seed's initial weights, whatever other threads do
         module = build_module(
             spec,
             n_features=len(data.inputs),
             n_calendar=data.pipeline.n_calendar,
             out_idx=data.out_idx,
         )
+    with rng_kept():  # the caller's random state is left alone
         result = fit(
             module,
             data.windows("training"),

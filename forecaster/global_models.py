@@ -31,7 +31,7 @@ from forecaster.forecasting import (
     train_config,
 )
 from forecaster.models.group import GlobalModule
-from forecaster.training import fit
+from forecaster.training import fit, rng_kept, seeded
 
 DEFAULT_EMBEDDING_DIM = 4
 
@@ -123,7 +123,7 @@ def finish_member(job: MemberJob) -> TrainOutcome:
     """One member's view of the fitted network, calibrated and scored on its own splits
     (`finish_training`); runs in any thread or process, one task per member."""
     d = job.data
-    with torch.random.fork_rng(devices=[]):  # building draws initial weights, then overwritten
+    with seeded(None):  # building draws initial weights, then overwritten: keep the state
         inner = build_module(
             d.spec,
             n_features=len(d.inputs),
@@ -180,8 +180,7 @@ def fit_global_model(
                 "give the group's inputs explicitly"
             )
     cfg = train_config(spec, threads=threads)
-    with torch.random.fork_rng(devices=[]):  # seeded here; the caller's random state is left alone
-        torch.manual_seed(spec.seed)
+    with seeded(spec.seed):  # its own seed's initial weights, whatever other threads do
         inner = build_module(
             spec,
             n_features=len(first.inputs),
@@ -189,6 +188,7 @@ def fit_global_model(
             out_idx=first.out_idx,
         )
         net = GlobalModule(inner, n_series=len(parts), dim=embedding_dim)
+    with rng_kept():  # the caller's random state is left alone
         result = fit(
             net,
             _stack(parts, "training"),
