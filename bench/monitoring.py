@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/monitoring.py scoring [--series 200 --origins 250 --horizon 10]
     .venv/bin/python bench/monitoring.py route [--duration 20 --concurrency 32]
-    .venv/bin/python bench/monitoring.py replay [--days 60 --keys seattle-weather IBM]
+    .venv/bin/python bench/monitoring.py replay [--years 2 | --days 60] [--keys AAPL IBM seattle-weather]
 
 - scoring: a forecast log of series x origins x horizon points (one variable, one champion per
   series) on a SQLite file and on a throwaway PostgreSQL 15; the actuals are ingested for every
@@ -11,9 +11,10 @@
   the log's row count and its size (table + indexes).
 - route: the same SQLite log served by uvicorn; GET /api/v1/series/{key}/accuracy over random
   series by `concurrency` raw asyncio clients (bench/api.py's), beside GET /health as the floor.
-- replay: `forecaster.replay` of each key's last `days` days with the policy, the weekly
-  schedule and never retraining (a tiny one-candidate config so it fits in minutes on two
-  shared cores), each on its own SQLite file with the real retrain flow.
+- replay: `forecaster.replay` of each key's last `years` years (or `days` rows) with the shipped
+  retrain policy (forecaster/retrain.yaml's `policy:`), the weekly schedule and never retraining
+  (a tiny one-candidate model config so it fits on two cores), each on its own SQLite file with
+  the real retrain flow.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ TARGET_P99_MS = 50.0
 REPLAY_YAML = """
 metric: mase
 backtest_origins: 20
-policy: {window: 10, min_origins: 5, error_margin: 0.25, coverage_floor: 0.7}
 defaults: {lookback: 28, horizon: 5, hidden_size: 16, num_layers: 1, epochs: 8, patience: 4,
            batch_size: 64, time_budget_s: 300}
 by_frequency:
@@ -286,10 +286,18 @@ def bench_replay(args: argparse.Namespace) -> None:
     from forecaster.replay import history, replay
     from forecaster.retrain_config import load_retrain_config
 
-    policy = load_retrain_config(config).policy
+    # the policy the service ships (forecaster/retrain.yaml), not one tuned for the replay
+    policy = load_retrain_config(ROOT / "forecaster" / "retrain.yaml").policy
+    print(f"policy (forecaster/retrain.yaml): {policy}")
+    rows: list[tuple[Any, ...]] = []
     for key in args.keys:
         frame, _ = history(key)
-        start = pd.Timestamp(frame.index[-args.days]).date()
+        if args.years:
+            index = pd.DatetimeIndex(frame.index)
+            begin = index[-1] - pd.DateOffset(years=args.years)
+            start = index[int(index.searchsorted(begin))].date()
+        else:
+            start = pd.Timestamp(frame.index[-args.days]).date()
         for schedule in ("policy", "weekly", "never"):
             url = f"sqlite:///{tmp / f'{key}-{schedule}.db'}"
             upgrade(url)
@@ -324,7 +332,37 @@ def bench_replay(args: argparse.Namespace) -> None:
             for e in report.events:
                 if e.trigger == "policy":
                     print(f"    {e.day} policy: {e.reason}")
+            rows.append((key, schedule, report.days, report.retrains, t, dt))
             sessions.kw["bind"].dispose()
+
+    def fmt(value: Any, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    print(
+        "\n| series | schedule | days | retrains | live MAE | naive MAE | live MASE | coverage | wall s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, schedule, days, retrains, t, dt in rows:
+        print(
+            f"| {key} | {schedule} | {days} | {retrains} | {fmt(t.get('mae'), '.4f')} | "
+            f"{fmt(t.get('naive_mae'), '.4f')} | {fmt(t.get('mase'), '.3f')} | "
+            f"{fmt(t.get('coverage'), '.3f')} | {dt:.0f} |"
+        )
+    print(
+        "\ntarget: the policy's live error no worse than the weekly schedule's, with fewer retrains"
+    )
+    for key in args.keys:
+        got = {r[1]: r for r in rows if r[0] == key}
+        if "policy" not in got or "weekly" not in got:
+            continue
+        pol, wk = got["policy"], got["weekly"]
+        mae_p, mae_w = pol[4].get("mae"), wk[4].get("mae")
+        ok_err = mae_p is not None and mae_w is not None and mae_p <= mae_w
+        print(
+            f"  {key}: policy MAE {fmt(mae_p, '.4f')} vs weekly {fmt(mae_w, '.4f')} "
+            f"({'no worse' if ok_err else 'WORSE'}), {pol[3]} vs {wk[3]} retrains "
+            f"({'fewer' if pol[3] < wk[3] else 'NOT fewer'})"
+        )
 
 
 def main() -> int:
@@ -343,8 +381,9 @@ def main() -> int:
             p.add_argument("--duration", type=float, default=20.0)
             p.add_argument("--concurrency", type=int, default=32)
     r = sub.add_parser("replay")
+    r.add_argument("--years", type=int, default=0, help="replay the last YEARS (over --days)")
     r.add_argument("--days", type=int, default=60)
-    r.add_argument("--keys", nargs="+", default=["seattle-weather", "IBM"])
+    r.add_argument("--keys", nargs="+", default=["AAPL", "IBM", "seattle-weather"])
     args = parser.parse_args()
     {"scoring": bench_scoring, "route": bench_route, "replay": bench_replay}[args.what](args)
     return 0

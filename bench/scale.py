@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import statistics
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ from prefect_dask.task_runners import DaskTaskRunner  # noqa: E402
 from flows.runners import local_cluster_kwargs, torch_share  # noqa: E402
 from forecaster.forecasting import ModelSpec, train_model  # noqa: E402
 from forecaster.global_models import MemberJob, finish_member, fit_global_model  # noqa: E402
+from forecaster.orchestration import project_server  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "weather"
 ROWS = 300  # rows per series: about ten months of daily weather
@@ -150,6 +152,14 @@ def main() -> None:
     parser.add_argument("--runners", nargs="+", default=["threads", "dask"])
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.WARNING)
+    # One Prefect server for the whole benchmark, named in PREFECT_API_URL before any cluster
+    # starts: the Dask workers inherit it (as they do the project's server in the retrain flow);
+    # without it every worker process would start a temporary server of its own.
+    with tempfile.TemporaryDirectory(prefix="forecaster-scale-") as tmp, project_server(Path(tmp)):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     rows = []
     for n in args.sizes:
         frames, real = make_series(n)
