@@ -170,6 +170,10 @@ def runs() -> list[Run]:
     for h in HORIZONS:
         out.append(Run(f"s2s-seg-96-{h}", s2s_chosen(96, h), (h,), "seg", "seq2seq"))
         out.append(Run(f"s2s-first-96-{h}", s2s(96, h), (h,), "seg", "cand"))  # as first tried
+    # the recurrent targets allow inputs up to 720: the chosen seq2seq at longer inputs (H=96),
+    # the input length chosen on validation loss, as for the segment GRU
+    for lookback in (336, 480, 720):
+        out.append(Run(f"s2s-seg-{lookback}-96", s2s_chosen(lookback, 96), (96,), "seg", "L"))
     for h in HORIZONS:
         out.append(
             Run(f"s2s-cand-luong-96-{h}", s2s(96, h, attention="luong"), (h,), "seg", "cand")
