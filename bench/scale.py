@@ -35,7 +35,8 @@ from prefect.futures import wait  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect_dask.task_runners import DaskTaskRunner  # noqa: E402
 
-from flows.runners import local_cluster_kwargs, torch_share  # noqa: E402
+from flows.runners import chunk_size, chunks, local_cluster_kwargs, torch_share  # noqa: E402
+from forecaster.config import Settings  # noqa: E402
 from forecaster.forecasting import ModelSpec, train_model  # noqa: E402
 from forecaster.global_models import MemberJob, finish_member, fit_global_model  # noqa: E402
 from forecaster.orchestration import project_server  # noqa: E402
@@ -79,6 +80,16 @@ def make_series(n: int) -> tuple[dict[str, pd.DataFrame], int]:
 
 @task
 def fit_one(key: str, frame: pd.DataFrame, threads: int) -> dict[str, Any]:
+    return _fit(key, frame, threads)
+
+
+@task
+def fit_many(items: list[tuple[str, pd.DataFrame]], threads: int) -> list[dict[str, Any]]:
+    """Several series in one task, as the retrain flow batches candidates on a cluster."""
+    return [_fit(key, frame, threads) for key, frame in items]
+
+
+def _fit(key: str, frame: pd.DataFrame, threads: int) -> dict[str, Any]:
     outcome = train_model(frame, SPEC, freq="D", threads=threads, device="cpu")
     return {"key": key, "mase": outcome.report.score("mase", split="test")}
 
@@ -90,26 +101,37 @@ def fit_global(frames: dict[str, pd.DataFrame], threads: int) -> list[MemberJob]
 
 
 @task
-def finish_global_member(job: MemberJob, threads: int) -> dict[str, Any]:
+def finish_global_members(jobs: list[MemberJob], threads: int) -> list[dict[str, Any]]:
     torch.set_num_threads(threads)  # the tasks beside it share the cores
-    outcome = finish_member(job)
-    return {"key": job.key, "mase": outcome.report.score("mase", split="test")}
+    return [
+        {"key": job.key, "mase": finish_member(job).report.score("mase", split="test")}
+        for job in jobs
+    ]
 
 
 _FRAMES: dict[int, dict[str, pd.DataFrame]] = {}  # the flow's series, by N (not flow params)
 
 
 @flow(name="scale")
-def cell(n: int, mode: str, threads: int) -> list[dict[str, Any]]:
+def cell(n: int, mode: str, threads: int, kind: str) -> list[dict[str, Any]]:
     frames = _FRAMES[n]
     if mode == "global":  # the shared fit on all the cores, then its members finished 2 at a time
         jobs = fit_global.submit(frames, threads).result()
         finish = torch_share(workers=2)
-        futures = [finish_global_member.submit(job, finish) for job in jobs]
-    else:
+        size = chunk_size(Settings(task_runner=kind, retrain_workers=2), len(jobs))
+        parts = [finish_global_members.submit(c, finish) for c in chunks(jobs, size)]
+        wait(parts)
+        return [r for p in parts for r in p.result()]
+    # candidates per task as the retrain flow sets them (flows.runners.chunk_size): one on
+    # threads, about four tasks per worker on a cluster
+    size = chunk_size(Settings(task_runner=kind, retrain_workers=2), len(frames))
+    if size == 1:
         futures = [fit_one.submit(k, f, threads) for k, f in frames.items()]
-    wait(futures)
-    return [f.result() for f in futures]
+        wait(futures)
+        return [f.result() for f in futures]
+    batches = [fit_many.submit(b, threads) for b in chunks(list(frames.items()), size)]
+    wait(batches)
+    return [r for b in batches for r in b.result()]
 
 
 def runner(kind: str) -> Any:
@@ -171,7 +193,7 @@ def run(args: argparse.Namespace) -> None:
                 load = os.getloadavg()[0]
                 with PeakRSS() as mem:
                     t0 = time.perf_counter()
-                    out = cell.with_options(task_runner=runner(kind))(n, mode, threads)
+                    out = cell.with_options(task_runner=runner(kind))(n, mode, threads, kind)
                     wall = time.perf_counter() - t0
                 mase = statistics.median(r["mase"] for r in out)
                 rows.append((n, real, kind, mode, wall, mem.peak, mase, load))

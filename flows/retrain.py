@@ -49,6 +49,37 @@ def train_candidate(
     origins: int,
     threads: int | None = None,
 ) -> dict[str, Any]:
+    """Train, register and maybe promote one candidate (`train_one`)."""
+    return train_one(database_url, series_key, spec_dict, run_id, metric, origins, threads)
+
+
+@task(task_run_name="train-{n}-candidates")
+def train_candidates(
+    database_url: str | None,
+    jobs: list[tuple[str, dict[str, Any]]],
+    run_id: int,
+    metric: str,
+    origins: int,
+    threads: int | None = None,
+    n: int = 0,  # noqa: ARG001 - names the task run
+) -> list[dict[str, Any]]:
+    """Several (series, spec) candidates in one task, one after another (`train_one` each): how
+    a Dask cluster gets small candidates (flows.runners.chunk_size)."""
+    return [
+        train_one(database_url, key, spec_dict, run_id, metric, origins, threads)
+        for key, spec_dict in jobs
+    ]
+
+
+def train_one(
+    database_url: str | None,
+    series_key: str,
+    spec_dict: dict[str, Any],
+    run_id: int,
+    metric: str,
+    origins: int,
+    threads: int | None = None,
+) -> dict[str, Any]:
     """Train, register and maybe promote one candidate; a crash is recorded as a failed version.
 
     Runs wherever the task runner puts it (a thread, a Dask worker process): it gets the
@@ -276,19 +307,38 @@ def retrain(
                     config.metric,
                     config.backtest_origins,
                 )
-        futures = [
-            train_candidate.submit(
-                database_url,
-                key,
-                spec.to_dict(),
-                run_id,
-                config.metric,
-                config.backtest_origins,
-                n_threads,
-            )
+        candidates = [
+            (key, spec.to_dict())
             for key, freq in jobs
             for spec in config.specs(key, freq, quick=quick)
         ]
+        size = runners.chunk_size(Settings(), len(candidates))
+        if size == 1:  # a task per candidate
+            futures = [
+                train_candidate.submit(
+                    database_url,
+                    key,
+                    spec_dict,
+                    run_id,
+                    config.metric,
+                    config.backtest_origins,
+                    n_threads,
+                )  # fmt: skip
+                for key, spec_dict in candidates
+            ]
+        else:
+            futures = [
+                train_candidates.submit(
+                    database_url,
+                    chunk,
+                    run_id,
+                    config.metric,
+                    config.backtest_origins,
+                    n_threads,
+                    n=len(chunk),
+                )  # fmt: skip
+                for chunk in runners.chunks(candidates, size)
+            ]
         group_futures = [
             train_group_candidate.submit(
                 database_url,
@@ -306,7 +356,10 @@ def retrain(
         ]
         wait(futures)
         wait(group_futures)
-        results = [f.result() for f in futures] + [r for f in group_futures for r in f.result()]
+        trained = [f.result() for f in futures]
+        singles = [r for r in trained if isinstance(r, dict)]
+        results = singles + [r for rs in trained if isinstance(rs, list) for r in rs]
+        results += [r for f in group_futures for r in f.result()]
         runs.checkpoint(run_id)  # cancelled: nothing of this run is promoted
         forecasts = {}
         for key, _ in jobs:

@@ -15,6 +15,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows import runners
 from flows.retrain import retrain
 from forecaster import registry
 from forecaster.db import repo
@@ -52,7 +53,16 @@ async def _task_runs(flow_run_id: str) -> list[tuple[str, str]]:
     return sorted((r.name, r.state.type.value if r.state else "") for r in runs)
 
 
+@pytest.mark.parametrize(
+    ("per_worker", "tasks"),
+    [
+        (4, [f"train-{name}-gru-direct" for name in sorted(STATIONS)]),  # a task per candidate
+        (1, ["train-1-candidates", "train-2-candidates"]),  # 3 candidates in chunks of 2
+    ],
+)
 def test_retrain_on_a_local_dask_cluster_of_processes(
+    per_worker: int,
+    tasks: list[str],
     tmp_path: Path,
     database_url: str,
     session_factory: sessionmaker[Session],
@@ -81,6 +91,7 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
     )
     monkeypatch.setenv("FORECASTER_TASK_RUNNER", "dask")  # read when the flow runs
     monkeypatch.setenv("FORECASTER_RETRAIN_WORKERS", "2")
+    monkeypatch.setattr(runners, "CHUNKS_PER_WORKER", per_worker)  # read in this process
     out = retrain(series=list(STATIONS), database_url=database_url, config_path=str(config))
 
     by_series = {c["series"]: c for c in out["candidates"]}
@@ -121,4 +132,4 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
     assert flow_run_id
     task_runs = asyncio.run(_task_runs(flow_run_id))
     trained = [(n, s) for n, s in task_runs if n.startswith("train-")]
-    assert trained == [(f"train-{name}-gru-direct", "COMPLETED") for name in sorted(STATIONS)]
+    assert trained == [(name, "COMPLETED") for name in sorted(tasks)]

@@ -32,6 +32,17 @@ def test_dask_without_an_address_is_a_local_cluster_of_processes() -> None:
     }
 
 
+def test_candidates_per_task_one_on_threads_a_few_tasks_per_dask_worker() -> None:
+    threads = Settings(retrain_workers=2)
+    dask = Settings(task_runner="dask", retrain_workers=2)
+    assert [runners.chunk_size(threads, n) for n in (1, 8, 200)] == [1, 1, 1]
+    # 4 tasks per worker: 8 tasks for 2 workers, so 200 candidates go 25 to a task
+    assert [runners.chunk_size(dask, n) for n in (1, 8, 9, 200)] == [1, 1, 2, 25]
+    items = list(range(7))
+    assert runners.chunks(items, 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert sum(runners.chunks(items, runners.chunk_size(dask, 7)), []) == items
+
+
 def test_settings_are_read_when_the_flow_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     placeholder = runners.FromSettings()
     monkeypatch.setenv("FORECASTER_RETRAIN_WORKERS", "5")
