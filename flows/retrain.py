@@ -313,32 +313,30 @@ def retrain(
             for spec in config.specs(key, freq, quick=quick)
         ]
         size = runners.chunk_size(Settings(), len(candidates))
-        if size == 1:  # a task per candidate
-            futures = [
-                train_candidate.submit(
-                    database_url,
-                    key,
-                    spec_dict,
-                    run_id,
-                    config.metric,
-                    config.backtest_origins,
-                    n_threads,
-                )  # fmt: skip
-                for key, spec_dict in candidates
-            ]
-        else:
-            futures = [
-                train_candidates.submit(
-                    database_url,
-                    chunk,
-                    run_id,
-                    config.metric,
-                    config.backtest_origins,
-                    n_threads,
-                    n=len(chunk),
-                )  # fmt: skip
-                for chunk in runners.chunks(candidates, size)
-            ]
+        singles = [  # a task per candidate (threads, or a cluster with few candidates)
+            train_candidate.submit(
+                database_url,
+                key,
+                spec_dict,
+                run_id,
+                config.metric,
+                config.backtest_origins,
+                n_threads,
+            )
+            for key, spec_dict in (candidates if size == 1 else [])
+        ]
+        batches = [  # several candidates a task on a cluster (flows.runners.chunk_size)
+            train_candidates.submit(
+                database_url,
+                chunk,
+                run_id,
+                config.metric,
+                config.backtest_origins,
+                n_threads,
+                n=len(chunk),
+            )
+            for chunk in (runners.chunks(candidates, size) if size > 1 else [])
+        ]
         group_futures = [
             train_group_candidate.submit(
                 database_url,
@@ -354,12 +352,9 @@ def retrain(
             for name, members in groups.items()
             for spec in group_specs[name]
         ]
-        wait(futures)
-        wait(group_futures)
-        trained = [f.result() for f in futures]
-        singles = [r for r in trained if isinstance(r, dict)]
-        results = singles + [r for rs in trained if isinstance(rs, list) for r in rs]
-        results += [r for f in group_futures for r in f.result()]
+        wait([*singles, *batches, *group_futures])
+        results = [f.result() for f in singles]
+        results += [r for f in [*batches, *group_futures] for r in f.result()]
         runs.checkpoint(run_id)  # cancelled: nothing of this run is promoted
         forecasts = {}
         for key, _ in jobs:

@@ -122,17 +122,22 @@ class MemberJob:
 def finish_member(job: MemberJob) -> TrainOutcome:
     """One member's view of the fitted network, calibrated and scored on its own splits
     (`finish_training`); runs in any thread or process, one task per member."""
-    d = job.data
     with seeded(None):  # building draws initial weights, then overwritten: keep the state
-        inner = build_module(
-            d.spec,
-            n_features=len(d.inputs),
-            n_calendar=d.pipeline.n_calendar + job.embedding_dim,
-            out_idx=d.out_idx,
-        )
-    net = GlobalModule(inner, n_series=job.n_series, dim=job.embedding_dim)
+        net = _build_net(job.data, n_series=job.n_series, embedding_dim=job.embedding_dim)
     net.load_state_dict(job.weights, strict=True)
-    return finish_training(d, net.eval().member(job.index), job.fit)
+    return finish_training(job.data, net.eval().member(job.index), job.fit)
+
+
+def _build_net(data: TrainingData, *, n_series: int, embedding_dim: int) -> GlobalModule:
+    """A global network for members shaped like `data` (its initial weights from torch's
+    current random state)."""
+    inner = build_module(
+        data.spec,
+        n_features=len(data.inputs),
+        n_calendar=data.pipeline.n_calendar + embedding_dim,
+        out_idx=data.out_idx,
+    )
+    return GlobalModule(inner, n_series=n_series, dim=embedding_dim)
 
 
 def fit_global_model(
@@ -181,13 +186,7 @@ def fit_global_model(
             )
     cfg = train_config(spec, threads=threads)
     with seeded(spec.seed):  # its own seed's initial weights, whatever other threads do
-        inner = build_module(
-            spec,
-            n_features=len(first.inputs),
-            n_calendar=first.pipeline.n_calendar + embedding_dim,
-            out_idx=first.out_idx,
-        )
-        net = GlobalModule(inner, n_series=len(parts), dim=embedding_dim)
+        net = _build_net(first, n_series=len(parts), embedding_dim=embedding_dim)
     with rng_kept():  # the caller's random state is left alone
         result = fit(
             net,
@@ -230,16 +229,6 @@ def train_global_model(
         key: finish_training(d, shared.net.member(i), shared.fit)
         for i, (key, d) in enumerate(shared.parts.items())
     }
-    return assemble(shared, outcomes)
-
-
-def assemble(shared: GlobalFit, outcomes: Mapping[str, TrainOutcome]) -> GlobalOutcome:
-    """The GlobalOutcome of a fit and its finished members (in embedding order)."""
     return GlobalOutcome(
-        shared.spec,
-        shared.members,
-        shared.embedding_dim,
-        shared.net,
-        shared.fit,
-        {key: outcomes[key] for key in shared.members},
+        shared.spec, shared.members, shared.embedding_dim, shared.net, shared.fit, outcomes
     )
