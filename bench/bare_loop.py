@@ -31,7 +31,7 @@ from ettdata import COLUMNS, protocol  # noqa: E402
 
 from forecaster.data.windows import WindowSet  # noqa: E402
 from forecaster.forecasting import build_module  # noqa: E402
-from forecaster.models.spec import ModelSpec  # noqa: E402
+from forecaster.spec import ModelSpec  # noqa: E402
 from forecaster.training import TrainConfig, fit  # noqa: E402
 
 

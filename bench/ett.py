@@ -41,7 +41,7 @@ from ettdata import COLUMNS, Protocol, load_values, protocol  # noqa: E402
 from forecaster.forecasting import build_module, train_config  # noqa: E402
 from forecaster.metrics import naive_forecast  # noqa: E402
 from forecaster.models.attention import relative_entropy, season_peak_share  # noqa: E402
-from forecaster.models.spec import ModelSpec  # noqa: E402
+from forecaster.spec import ModelSpec  # noqa: E402
 from forecaster.strategies import forecast  # noqa: E402
 from forecaster.training import TrainConfig, fit  # noqa: E402
 
@@ -594,7 +594,7 @@ def write_results(
             *attention_lines(results),
             "",
         ]
-    lines += ["Each row's spec (forecaster.models.spec.ModelSpec):", "", *spec_lines(results)]
+    lines += ["Each row's spec (forecaster.spec.ModelSpec):", "", *spec_lines(results)]
     with open(args.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -56,7 +56,7 @@ from forecaster.intervals import (
 from forecaster.models.group import GlobalModule, MemberModule
 from forecaster.models.rnn import RNNConfig, build_rnn
 from forecaster.models.seq2seq import Seq2SeqConfig, build_seq2seq
-from forecaster.models.spec import ModelSpec
+from forecaster.spec import ModelSpec
 from forecaster.strategies import forecast as run_strategy
 from forecaster.training import FitResult, Loss, Schedule, TrainConfig, fit, rng_kept, seeded
 
