@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ettdata import COLUMNS, protocol  # noqa: E402
 
 from forecaster.data.windows import WindowSet  # noqa: E402
-from forecaster.forecasting import build_module  # noqa: E402
+from forecaster.forecasting.factory import build_module  # noqa: E402
 from forecaster.spec import ModelSpec  # noqa: E402
 from forecaster.training import TrainConfig, fit  # noqa: E402
 

@@ -5,7 +5,7 @@ Rolling origin over each series, split 60/20/20 by rows (train / validation / te
   regression per step on the last 30 differences (y[o-L:o] - y[o-1] -> y[o+h-1] - y[o-1]),
   fitted on the training rows once. The interval method is what is measured, not the model.
 - old: split conformal half-widths per step from the validation residuals, fixed afterwards
-  (what forecaster.forecasting.Calibration served before).
+  (what forecaster.forecasting.calibration.Calibration served before).
 - naive-residual: the same, from the validation residuals of the naive (last value) forecast.
 - adaptive: forecaster.intervals (scores normalized by mean |dy| over the 30 rows before the
   origin, or not at all, chosen per series on the validation origins by

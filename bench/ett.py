@@ -38,7 +38,7 @@ sys.path.insert(0, HERE)
 
 from ettdata import COLUMNS, Protocol, load_values, protocol  # noqa: E402
 
-from forecaster.forecasting import build_module, train_config  # noqa: E402
+from forecaster.forecasting.factory import build_module, train_config  # noqa: E402
 from forecaster.metrics import naive_forecast  # noqa: E402
 from forecaster.models.attention import relative_entropy, season_peak_share  # noqa: E402
 from forecaster.spec import ModelSpec  # noqa: E402

@@ -15,9 +15,10 @@ from typing import Any
 
 import torch
 
-from forecaster.forecasting import ModelSpec, train_model
+from forecaster.forecasting.train import train_model
 from forecaster.retrain_config import load_retrain_config
 from forecaster.sources.samples import SAMPLES, load_sample
+from forecaster.spec import ModelSpec
 
 EXTRA: list[dict[str, Any]] = [
     # the segment-wise seq2seq: segments of a business week (5) or two (10); 60 rows of lookback

@@ -26,7 +26,6 @@ from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
 from forecaster.config import Settings, get_settings
 from forecaster.db import repo
-from forecaster.forecasting import ModelSpec
 from forecaster.registry import promote_best, record_failure, record_global_failure
 from forecaster.retrain_config import load_retrain_config
 from forecaster.service import (
@@ -37,6 +36,7 @@ from forecaster.service import (
     train_group,
     train_series,
 )
+from forecaster.spec import ModelSpec
 
 
 @task(task_run_name="train-{series_key}-{spec_dict[architecture]}-{spec_dict[strategy]}")

@@ -18,7 +18,8 @@ from forecaster.backtest import EvaluationReport, last_origins, report_rows, rol
 from forecaster.data.calendar import future_index, normalize_freq, season_length
 from forecaster.data.splits import split_borders, window_origins
 from forecaster.errors import InvalidData, InvalidRequest
-from forecaster.forecasting import CALIBRATION_LEVELS, Calibration, Forecast
+from forecaster.forecasting.calibration import CALIBRATION_LEVELS, Calibration
+from forecaster.forecasting.predictor import Forecast
 from forecaster.metrics import naive_forecast, seasonal_naive_forecast
 
 STATE_KIND = "baseline"

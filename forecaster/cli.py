@@ -309,9 +309,9 @@ METRIC_COLUMNS = [
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from forecaster.forecasting import ModelSpec
     from forecaster.service import TrainRequest, metrics_table, train_series
     from forecaster.skill import skill_sentence
+    from forecaster.spec import ModelSpec
 
     arch = "seq2seq_attention" if args.arch == "seq2seq" else args.arch
     fields: dict[str, Any] = {

@@ -19,19 +19,12 @@ import torch
 
 from forecaster.data.windows import WindowSet, make_window_set
 from forecaster.errors import InvalidData, InvalidRequest
-from forecaster.forecasting import (
-    FitResult,
-    ModelSpec,
-    TrainingData,
-    TrainOutcome,
-    build_module,
-    finish_training,
-    prepare_data,
-    screened_inputs,
-    train_config,
-)
+from forecaster.forecasting.factory import build_module, train_config
+from forecaster.forecasting.prepare import TrainingData, prepare_data, screened_inputs
+from forecaster.forecasting.train import TrainOutcome, finish_training
 from forecaster.models.group import GlobalModule
-from forecaster.training import fit, rng_kept, seeded
+from forecaster.spec import ModelSpec
+from forecaster.training import FitResult, fit, rng_kept, seeded
 
 DEFAULT_EMBEDDING_DIM = 4
 

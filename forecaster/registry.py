@@ -36,7 +36,8 @@ from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest, UnknownModel
-from forecaster.forecasting import TrainedModel, TrainOutcome, evaluate_model
+from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.train import TrainOutcome, evaluate_model
 from forecaster.global_models import GlobalOutcome
 
 logger = logging.getLogger(__name__)

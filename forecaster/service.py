@@ -31,9 +31,11 @@ from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
-from forecaster.forecasting import Forecast, ModelSpec, TrainOutcome, train_model
+from forecaster.forecasting.predictor import Forecast
+from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
 from forecaster.monitoring import log_served
+from forecaster.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
 

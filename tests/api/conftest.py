@@ -19,8 +19,9 @@ from forecaster import registry
 from forecaster.backtest import EvaluationReport
 from forecaster.config import Settings
 from forecaster.db import repo
-from forecaster.forecasting import ModelSpec, TrainOutcome, evaluate_model, train_model
+from forecaster.forecasting.train import TrainOutcome, evaluate_model, train_model
 from forecaster.sources.samples import load_sample
+from forecaster.spec import ModelSpec
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather drive its TestClient with httpx2; httpx (which Prefect needs

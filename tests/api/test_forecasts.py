@@ -16,8 +16,8 @@ from api.routers import forecasts
 from forecaster import service
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
-from forecaster.forecasting import ModelSpec
 from forecaster.sources.samples import load_sample
+from forecaster.spec import ModelSpec
 from tests.api.conftest import SEATTLE_ROWS
 
 URL = "/api/v1/forecasts/seattle-weather"

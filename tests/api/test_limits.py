@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from api.main import create_app
 from forecaster.config import Settings
-from forecaster.forecasting import TrainedModel
+from forecaster.forecasting.predictor import TrainedModel
 from forecaster.service import horizon_cap
 
 URL = "/api/v1/forecasts/seattle-weather"

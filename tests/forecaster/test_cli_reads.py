@@ -25,9 +25,9 @@ from forecaster.db.session import (
     make_session_factory,
     upgrade,
 )
-from forecaster.forecasting import ModelSpec
 from forecaster.service import TrainRequest, precompute_forecasts, train_series
 from forecaster.sources.samples import load_sample
+from forecaster.spec import ModelSpec
 
 HEAVY = ("torch", "prefect", "flows", "sklearn", "forecaster.forecasting", "forecaster.service")
 

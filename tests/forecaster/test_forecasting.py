@@ -14,7 +14,9 @@ from safetensors.torch import save as save_safetensors
 from sklearn.preprocessing import StandardScaler
 
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
-from forecaster.forecasting import ModelSpec, TrainedModel, evaluate_model, train_model
+from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.train import evaluate_model, train_model
+from forecaster.spec import ModelSpec
 from tests.conftest import REPO_DATA
 from tests.forecaster.data.real_series import stock, weather
 
@@ -337,7 +339,7 @@ def test_intervals_follow_the_requested_level(direct_model):
 
 
 def test_init_torch_keeps_pytorchs_default_initialization():
-    from forecaster.forecasting import build_module
+    from forecaster.forecasting.factory import build_module
 
     spec = ModelSpec("gru", "direct", lookback=14, horizon=7, hidden_size=16, num_layers=1)
     xavier = build_module(spec, n_features=2, n_calendar=0, out_idx=[0])

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import registry, service
 from forecaster.db.models import GlobalModel, ModelVersion
 from forecaster.errors import ForecasterError, InvalidRequest
-from forecaster.forecasting import ModelSpec, prepare_data
+from forecaster.forecasting.prepare import prepare_data
 from forecaster.global_models import _stack, finish_member, fit_global_model, train_global_model
 from forecaster.models.group import GlobalModule
+from forecaster.spec import ModelSpec
 from tests.groups import STATIONS, STOCKS, store_group
 
 TINY = {"lookback": 28, "horizon": 7, "hidden_size": 16, "num_layers": 1, "lr": 0.005}

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from forecaster.errors import HorizonTooLong
-from forecaster.forecasting import ModelSpec, TrainedModel, train_model
+from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.train import train_model
 from forecaster.intervals import (
     covered,
     floor_scale,
@@ -18,6 +19,7 @@ from forecaster.intervals import (
     scale_floor,
     split_multipliers,
 )
+from forecaster.spec import ModelSpec
 from tests.forecaster.data.real_series import weather
 
 torch.set_num_threads(1)

@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.errors import NoChampion
-from forecaster.forecasting import ModelSpec, TrainOutcome, train_model
+from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.sources.samples import load_sample
+from forecaster.spec import ModelSpec
 
 SPEC = ModelSpec(
     architecture="gru",
