@@ -18,7 +18,7 @@ from forecaster.backtest import EvaluationReport, last_origins, report_rows, rol
 from forecaster.data.calendar import future_index, normalize_freq, season_length
 from forecaster.data.splits import split_borders, window_origins
 from forecaster.errors import InvalidData, InvalidRequest
-from forecaster.forecasting.calibration import CALIBRATION_LEVELS, Calibration
+from forecaster.forecasting.calibration import CALIBRATION_LEVELS, Calibration, IntervalSetup
 from forecaster.forecasting.predictor import Forecast
 from forecaster.metrics import naive_forecast, seasonal_naive_forecast
 
@@ -48,7 +48,7 @@ class BaselineSpec:
 
 
 class BaselineModel:
-    """A baseline with the forecasting surface of TrainedModel (predict, check_horizon, state)."""
+    """A baseline with the forecasting surface of TrainedModel (a Predictor)."""
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class BaselineModel:
         self.spec = spec
         self.freq = freq
         self.calibration = calibration
+        self.intervals: IntervalSetup | None = None  # split conformal half-widths only
         self.data_range = data_range or {}
         self.targets: list[str] = list(spec.targets)
         self.variables: list[str] = list(spec.targets)  # a baseline reads only its targets
@@ -73,6 +74,11 @@ class BaselineModel:
         return (
             f"BaselineModel({self.spec.architecture}/{self.spec.strategy}, targets={self.targets})"
         )
+
+    @property
+    def max_horizon(self) -> int | None:
+        """None: a baseline repeats values to any horizon, no limit of its own."""
+        return None
 
     def check_horizon(self, horizon: int | None) -> int:
         """Any positive horizon: a baseline repeats values; past `spec.horizon` steps its

@@ -36,7 +36,7 @@ from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest, UnknownModel
-from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.predictor import Predictor, TrainedModel
 from forecaster.forecasting.train import TrainOutcome, evaluate_model
 from forecaster.global_models import GlobalOutcome
 
@@ -122,9 +122,6 @@ def model_state(version: ModelVersion) -> dict[str, Any]:
         "spec": version.hyperparameters,
         "normalization": version.normalization,
     }
-
-
-Predictor = TrainedModel | BaselineModel
 
 
 def load_version(version: ModelVersion) -> Predictor:

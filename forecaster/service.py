@@ -31,7 +31,7 @@ from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
-from forecaster.forecasting.predictor import Forecast
+from forecaster.forecasting.predictor import Forecast, Predictor
 from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
 from forecaster.monitoring import log_served
@@ -48,14 +48,14 @@ class ModelCache:
     """
 
     def __init__(self, max_forecasts: int = 512) -> None:
-        self._models: dict[int, registry.Predictor] = {}
+        self._models: dict[int, Predictor] = {}
         self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
         self._max = max_forecasts
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def model(self, version: ModelVersion) -> registry.Predictor:
+    def model(self, version: ModelVersion) -> Predictor:
         with self._lock:
             found = self._models.get(version.id)
         if found is not None:
@@ -151,7 +151,7 @@ def forecast_series(
                 issued_at=data_end,
                 data_revision=series.revision,
             )
-            adaptive = getattr(trained, "intervals", None) is not None
+            adaptive = trained.intervals is not None
             if stored is not None and not (adaptive and stored.coverage_origins is None):
                 return Forecast(
                     pd.Timestamp(data_end),
@@ -184,7 +184,7 @@ def forecast_series(
         attention=fc.attention,
         attention_unit=fc.attention_unit,
         coverage_origins=fc.coverage_origins,
-        max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
+        max_horizon=trained.max_horizon,  # a baseline: None, no limit of its own
     )
 
 

@@ -1,10 +1,11 @@
-"""A trained model's forecasts: the Forecast value, and TrainedModel, which forecasts from any
-origin, scores its own intervals and predicts the steps after a history."""
+"""What serves a forecast: the Predictor protocol (learned models, global-model members and
+baselines), the Forecast value, and TrainedModel, which forecasts from any origin, scores its
+own intervals and predicts the steps after a history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,49 @@ class Forecast:
     coverage_origins: int = 0  # how many recent origins the coverage column was measured over
     max_horizon: int | None = None  # the longest horizon this version serves
     attention_unit: int = 1  # steps per attention row and column
+
+
+class PredictorSpec(Protocol):
+    """The part of a version's spec its callers read (ModelSpec, BaselineSpec)."""
+
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def horizon(self) -> int: ...  # the default forecast length
+    @property
+    def level(self) -> float: ...  # the default interval level
+
+
+class Predictor(Protocol):
+    """A version's model as the service, registry and flows use it: TrainedModel (a global
+    model's member too) or forecaster.baselines.BaselineModel."""
+
+    freq: str
+    variables: list[str]  # the columns `predict` reads from the history
+    targets: list[str]  # the variables forecast
+
+    @property
+    def spec(self) -> PredictorSpec: ...
+    @property
+    def intervals(self) -> IntervalSetup | None: ...  # None: split conformal half-widths only
+    @property
+    def max_horizon(self) -> int | None: ...  # None: no limit of its own (a baseline)
+
+    def check_horizon(self, horizon: int | None) -> int:
+        """The horizon a forecast will have (the spec's when None), or the reason it cannot."""
+        ...
+
+    def predict(
+        self, history: pd.DataFrame, *, horizon: int | None = None, level: float | None = None
+    ) -> Forecast:
+        """Forecast the `horizon` steps after the history's last row, with intervals."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """JSON-safe state, stored with the version."""
+        ...
 
 
 class TrainedModel:
