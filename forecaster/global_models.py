@@ -20,7 +20,7 @@ import torch
 from forecaster.data.windows import WindowSet, make_window_set
 from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting.factory import build_module, train_config
-from forecaster.forecasting.prepare import TrainingData, prepare_data, screened_inputs
+from forecaster.forecasting.prepare import TrainingData, prepare_data, screen_frame
 from forecaster.forecasting.train import TrainOutcome, finish_training
 from forecaster.models.group import GlobalModule
 from forecaster.spec import ModelSpec
@@ -49,7 +49,7 @@ def shared_inputs(frames: Mapping[str, pd.DataFrame], spec: ModelSpec) -> tuple[
     kept: list[str] | None = None
     for key, frame in frames.items():
         try:
-            inputs, _ = screened_inputs(frame, spec)
+            inputs = screen_frame(frame, spec).inputs
         except (InvalidData, InvalidRequest) as exc:
             raise type(exc)(f"group member {key!r}: {exc}") from exc
         kept = inputs if kept is None else [v for v in kept if v in inputs]

@@ -84,15 +84,32 @@ class TrainingData:
         )
 
 
-def screened_inputs(frame: pd.DataFrame, spec: ModelSpec) -> tuple[list[str], dict[str, str]]:
-    """The inputs a spec would train on for this frame, and why each other one is left out."""
+@dataclass(frozen=True)
+class Screening:
+    """A spec's variables for one frame: the inputs it would train on, its targets, why each
+    other input is left out, and the frame's split borders."""
+
+    inputs: list[str]
+    targets: list[str]
+    dropped: dict[str, str]
+    borders: SplitBorders
+
+
+def screen_frame(frame: pd.DataFrame, spec: ModelSpec) -> Screening:
+    """Check the frame and the spec against it, and screen the inputs on the training split.
+
+    Raises:
+        InvalidRequest, InvalidData: with a message saying what to change.
+    """
     check_frame(frame)
     spec.validate([str(c) for c in frame.columns], len(frame))
     inputs, targets = spec.resolve([str(c) for c in frame.columns])
     borders = split_borders(
         len(frame), val_fraction=spec.val_fraction, test_fraction=spec.test_fraction
     )
-    return screen_inputs(frame, border=borders.train_end, inputs=inputs, targets=targets)
+    # constant and mostly-missing inputs carry nothing to learn from: left out, with the reason
+    inputs, dropped = screen_inputs(frame, border=borders.train_end, inputs=inputs, targets=targets)
+    return Screening(inputs, targets, dropped, borders)
 
 
 def prepare_data(frame: pd.DataFrame, spec: ModelSpec, *, freq: str) -> TrainingData:
@@ -102,14 +119,9 @@ def prepare_data(frame: pd.DataFrame, spec: ModelSpec, *, freq: str) -> Training
         InvalidRequest, InvalidData: with a message saying what to change.
     """
     freq = _freq(freq)
-    check_frame(frame)
-    spec.validate([str(c) for c in frame.columns], len(frame))
-    inputs, targets = spec.resolve([str(c) for c in frame.columns])
-    borders = split_borders(
-        len(frame), val_fraction=spec.val_fraction, test_fraction=spec.test_fraction
-    )
-    # constant and mostly-missing inputs carry nothing to learn from: left out, with the reason
-    inputs, dropped = screen_inputs(frame, border=borders.train_end, inputs=inputs, targets=targets)
+    screening = screen_frame(frame, spec)
+    inputs, targets = screening.inputs, screening.targets
+    dropped, borders = screening.dropped, screening.borders
     if dropped:
         spec = replace(spec, inputs=tuple(inputs))
     _check_values(frame, inputs, borders.train_end)
