@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from forecaster.backtest import EvalRow, EvaluationReport, last_origins, report_rows, rolling_origin
+from forecaster.backtest import (
+    Backtest,
+    EvalRow,
+    EvaluationReport,
+    last_origins,
+    report_rows,
+    rolling_origin,
+)
 from forecaster.data.calendar import season_length
 from forecaster.data.pipeline import Encoded
 from forecaster.errors import InvalidData, InvalidRequest
@@ -45,6 +52,19 @@ class TrainOutcome:
     train_range: tuple[pd.Timestamp, pd.Timestamp]  # first and last row of the training split
 
 
+def _backtest(model: TrainedModel, enc: Encoded, origins: np.ndarray, horizon: int) -> Backtest:
+    """The model's and both baselines' forecasts from these origins, beside the actuals."""
+    tgt = model.target_idx
+    return rolling_origin(
+        lambda o, h: model.forecast_origins(enc, o, h)[0],
+        origins=origins,
+        horizon=horizon,
+        actual=enc.raw[:, tgt],
+        known=enc.anchor[:, tgt],
+        season=season_length(model.freq),
+    )
+
+
 def _backtest_rows(
     model: TrainedModel,
     enc: Encoded,
@@ -56,15 +76,7 @@ def _backtest_rows(
     coverage: bool,
 ) -> tuple[list[EvalRow], np.ndarray]:
     """Report rows for these origins, and the model's |residuals| (N, H, V)."""
-    tgt = model.target_idx
-    bt = rolling_origin(
-        lambda o, h: model.forecast_origins(enc, o, h)[0],
-        origins=origins,
-        horizon=horizon,
-        actual=enc.raw[:, tgt],
-        known=enc.anchor[:, tgt],
-        season=season_length(model.freq),
-    )
+    bt = _backtest(model, enc, origins, horizon)
     width, table = None, None
     if coverage and model.intervals is not None:
         table = model.online_coverage(enc, origins, horizon, model.spec.level)
@@ -111,15 +123,7 @@ def _setup_intervals(
         reach = max(spec.horizon, reach // 2)
     reason = f"the longest rollout its backtest of {len(origins)} origins checked"
     if len(origins):
-        tgt = model.target_idx
-        bt = rolling_origin(
-            lambda o, h: model.forecast_origins(enc, o, h)[0],
-            origins=origins,
-            horizon=reach,
-            actual=enc.raw[:, tgt],
-            known=enc.anchor[:, tgt],
-            season=season_length(model.freq),
-        )
+        bt = _backtest(model, enc, origins, reach)
         mae_model = nanmean(np.abs(bt.actual - bt.model), (0, 2))  # (reach,)
         mae_naive = nanmean(np.abs(bt.actual - bt.naive), (0, 2))
         ratio = mae_model / np.maximum(mae_naive, 1e-12)  # (reach,)
