@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
+from forecaster.baselines import fit_baseline
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
-from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.predictor import Predictor, TrainedModel
 from forecaster.forecasting.train import train_model
 from forecaster.spec import ModelSpec
 from tests.forecaster.data.real_series import stock, weather
@@ -90,3 +91,17 @@ def test_intervals_follow_the_requested_level(direct_model):
     assert ((wide["upper"] - wide["lower"]) >= (narrow["upper"] - narrow["lower"])).all()
     # a level the calibration cannot back gives no interval
     assert direct_model.predict(frame, level=0.999).points["upper"].isna().all()
+
+
+def test_a_learned_model_and_a_baseline_serve_as_predictors(direct_model):
+    frame = weather(rows=300)
+    baseline = fit_baseline(
+        frame, architecture="naive", strategy="direct", targets=("tmax",), horizon=7, freq="D"
+    )
+    predictors: list[Predictor] = [direct_model, baseline]
+    learned, base = predictors
+    assert learned.max_horizon == 7 and learned.intervals is not None  # a direct model: its H
+    assert base.max_horizon is None and base.intervals is None  # no limit of its own
+    assert base.check_horizon(30) == 30
+    for p in predictors:
+        assert p.predict(frame[p.variables]).points["variable"].unique().tolist() == ["tmax"]
