@@ -98,6 +98,11 @@ class ModelSpec:
 
     def check(self) -> None:
         """Everything that can be checked without data. Raises InvalidRequest."""
+        self._check_model()
+        self._check_numbers()
+
+    def _check_model(self) -> None:
+        """The architecture and strategy, the named choices and the shape options agree."""
         check_supported(self.architecture, self.strategy, segment_len=self.segment_len)
         if self.horizon <= 0:
             raise InvalidRequest(f"horizon={self.horizon} must be a positive number of steps")
@@ -132,6 +137,9 @@ class ModelSpec:
                 raise InvalidRequest(
                     f"lookback={self.lookback} must be a multiple of segment_len={self.segment_len}"
                 )
+
+    def _check_numbers(self) -> None:
+        """Sizes, rates, fractions and budgets lie in their ranges."""
         positive = {
             "hidden_size": self.hidden_size,
             "num_layers": self.num_layers,
