@@ -23,8 +23,9 @@ from forecaster.forecasting.factory import build_module, train_config
 from forecaster.forecasting.prepare import TrainingData, prepare_data, screen_frame
 from forecaster.forecasting.train import TrainOutcome, finish_training
 from forecaster.models.group import GlobalModule
+from forecaster.seeding import rng_kept, seeded
 from forecaster.spec import ModelSpec
-from forecaster.training import FitResult, fit, rng_kept, seeded
+from forecaster.training import FitResult, fit
 
 DEFAULT_EMBEDDING_DIM = 4
 

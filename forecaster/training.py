@@ -9,10 +9,8 @@ the result says so (stopped="time_budget", cut_short), since such weights depend
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -22,6 +20,7 @@ from torch import Tensor, nn
 from forecaster.data.windows import WindowSet
 from forecaster.errors import InvalidRequest
 from forecaster.models.seq2seq import Seq2SeqOutput
+from forecaster.seeding import seed_process
 
 Progress = Callable[[dict[str, Any]], None]
 Loss = Literal["mse", "l1", "huber"]
@@ -169,40 +168,6 @@ def validation_loss(
     )
 
 
-# torch's CPU generator is one per process: fits running in a thread pool (the retrain flow's
-# threads runner) share it. Seeding and drawing initial weights hold this lock, so every fit
-# starts from its own seed's weights whatever else runs; what a fit draws while training (dropout
-# masks, scheduled sampling) still comes from the shared generator, so with more than one thread
-# those draws interleave (one worker, or Dask's processes, reproduce every weight exactly).
-_RNG_LOCK = threading.RLock()
-
-
-@contextmanager
-def seeded(seed: int | None) -> Iterator[None]:
-    """Run the block (building a module: its initial weights) from `seed`, atomically with
-    respect to other threads, and leave the process's random state as it was."""
-    with _RNG_LOCK:
-        state = torch.get_rng_state()
-        try:
-            if seed is not None:
-                torch.manual_seed(seed)
-            yield
-        finally:
-            torch.set_rng_state(state)
-
-
-@contextmanager
-def rng_kept() -> Iterator[None]:
-    """Leave the process's random state as it was before the block (a fit seeds it)."""
-    with _RNG_LOCK:
-        state = torch.get_rng_state()
-    try:
-        yield
-    finally:
-        with _RNG_LOCK:
-            torch.set_rng_state(state)
-
-
 def fit(
     model: nn.Module,
     train: WindowSet,
@@ -253,8 +218,7 @@ def _fit(
     progress: Progress | None,
 ) -> FitResult:
     criterion = loss_fn(cfg.loss)
-    with _RNG_LOCK:  # dropout and scheduled sampling draw from the global generator
-        torch.manual_seed(seed)
+    seed_process(seed)  # dropout and scheduled sampling draw from the global generator
     order = torch.Generator().manual_seed(seed)  # the shuffling has its own, on the CPU
     model.to(device).train()
     opt = torch.optim.AdamW(

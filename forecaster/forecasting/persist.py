@@ -14,8 +14,8 @@ from forecaster.errors import InvalidData
 from forecaster.forecasting.calibration import Calibration, IntervalSetup
 from forecaster.forecasting.factory import build_module
 from forecaster.models.group import GlobalModule, MemberModule
+from forecaster.seeding import seeded
 from forecaster.spec import ModelSpec
-from forecaster.training import seeded
 
 STATE_FORMAT = 1
 

@@ -40,8 +40,9 @@ from forecaster.intervals import (
     nanmean,
     scale_floor,
 )
+from forecaster.seeding import rng_kept, seeded
 from forecaster.spec import ModelSpec
-from forecaster.training import FitResult, fit, rng_kept, seeded
+from forecaster.training import FitResult, fit
 
 
 @dataclass
