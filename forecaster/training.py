@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import torch
@@ -27,6 +27,7 @@ Loss = Literal["mse", "l1", "huber"]
 LOSSES: tuple[Loss, ...] = ("mse", "l1", "huber")
 Schedule = Literal["cosine", "step"]
 SCHEDULES: tuple[Schedule, ...] = ("cosine", "step")
+Stopped = Literal["completed", "early_stopping", "time_budget"]
 
 
 def loss_fn(name: Loss) -> Callable[..., Tensor]:
@@ -66,7 +67,7 @@ class FitResult:
     best_val_loss: float
     train_losses: tuple[float, ...]
     val_losses: tuple[float, ...]
-    stopped: Literal["completed", "early_stopping", "time_budget"]
+    stopped: Stopped
     seconds: float
     windows_per_s: float  # training windows per second of the training passes (validation excluded)
     steps: int
@@ -207,6 +208,119 @@ def fit(
         torch.set_num_threads(old_threads)
 
 
+@dataclass
+class _Run:
+    """A fit's running state, carried from epoch to epoch: counters, losses, the best weights."""
+
+    cfg: TrainConfig
+    total_steps: int
+    start: float
+    lr: float
+    step: int = 0
+    seen: int = 0
+    train_seconds: float = 0.0
+    stopped: Stopped = "completed"
+    best_val: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    best_state: dict[str, Tensor] = field(default_factory=dict)
+    train_losses: list[float] = field(default_factory=list)
+    val_losses: list[float] = field(default_factory=list)
+
+    def lr_now(self, epoch: int) -> float:
+        """The learning rate of the next step under the configured schedule."""
+        cfg = self.cfg
+        if cfg.schedule == "step":
+            return step_lr_at(epoch, base_lr=cfg.lr)
+        return lr_at(
+            self.step,
+            total_steps=self.total_steps,
+            base_lr=cfg.lr,
+            warmup_steps=int(cfg.warmup_frac * self.total_steps),
+            min_lr=cfg.lr * cfg.min_lr_frac,
+        )
+
+    def keep_best(self, model: nn.Module, epoch: int, val: float) -> None:
+        """Record the epoch's validation loss; keep the weights when it is the best so far."""
+        self.val_losses.append(val)
+        if val < self.best_val:
+            self.best_val, self.best_epoch, self.bad_epochs = val, epoch + 1, 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+
+    def progress_row(self, epoch: int, elapsed: float) -> dict[str, Any]:
+        """What the progress callback gets after a 0-based epoch (see fit)."""
+        return {
+            "epoch": epoch + 1,
+            "epochs": self.cfg.epochs,
+            "train_loss": self.train_losses[-1],
+            "val_loss": self.val_losses[-1],
+            "best_val_loss": self.best_val,
+            "lr": self.lr,
+            "elapsed_s": elapsed,
+            "windows_per_s": self.windows_per_s(),
+        }
+
+    def windows_per_s(self) -> float:
+        return self.seen / max(self.train_seconds, 1e-9)
+
+    def result(self, device: torch.device) -> FitResult:
+        return FitResult(
+            epochs_run=len(self.train_losses),
+            best_epoch=self.best_epoch,
+            best_val_loss=self.best_val,
+            train_losses=tuple(self.train_losses),
+            val_losses=tuple(self.val_losses),
+            stopped=self.stopped,
+            seconds=time.monotonic() - self.start,
+            windows_per_s=self.windows_per_s(),
+            steps=self.step,
+            device=str(device),
+            epochs_planned=self.cfg.epochs,
+            time_budget_s=self.cfg.time_budget_s,
+        )
+
+
+def _train_epoch(
+    model: nn.Module,
+    train: WindowSet,
+    perm: Tensor,
+    opt: torch.optim.Optimizer,
+    criterion: Callable[..., Tensor],
+    *,
+    run: _Run,
+    epoch: int,
+    tf: float,
+) -> tuple[Tensor, int]:
+    """One pass over the shuffled training windows; stops early when the time budget is spent.
+
+    Returns the summed loss (on the device, not yet read) and the windows seen.
+    """
+    cfg = run.cfg
+    total = torch.zeros((), device=perm.device)
+    epoch_seen = 0
+    for i in range(0, len(train), cfg.batch_size):
+        idx = perm[i : i + cfg.batch_size]
+        x, cal, y = train.batch(idx)
+        run.lr = run.lr_now(epoch)
+        for group in opt.param_groups:
+            group["lr"] = run.lr
+        loss = criterion(_y_hat(model(x, cal, target=y, teacher_forcing=tf)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        if cfg.clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+        total += loss.detach() * idx.numel()
+        run.step += 1
+        epoch_seen += idx.numel()
+        if cfg.time_budget_s is not None and time.monotonic() - run.start > cfg.time_budget_s:
+            run.stopped = "time_budget"
+            break
+    return total, epoch_seen
+
+
 def _fit(
     model: nn.Module,
     train: WindowSet,
@@ -228,104 +342,32 @@ def _fit(
         fused=True if device.type == "cuda" else None,  # one kernel per step on a GPU
     )
     n = len(train)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup = int(cfg.warmup_frac * total_steps)
-    start = time.monotonic()
-    best_val, best_epoch, bad_epochs, step, seen, train_seconds = (
-        math.inf,
-        0,
-        0,
-        0,
-        0,
-        0.0,
-    )
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    train_losses: list[float] = []
-    val_losses: list[float] = []
-    stopped: Literal["completed", "early_stopping", "time_budget"] = "completed"
-    lr = cfg.lr
+    total_steps = math.ceil(n / cfg.batch_size) * cfg.epochs
+    run = _Run(cfg=cfg, total_steps=total_steps, start=time.monotonic(), lr=cfg.lr)
+    run.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     for epoch in range(cfg.epochs):
         tf = teacher_forcing_at(epoch, epochs=cfg.epochs, start=cfg.teacher_forcing)
         perm = torch.randperm(n, generator=order).to(device)
-        total = torch.zeros((), device=device)
-        epoch_seen = 0
         epoch_start = time.monotonic()
-        for i in range(0, n, cfg.batch_size):
-            idx = perm[i : i + cfg.batch_size]
-            x, cal, y = train.batch(idx)
-            if cfg.schedule == "step":
-                lr = step_lr_at(epoch, base_lr=cfg.lr)
-            else:
-                lr = lr_at(
-                    step,
-                    total_steps=total_steps,
-                    base_lr=cfg.lr,
-                    warmup_steps=warmup,
-                    min_lr=cfg.lr * cfg.min_lr_frac,
-                )
-            for group in opt.param_groups:
-                group["lr"] = lr
-            loss = criterion(_y_hat(model(x, cal, target=y, teacher_forcing=tf)), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            if cfg.clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            total += loss.detach() * idx.numel()
-            step += 1
-            epoch_seen += idx.numel()
-            if cfg.time_budget_s is not None and time.monotonic() - start > cfg.time_budget_s:
-                stopped = "time_budget"
-                break
-        seen += epoch_seen
-        # the epoch's one host sync for training
-        train_losses.append(float(total.item()) / epoch_seen)
-        train_seconds += time.monotonic() - epoch_start
-        val = validation_loss(model, valid, loss=cfg.loss)
-        val_losses.append(val)
-        if val < best_val:
-            best_val, best_epoch, bad_epochs = val, epoch + 1, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        elapsed = time.monotonic() - start
+        total, epoch_seen = _train_epoch(
+            model, train, perm, opt, criterion, run=run, epoch=epoch, tf=tf
+        )
+        run.seen += epoch_seen
+        run.train_losses.append(float(total.item()) / epoch_seen)  # the epoch's one host sync
+        run.train_seconds += time.monotonic() - epoch_start
+        run.keep_best(model, epoch, validation_loss(model, valid, loss=cfg.loss))
+        elapsed = time.monotonic() - run.start
         if progress is not None:
-            progress(
-                {
-                    "epoch": epoch + 1,
-                    "epochs": cfg.epochs,
-                    "train_loss": train_losses[-1],
-                    "val_loss": val,
-                    "best_val_loss": best_val,
-                    "lr": lr,
-                    "elapsed_s": elapsed,
-                    "windows_per_s": seen / max(train_seconds, 1e-9),
-                }
-            )
-        if stopped == "time_budget":
+            progress(run.progress_row(epoch, elapsed))
+        if run.stopped == "time_budget":
             break
-        if bad_epochs >= cfg.patience:
-            stopped = "early_stopping"
+        if run.bad_epochs >= cfg.patience:
+            run.stopped = "early_stopping"
             break
         last = epoch + 1 == cfg.epochs  # a fit whose epochs are all done was not cut short
         if not last and cfg.time_budget_s is not None and elapsed > cfg.time_budget_s:
-            stopped = "time_budget"
+            run.stopped = "time_budget"
             break
-    model.load_state_dict(best_state)  # best-weights restore
+    model.load_state_dict(run.best_state)  # best-weights restore
     model.eval()
-    seconds = time.monotonic() - start
-    return FitResult(
-        epochs_run=len(train_losses),
-        best_epoch=best_epoch,
-        best_val_loss=best_val,
-        train_losses=tuple(train_losses),
-        val_losses=tuple(val_losses),
-        stopped=stopped,
-        seconds=seconds,
-        windows_per_s=seen / max(train_seconds, 1e-9),
-        steps=step,
-        device=str(device),
-        epochs_planned=cfg.epochs,
-        time_budget_s=cfg.time_budget_s,
-    )
+    return run.result(device)
