@@ -24,10 +24,10 @@ from prefect.logging import get_run_logger
 from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
+from forecaster.app.versions import promote_best, record_failure, record_global_failure
 from forecaster.config import Settings, get_settings
 from forecaster.db import repo
 from forecaster.forecasting import ModelSpec
-from forecaster.registry import promote_best, record_failure, record_global_failure
 from forecaster.retrain_config import load_retrain_config
 from forecaster.service import (
     TrainRequest,
