@@ -10,7 +10,7 @@ A failed or worse candidate never replaces what is served.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -235,3 +235,29 @@ def judge(
         baseline_score=None if baseline is None else base_score,
     )
     return decision, verdict
+
+
+def winners(decisions: Sequence[Decision]) -> list[int]:
+    """The versions to promote from decisions taken with `apply=False`, in strategy order.
+
+    Per strategy: of the candidates that would be promoted (each judged against the same
+    champion and baselines on the same window), the best-scoring one (the first on a tie, a
+    scored one before an unscored one); when none would be, the first baseline that is to serve.
+    """
+    best: dict[str, Decision] = {}
+    baseline: dict[str, int] = {}
+    for d in decisions:
+        if d.serve_baseline_id is not None:
+            baseline.setdefault(d.strategy, d.serve_baseline_id)
+        if not d.promoted:
+            continue
+        current = best.get(d.strategy)
+        if current is None or (
+            d.candidate_score is not None
+            and (current.candidate_score is None or d.candidate_score < current.candidate_score)
+        ):
+            best[d.strategy] = d
+    return [
+        best[key].version_id if key in best else baseline[key]
+        for key in sorted(set(best) | set(baseline))
+    ]

@@ -65,37 +65,13 @@ def promote(*, session: Session, version_id: int) -> ModelVersion:
     return version
 
 
-def promote_best(*, session: Session, decisions: Sequence[dict[str, Any]]) -> list[int]:
-    """Apply one series' decisions (taken with `apply=False`) in the caller's transaction.
-
-    Per strategy: of the candidates that would be promoted (each judged against the same
-    champion and baselines on the same backtest window), the best-scoring one becomes champion;
-    when none would be, a baseline that is to be served becomes champion. `decisions` are
-    `Decision.as_dict()` rows with the candidate's `strategy`. Returns the ids promoted. Call
-    inside the transaction that also refreshes the series' forecasts.
-    """
-    best: dict[str, dict[str, Any]] = {}
-    baseline: dict[str, int] = {}
-    for d in decisions:
-        if d.get("failed") or d.get("cancelled"):
-            continue
-        key = d["strategy"]
-        if d.get("serve_baseline_id") is not None:
-            baseline.setdefault(key, int(d["serve_baseline_id"]))
-        if not d.get("promoted"):
-            continue
-        score = d.get("candidate_score")
-        current = best.get(key)
-        if current is None or (
-            score is not None
-            and (current.get("candidate_score") is None or score < current["candidate_score"])
-        ):
-            best[key] = d
-    promoted = []
-    for key in sorted(set(best) | set(baseline)):
-        version_id = int(best[key]["version_id"]) if key in best else baseline[key]
+def promote_best(*, session: Session, decisions: Sequence[Decision]) -> list[int]:
+    """Apply one series' decisions (taken with `apply=False`) in the caller's transaction: per
+    strategy the best winner, else a baseline that is to serve (champion.winners). Returns the
+    ids promoted. Call inside the transaction that also refreshes the series' forecasts."""
+    promoted = rule.winners(decisions)
+    for version_id in promoted:
         promote(session=session, version_id=version_id)
-        promoted.append(version_id)
     return promoted
 
 

@@ -15,6 +15,7 @@ from forecaster.champion import (
     check_metric,
     decide,
     judge,
+    winners,
 )
 from forecaster.errors import InvalidRequest
 
@@ -160,6 +161,36 @@ def test_judge_reads_the_candidates_rows_and_fills_the_decision() -> None:
         None,
     )
     assert decision.baseline is None and decision.baseline_id is None and not decision.promoted
+
+
+def _d(version_id: int, strategy: str, promoted: bool, score: float | None,
+       serve_baseline_id: int | None = None) -> Decision:  # fmt: skip
+    return Decision(version_id, strategy, promoted, "", "mase", candidate_score=score,
+                    serve_baseline_id=serve_baseline_id)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("decisions", "expected"),
+    [
+        # the better of two winners of one strategy
+        ([_d(1, "direct", True, 0.9), _d(2, "direct", True, 0.8)], [2]),
+        # a tie: the first
+        ([_d(1, "direct", True, 0.8), _d(2, "direct", True, 0.8)], [1]),
+        # a scored winner before an unscored (explicitly promoted) one
+        ([_d(1, "direct", True, None), _d(2, "direct", True, 0.8)], [2]),
+        # per strategy, in strategy order
+        ([_d(1, "recursive", True, 0.9), _d(2, "direct", True, 0.95)], [2, 1]),
+        # no winner: the baseline that is to serve
+        ([_d(1, "direct", False, 1.2, serve_baseline_id=3)], [3]),
+        # a winner beats a baseline that another candidate would have served
+        ([_d(1, "direct", False, 1.2, serve_baseline_id=3), _d(2, "direct", True, 0.8)], [2]),
+        # nothing to promote
+        ([_d(1, "direct", False, 1.2)], []),
+        ([], []),
+    ],
+)
+def test_winners(decisions: list[Decision], expected: list[int]) -> None:
+    assert winners(decisions) == expected
 
 
 def test_a_decision_says_whether_a_baseline_serves_and_carries_the_fits_facts() -> None:
