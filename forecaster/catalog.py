@@ -2,8 +2,8 @@
 forecasts.
 
 Nothing here (nor anything it imports) loads torch or Prefect, so the CLI's read commands
-(`series`, `models`, `runs`, `forecast` of a stored forecast) start fast. `forecaster.registry`
-and `forecaster.service` re-export these names; the training stack builds on them.
+(`series`, `models`, `runs`, `forecast` of a stored forecast) start fast. `forecaster.service`
+re-exports some of these names; the training stack builds on them.
 """
 
 from __future__ import annotations

@@ -651,7 +651,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster import registry
+    from forecaster import catalog
     from forecaster.db import repo
 
     print(f"1/4 database: {settings.database_url}")
@@ -663,7 +663,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         untrained = [
             k
             for k in keys
-            if registry.find_champion(
+            if catalog.find_champion(
                 session=session,
                 series_id=repo.get_series(session=session, key=k).id,
                 strategy="direct",

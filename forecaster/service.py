@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry, runs
+from forecaster import catalog, runs
+from forecaster.app import versions
 from forecaster.architectures import is_baseline
 
 # what a read needs without a model lives in forecaster.catalog (no torch); re-exported here
@@ -27,9 +28,11 @@ from forecaster.catalog import horizon_cap as horizon_cap
 from forecaster.catalog import metrics_table as metrics_table
 from forecaster.catalog import resolve_version as resolve_version
 from forecaster.catalog import series_forecast
+from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
+from forecaster.db.versions import load_version
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
 from forecaster.forecasting.predictor import Forecast, Predictor
 from forecaster.forecasting.train import TrainOutcome, train_model
@@ -60,7 +63,7 @@ class ModelCache:
             found = self._models.get(version.id)
         if found is not None:
             return found
-        loaded = registry.load_version(version)
+        loaded = load_version(version)
         with self._lock:
             return self._models.setdefault(version.id, loaded)
 
@@ -211,8 +214,8 @@ class TrainRequest:
     series_key: str
     spec: ModelSpec
     promote: bool = False
-    metric: str = registry.DEFAULT_METRIC
-    origins: int = registry.DEFAULT_BACKTEST_ORIGINS
+    metric: str = DEFAULT_METRIC
+    origins: int = DEFAULT_BACKTEST_ORIGINS
 
 
 def load_training_frame(*, session: Session, series_key: str) -> tuple[Series, pd.DataFrame]:
@@ -266,7 +269,7 @@ def train_series(
     device: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     apply: bool = True,
-) -> registry.Decision:
+) -> Decision:
     """Train one candidate on a stored series, score it beside the baselines, register it, and
     promote it per the champion rule.
 
@@ -302,7 +305,7 @@ def train_series(
     )
     origins = backtest_origins(request.origins, job.frame)
     with sessions.begin() as session:
-        decision = registry.register_candidate(
+        decision = versions.register_candidate(
             session=session,
             series_id=job.series_id,
             outcome=outcome,
@@ -313,8 +316,7 @@ def train_series(
             force=request.promote,
             apply=apply,
         )
-    decision.extra.update(training_facts(outcome))
-    return decision
+    return replace(decision, extra=training_facts(outcome))
 
 
 def train_group(
@@ -324,14 +326,14 @@ def train_group(
     members: list[str],
     spec: ModelSpec,
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
-    metric: str = registry.DEFAULT_METRIC,
-    origins: int = registry.DEFAULT_BACKTEST_ORIGINS,
+    metric: str = DEFAULT_METRIC,
+    origins: int = DEFAULT_BACKTEST_ORIGINS,
     run_id: int | None = None,
     threads: int | None = None,
     device: str | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     apply: bool = True,
-) -> tuple[int, dict[str, registry.Decision]]:
+) -> tuple[int, dict[str, Decision]]:
     """Train one global model across stored series of one frequency, register it once and one
     version per member, each judged for that member's champion by the same rule as a series' own
     candidates. Returns the global model's id and each member's decision.
@@ -368,7 +370,7 @@ def train_group(
         progress=progress,
     )
     with sessions.begin() as session:
-        row, decisions = registry.register_global(
+        row, decisions = versions.register_global(
             session=session,
             group=group,
             outcome=outcome,
@@ -380,9 +382,8 @@ def train_group(
             apply=apply,
         )
         global_id = row.id
-    for key, decision in decisions.items():
-        decision.extra.update(training_facts(outcome.outcomes[key]))
-    return global_id, decisions
+    facts = {key: training_facts(outcome.outcomes[key]) for key in decisions}
+    return global_id, {key: replace(d, extra=facts[key]) for key, d in decisions.items()}
 
 
 def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
@@ -426,7 +427,7 @@ def refresh_baselines(
     with sessions.begin() as session:
         job = prepare_training(session=session, request=request)
         spec = job.spec
-        versions = registry.refresh_baselines(
+        baselines = versions.refresh_baselines(
             session=session,
             series_id=job.series_id,
             strategy=spec.strategy,
@@ -441,17 +442,17 @@ def refresh_baselines(
             metric=request.metric,
             run_id=run_id,
         )
-        champion = registry.find_champion(
+        champion = catalog.find_champion(
             session=session, series_id=job.series_id, strategy=spec.strategy
         )
-        scored = [v for v in versions.values() if v.primary_score is not None]
+        scored = [v for v in baselines.values() if v.primary_score is not None]
         if champion is None and scored:
-            champion = registry.promote(
+            champion = versions.promote(
                 session=session,
                 version_id=min(scored, key=lambda v: float(v.primary_score or 0.0)).id,
             )
         return {
-            **{name: v.id for name, v in versions.items()},
+            **{name: v.id for name, v in baselines.items()},
             "champion": None if champion is None else champion.id,
         }
 
@@ -463,7 +464,7 @@ def served_champions(*, session: Session, series_keys: list[str]) -> list[dict[s
     for key in series_keys:
         series = repo.get_series(session=session, key=key)
         for strategy in STRATEGIES:
-            champion = registry.find_champion(
+            champion = catalog.find_champion(
                 session=session, series_id=series.id, strategy=strategy
             )
             if champion is not None:
@@ -492,7 +493,7 @@ def precompute_forecasts(
     series = repo.get_series(session=session, key=series_key)
     done: dict[str, int] = {}
     for strategy in STRATEGIES:
-        champion = registry.find_champion(session=session, series_id=series.id, strategy=strategy)
+        champion = catalog.find_champion(session=session, series_id=series.id, strategy=strategy)
         if champion is None:
             continue
         fc = forecast_series(session=session, series_key=series_key, strategy=strategy, cache=cache)

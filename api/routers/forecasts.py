@@ -17,7 +17,7 @@ from api import render
 from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
-from forecaster import registry
+from forecaster import catalog
 from forecaster.db import repo
 from forecaster.service import ModelCache, SeriesForecast, forecast_series
 
@@ -38,7 +38,7 @@ def refresh_models(app: FastAPI) -> None:
     models: ModelCache = app.state.models
     app.state.forecast_memo.clear()
     with app.state.session_factory.begin() as session:
-        champions = registry.list_versions(session=session, status="champion")
+        champions = catalog.list_versions(session=session, status="champion")
         for version in champions:
             try:
                 models.model(version)

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from api import render
 from api.deps import ApiKey, CacheDep, FullDetail, ModelsDep, SessionDep
 from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
-from forecaster import registry
+from forecaster import catalog
+from forecaster.app.versions import promote
 from forecaster.db import repo
 from forecaster.db.models import Series
 
@@ -32,7 +33,7 @@ def list_models(
     sanitized line unless the request carries the API key."""
     series_id = repo.get_series(session=session, key=series).id if series else None
     keys = {s.id: s.key for s in repo.list_series(session=session)}
-    versions = registry.list_versions(session=session, series_id=series_id, status=status)
+    versions = catalog.list_versions(session=session, series_id=series_id, status=status)
     data = [render.model_public(v, keys[v.series_id], full=full) for v in versions]
     return ModelList(data=data, count=len(data))
 
@@ -40,9 +41,9 @@ def list_models(
 @router.get("/{version_id}", responses={404: {"model": ErrorDetail}})
 def read_model(version_id: DbId, session: SessionDep, full: FullDetail) -> ModelDetail:
     """Config, training range, attention available, and every evaluation figure."""
-    version = registry.get_version(session=session, version_id=version_id)
+    version = catalog.get_version(session=session, version_id=version_id)
     series = session.get(Series, version.series_id)
-    rows = registry.version_metrics(session=session, version_id=version_id)
+    rows = catalog.version_metrics(session=session, version_id=version_id)
     return render.model_detail(version, series.key if series else "", rows, full=full)
 
 
@@ -58,11 +59,11 @@ def promote_model(
 
     The new champion is loaded before this returns, and the old one's forecasts are dropped.
     """
-    version = registry.get_version(session=session, version_id=version_id)
-    old = registry.find_champion(
+    version = catalog.get_version(session=session, version_id=version_id)
+    old = catalog.find_champion(
         session=session, series_id=version.series_id, strategy=version.strategy
     )
-    version = registry.promote(session=session, version_id=version_id)
+    version = promote(session=session, version_id=version_id)
     models.model(version)
     for gone in {version.id, old.id if old is not None else version.id}:
         cache.evict_version(gone)

@@ -15,10 +15,11 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
-from forecaster import registry
+from forecaster.app.versions import promote
 from forecaster.backtest import EvaluationReport
 from forecaster.config import Settings
 from forecaster.db import repo
+from forecaster.db.versions import add_evaluation, save_version
 from forecaster.forecasting.train import TrainOutcome, evaluate_model, train_model
 from forecaster.sources.samples import load_sample
 from forecaster.spec import ModelSpec
@@ -172,13 +173,11 @@ def trained(session_factory: sessionmaker[Session], tiny_models: dict[str, Tiny]
     with session_factory.begin() as session:
         for name, tiny in tiny_models.items():
             series = repo.get_series(session=session, key=tiny.series_key)
-            version = registry.save_version(
-                session=session, series_id=series.id, outcome=tiny.outcome
-            )
-            registry.add_evaluation(session=session, version_id=version.id, report=tiny.backtest)
+            version = save_version(session=session, series_id=series.id, outcome=tiny.outcome)
+            add_evaluation(session=session, version_id=version.id, report=tiny.backtest)
             version.primary_metric = "mase"
             version.primary_score = tiny.backtest.score("mase", split="backtest")
             if name != "seq2seq-direct":  # left a candidate, so tests can promote it
-                registry.promote(session=session, version_id=version.id)
+                promote(session=session, version_id=version.id)
             ids[name] = version.id
     return ids

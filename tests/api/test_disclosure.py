@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import redact
-from forecaster import registry
+from forecaster.app.versions import record_failure
 from forecaster.db import repo
 from tests.api.conftest import AUTH
 
@@ -32,7 +32,7 @@ def stored(session_factory: sessionmaker[Session], tmp_path) -> dict[str, object
         series = repo.register_series(
             session=session, key="mine", source="csv", params={"path": str(csv), "freq": "D"}
         )
-        version = registry.record_failure(
+        version = record_failure(
             session=session,
             series_id=series.id,
             architecture="gru",

@@ -22,7 +22,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry, runs
+from forecaster import runs
+from forecaster.app.versions import promote as promote_version
 from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.models import ForecastPoint, ModelVersion, Observation, Run
@@ -323,7 +324,7 @@ def test_two_concurrent_promotions_leave_one_champion(
             barrier.wait()
             try:
                 with factories[i].begin() as session:
-                    registry.promote(session=session, version_id=versions[i])
+                    promote_version(session=session, version_id=versions[i])
             except BaseException as exc:  # noqa: BLE001 - collected and checked below
                 errors.append(exc)
 

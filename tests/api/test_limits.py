@@ -53,11 +53,11 @@ def test_horizon_caps_per_strategy(small_pool_client: TestClient, trained: dict[
     assert r.json()["detail"].startswith("horizon=6 exceeds this direct model's H=5")
 
     factory = c.app.state.session_factory  # type: ignore[attr-defined]
-    from forecaster import registry
+    from forecaster import catalog
 
     with factory.begin() as session:
-        direct = registry.get_version(session=session, version_id=trained["gru-direct"])
-        recursive = registry.get_version(session=session, version_id=trained["gru-recursive"])
+        direct = catalog.get_version(session=session, version_id=trained["gru-direct"])
+        recursive = catalog.get_version(session=session, version_id=trained["gru-recursive"])
         assert horizon_cap(direct, recursive_max=50) == 5
         assert horizon_cap(recursive, recursive_max=50) == 50
 

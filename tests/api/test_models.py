@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry
+from forecaster.app.versions import promote, record_failure
 from forecaster.db import repo
 from tests.api.conftest import AUTH
 
@@ -84,7 +84,7 @@ def test_a_failed_version_cannot_be_promoted(
 ) -> None:
     with session_factory.begin() as session:
         series = repo.get_series(session=session, key="IBM")
-        failed = registry.record_failure(
+        failed = record_failure(
             session=session,
             series_id=series.id,
             architecture="lstm",
@@ -112,7 +112,7 @@ def test_after_an_in_process_retrain_the_new_champions_are_loaded(
         [trained["gru-recursive"], trained["gru-direct"], trained["ibm-recursive"]]
     )
     with session_factory.begin() as session:  # what a retrain flow's promotion does
-        registry.promote(session=session, version_id=trained["seq2seq-direct"])
+        promote(session=session, version_id=trained["seq2seq-direct"])
     app.state.dispatcher.on_finish("retrain", 1)  # type: ignore[attr-defined]
     assert sorted(app.state.models.loaded) == sorted(  # type: ignore[attr-defined]
         [trained["gru-recursive"], trained["seq2seq-direct"], trained["ibm-recursive"]]

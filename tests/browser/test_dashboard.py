@@ -389,16 +389,17 @@ def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
 ) -> None:
     """The champion's forecasts from six earlier origins (its real predictions on the history to
     each origin), logged and scored as the service does, drawn over what happened."""
-    from forecaster import registry
+    from forecaster import catalog
     from forecaster.db import forecast_log
+    from forecaster.db.versions import load_version
     from forecaster.monitoring import log_served
 
     with live_app.factory.begin() as session:
         series = repo.get_series(session=session, key="seattle-weather")
-        champion = registry.get_champion(
+        champion = catalog.get_champion(
             session=session, series_id=series.id, strategy="recursive", series_key=series.key
         )
-        model = registry.load_version(champion)
+        model = load_version(champion)
         frame = repo.read_frame(session=session, series_id=series.id, variables=model.variables)
         origins = []
         for back in range(6, 0, -1):

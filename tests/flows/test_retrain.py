@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.forecast import forecast
 from flows.retrain import retrain
-from forecaster import registry, service
+from forecaster import catalog, service
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.sources.samples import load_sample
@@ -50,9 +50,7 @@ def weather(session_factory: sessionmaker[Session]) -> int:
 
 def _statuses(factory: sessionmaker[Session], series_id: int) -> dict[int, str]:
     with factory.begin() as session:
-        return {
-            v.id: v.status for v in registry.list_versions(session=session, series_id=series_id)
-        }
+        return {v.id: v.status for v in catalog.list_versions(session=session, series_id=series_id)}
 
 
 def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecasts(
@@ -74,7 +72,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     with session_factory.begin() as session:
         run = repo.get_run(session=session, run_id=out["run_id"])
         assert (run.kind, run.status, run.error) == ("retrain", "completed", None)
-        versions = registry.list_versions(session=session, series_id=weather)
+        versions = catalog.list_versions(session=session, series_id=weather)
         baselines = sorted((v.strategy, v.architecture) for v in versions if v.weights is None)
         assert baselines == [  # registered by the flow for each strategy it retrained
             ("direct", "naive"),
@@ -83,7 +81,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
             ("recursive", "seasonal_naive"),
         ]
         for candidate in out["candidates"]:
-            champion = registry.get_champion(
+            champion = catalog.get_champion(
                 session=session, series_id=weather, strategy=candidate["strategy"]
             )
             assert served[candidate["strategy"]]["version_id"] == champion.id
@@ -101,7 +99,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
                 data_revision=repo.get_series(session=session, key="sea").revision,
             )
             assert cached is not None and list(cached.points["step"].unique()) == list(range(1, 8))
-    # the weather's recursive GRU has skill (tests/forecaster/test_registry.py has the rule)
+    # the weather's recursive GRU has skill (tests/forecaster/test_champion.py has the rule)
     assert out["candidates"][0]["promoted"]
     again = forecast(series=["sea"], database_url=database_url)
     assert again["forecasts"]["sea"] == out["forecasts"]["sea"]
@@ -110,7 +108,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     with session_factory.begin() as session:
         kept = [
             v.id
-            for v in registry.list_versions(session=session, series_id=weather)
+            for v in catalog.list_versions(session=session, series_id=weather)
             if v.weights is None and v.status != "failed"
         ]
     assert len(kept) == 4 and second["failed"] == []
@@ -180,9 +178,9 @@ def test_crashing_candidate_leaves_the_champion_serving(
             "sea lstm/recursive: RuntimeError: CUDA out of memory (simulated)"
         )
         for version_id in out["failed"]:
-            failed = registry.get_version(session=session, version_id=version_id)
+            failed = catalog.get_version(session=session, version_id=version_id)
             assert failed.status == "failed" and failed.weights is None
-        champion = registry.get_champion(session=session, series_id=weather, strategy="recursive")
+        champion = catalog.get_champion(session=session, series_id=weather, strategy="recursive")
     assert champion.id in (first["versions"][0], *out["promoted"])
     assert not set(out["failed"]) & set(out["promoted"])
 
@@ -208,7 +206,7 @@ def test_a_candidate_cut_by_the_time_budget_is_recorded_on_the_run(
     with session_factory.begin() as session:
         run = repo.get_run(session=session, run_id=out["run_id"])
         assert run.result["cut_short"] == out["versions"]
-        version = registry.get_version(session=session, version_id=out["versions"][0])
+        version = catalog.get_version(session=session, version_id=out["versions"][0])
         assert version.feature_spec["fit"]["cut_short"] is True
 
 
@@ -237,7 +235,7 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
     )
     retrain(series=["seattle"], database_url=database_url, config_path=str(path))
     with session_factory.begin() as session:
-        champion = registry.find_champion(session=session, series_id=sid, strategy="recursive")
+        champion = catalog.find_champion(session=session, series_id=sid, strategy="recursive")
         assert champion is not None
         # the champion served 12 forecasts since, each 10 degrees off: live MAE far above backtest
         rows = [

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import runners
 from flows.retrain import retrain
-from forecaster import registry
+from forecaster import catalog
 from forecaster.db import repo
 from tests.conftest import REPO_DATA
 
@@ -109,22 +109,22 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
             "beijing gru/direct: InvalidData: lookback=5000 is longer than the history "
             "(400 rows); use a shorter lookback or provide more data"
         )
-        version = registry.get_version(session=session, version_id=failed["version_id"])
+        version = catalog.get_version(session=session, version_id=failed["version_id"])
         assert (version.status, version.weights) == ("failed", None)
-        assert registry.find_champion(
+        assert catalog.find_champion(
             session=session, series_id=stations["beijing"], strategy="direct"
         ) is None  # fmt: skip
         for name in ("auckland", "chicago"):
             c = by_series[name]
             assert not c["failed"] and c["device"] == "cpu"
-            champion = registry.get_champion(
+            champion = catalog.get_champion(
                 session=session, series_id=stations[name], strategy="direct"
             )
             # the same rule as with threads: the candidate serves if it beat the baselines
             assert champion.id == (c["version_id"] if c["promoted"] else c["served_id"])
             if c["promoted"]:
                 assert c["candidate_score"] < c["baseline_score"]
-            trained = registry.get_version(session=session, version_id=c["version_id"])
+            trained = catalog.get_version(session=session, version_id=c["version_id"])
             fit = trained.feature_spec["fit"]
             assert fit["device"] == "cpu"
             assert fit["train_losses"][-1] < fit["train_losses"][0]  # it learned

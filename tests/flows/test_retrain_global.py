@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from flows.retrain import retrain
-from forecaster import registry
+from forecaster import catalog
 from forecaster.config import Settings
 from forecaster.db import repo
 from tests.api.conftest import TestClient
@@ -55,9 +55,7 @@ def test_a_group_trains_once_and_competes_for_each_members_champion(
     with session_factory.begin() as session:
         for key in MEMBERS:
             series = repo.get_series(session=session, key=key)
-            champion = registry.get_champion(
-                session=session, series_id=series.id, strategy="direct"
-            )
+            champion = catalog.get_champion(session=session, series_id=series.id, strategy="direct")
             winners = [c for c in (own[key], shared[key]) if c["promoted"]]
             if winners:  # the better of the two (each beat the baselines and the old champion)
                 best = min(winners, key=lambda c: c["candidate_score"])

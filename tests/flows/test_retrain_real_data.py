@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.retrain import retrain
-from forecaster import registry, service
+from forecaster import catalog, service
 from forecaster.db import repo
 from tests.conftest import REPO_DATA
 
@@ -62,7 +62,7 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
         assert (run.status, run.error) == ("completed", None)
         stock_versions = [  # the learned candidates (the naive baselines are versions too)
             v
-            for v in registry.list_versions(session=session, series_id=stock_id)
+            for v in catalog.list_versions(session=session, series_id=stock_id)
             if v.weights is not None
         ]
         assert len(stock_versions) == 6

@@ -100,7 +100,7 @@ def test_train_forecast_models_round_trip(
         == 0
     )
     out = capsys.readouterr().out
-    # --promote seats it whatever the backtest says (the rule itself: tests/forecaster/test_registry)
+    # --promote seats it whatever the backtest says (the rule itself: tests/forecaster/test_champion.py)
     assert out.startswith(
         "model version 1: gru/direct on seattle-weather\npromoted to champion: promoted explicitly"
     )

@@ -10,8 +10,9 @@ import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry, service
+from forecaster import catalog, service
 from forecaster.db.models import GlobalModel, ModelVersion
+from forecaster.db.versions import load_version, report_from_rows
 from forecaster.errors import ForecasterError, InvalidRequest
 from forecaster.forecasting.prepare import prepare_data
 from forecaster.global_models import _stack, finish_member, fit_global_model, train_global_model
@@ -43,19 +44,17 @@ def test_a_global_model_over_the_weather_stations_serves_every_member(
         assert row.hyperparameters["targets"] == ["tmax"]
         assert session.scalar(select(func.count()).select_from(GlobalModel)) == 1
         for key, decision in decisions.items():
-            version = registry.get_version(session=session, version_id=decision.version_id)
+            version = catalog.get_version(session=session, version_id=decision.version_id)
             assert (version.weights, version.global_model_id) == (None, global_id)
             assert version.trained  # through its global model
             assert version.status == ("champion" if decision.promoted else "candidate")
             # it learned: on the member's own test split it beats the naive forecast
-            test = registry.report_from_rows(
-                registry.version_metrics(session=session, version_id=version.id)
-            )
+            test = report_from_rows(catalog.version_metrics(session=session, version_id=version.id))
             assert test.score("mase", split="test") < test.score(
                 "mase", split="test", model="naive"
             ), key
             # loaded from the database without unpickling: the same forecast as at training time
-            loaded = registry.load_version(version)
+            loaded = load_version(version)
             assert loaded.module.index == list(STATIONS).index(key)  # type: ignore[union-attr]
             fc = loaded.predict(frames[key])
             assert list(fc.points["step"]) == list(range(1, 8))
@@ -66,7 +65,7 @@ def test_a_global_model_over_the_weather_stations_serves_every_member(
             assert served.points["value"].tolist() == fc.points["value"].tolist()
         # the members share one network: the same weights, different embedding rows
         nets = [
-            registry.load_version(registry.get_version(session=session, version_id=d.version_id))
+            load_version(catalog.get_version(session=session, version_id=d.version_id))
             for d in decisions.values()
         ]
         a, b = (n.module.net for n in nets[:2])  # type: ignore[union-attr]
@@ -83,14 +82,14 @@ def test_a_global_model_over_the_stocks_competes_for_each_members_champion(
     global_id, decisions = _train(session_factory, "stocks", spec)
     with session_factory.begin() as session:
         for key, decision in decisions.items():
-            version = registry.get_version(session=session, version_id=decision.version_id)
+            version = catalog.get_version(session=session, version_id=decision.version_id)
             assert version.global_model_id == global_id
             fit = version.feature_spec["fit"]
             assert fit["val_losses"][-1] <= fit["val_losses"][0]  # it learned on validation
             # the same rule as a series' own candidate: against this member's baselines
             assert decision.baseline_score is not None and decision.candidate_score is not None
             assert decision.promoted == (decision.candidate_score < decision.baseline_score)
-            champion = registry.get_champion(session=session, series_id=version.series_id,
+            champion = catalog.get_champion(session=session, series_id=version.series_id,
                                              strategy="direct")  # fmt: skip
             assert champion.id == decision.served_id
             served = service.forecast_series(session=session, series_key=key, strategy="direct")

@@ -1,4 +1,5 @@
-"""Model versions in a real database: exact save/load, champions per strategy, the promotion rule."""
+"""Registering and promoting model versions in a real database: champions per strategy, the
+champion rule applied (its table of cases is tests/forecaster/test_champion.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 import torch
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import registry
+from forecaster import catalog
+from forecaster.app.versions import promote, record_failure, register_candidate
 from forecaster.db import repo
+from forecaster.db.versions import load_version
 from forecaster.errors import NoChampion
 from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.sources.samples import load_sample
@@ -55,37 +58,6 @@ def series_id(session_factory: sessionmaker[Session]) -> int:
         return repo.register_series(session=session, key="sea", source="csv", frequency="D").id
 
 
-def test_saved_version_loads_to_identical_predictions(
-    session_factory: sessionmaker[Session],
-    series_id: int,
-    trained: TrainOutcome,
-    frame: pd.DataFrame,
-) -> None:
-    with session_factory.begin() as session:
-        version_id = registry.save_version(session=session, series_id=series_id, outcome=trained).id
-    with session_factory.begin() as session:
-        version = registry.get_version(session=session, version_id=version_id)
-        assert version.weights is not None and version.weights[8:9] == b"{"  # safetensors header
-        json.dumps(version.hyperparameters), json.dumps(version.feature_spec)  # plain JSON
-        loaded = registry.load_version(version)
-        assert version.train_start == pd.Timestamp("2012-01-01").to_pydatetime()
-        stored = registry.version_metrics(session=session, version_id=version_id)
-    before = trained.model.predict(frame, horizon=7)
-    after = loaded.predict(frame, horizon=7)
-    np.testing.assert_array_equal(
-        before.points["value"].to_numpy(), after.points["value"].to_numpy()
-    )
-    np.testing.assert_array_equal(
-        before.points["upper"].to_numpy(), after.points["upper"].to_numpy()
-    )
-    assert {(r.split, r.model) for r in stored} >= {
-        ("test", "model"),
-        ("test", "naive"),
-        ("test", "seasonal_naive"),
-    }
-    assert len(stored) == len(trained.report.rows)
-
-
 def test_a_model_that_beats_the_baselines_becomes_champion_then_a_worse_one_does_not(
     session_factory: sessionmaker[Session],
     series_id: int,
@@ -94,10 +66,10 @@ def test_a_model_that_beats_the_baselines_becomes_champion_then_a_worse_one_does
     frame: pd.DataFrame,
 ) -> None:
     with session_factory.begin() as session:
-        first = registry.register_candidate(
+        first = register_candidate(
             session=session, series_id=series_id, outcome=trained, frame=frame, origins=30
         )
-        worse = registry.register_candidate(
+        worse = register_candidate(
             session=session, series_id=series_id, outcome=untrained, frame=frame, origins=30
         )
     # weather has a learnable signal: the trained GRU beats carrying the last value forward
@@ -111,14 +83,14 @@ def test_a_model_that_beats_the_baselines_becomes_champion_then_a_worse_one_does
     assert worse.reason.startswith("mase ") and "does not beat" in worse.reason
     assert worse.served_id == first.version_id  # the champion beats the baseline: it stays
     with session_factory.begin() as session:
-        champion = registry.get_champion(session=session, series_id=series_id, strategy="recursive")
+        champion = catalog.get_champion(session=session, series_id=series_id, strategy="recursive")
         assert champion.id == first.version_id
         assert (
-            registry.get_version(session=session, version_id=worse.version_id).status == "candidate"
+            catalog.get_version(session=session, version_id=worse.version_id).status == "candidate"
         )
         backtest = [
             r
-            for r in registry.version_metrics(session=session, version_id=worse.version_id)
+            for r in catalog.version_metrics(session=session, version_id=worse.version_id)
             if r.split == "backtest"
         ]
         assert {r.model for r in backtest} == {"model", "naive", "seasonal_naive"}
@@ -132,10 +104,10 @@ def test_explicit_promotion_archives_the_old_champion(
     frame: pd.DataFrame,
 ) -> None:
     with session_factory.begin() as session:
-        first = registry.register_candidate(
+        first = register_candidate(
             session=session, series_id=series_id, outcome=trained, frame=frame, origins=20
         )
-        forced = registry.register_candidate(
+        forced = register_candidate(
             session=session,
             series_id=series_id,
             outcome=untrained,
@@ -146,13 +118,13 @@ def test_explicit_promotion_archives_the_old_champion(
     assert forced.promoted and forced.reason == "promoted explicitly"
     with session_factory.begin() as session:
         assert (
-            registry.get_version(session=session, version_id=first.version_id).status == "archived"
+            catalog.get_version(session=session, version_id=first.version_id).status == "archived"
         )
-        registry.promote(session=session, version_id=first.version_id)
+        promote(session=session, version_id=first.version_id)
     with session_factory.begin() as session:
         statuses = {
             v.id: v.status
-            for v in registry.list_versions(session=session, series_id=series_id)
+            for v in catalog.list_versions(session=session, series_id=series_id)
             if v.architecture == "gru"
         }
     assert statuses == {first.version_id: "champion", forced.version_id: "archived"}
@@ -162,7 +134,7 @@ def test_no_champion_message_says_how_to_train(
     session_factory: sessionmaker[Session], series_id: int
 ) -> None:
     with session_factory.begin() as session, pytest.raises(NoChampion) as err:
-        registry.get_champion(
+        catalog.get_champion(
             session=session, series_id=series_id, strategy="direct", series_key="sea"
         )
     assert str(err.value) == (
@@ -175,7 +147,7 @@ def test_failed_version_cannot_be_promoted(
     session_factory: sessionmaker[Session], series_id: int
 ) -> None:
     with session_factory.begin() as session:
-        failed = registry.record_failure(
+        failed = record_failure(
             session=session,
             series_id=series_id,
             architecture="gru",
@@ -185,7 +157,7 @@ def test_failed_version_cannot_be_promoted(
             run_id=None,
         )
         with pytest.raises(Exception, match="failed to train and cannot be promoted"):
-            registry.promote(session=session, version_id=failed.id)
+            promote(session=session, version_id=failed.id)
 
 
 def random_walk(n: int = 700, seed: int = 0) -> pd.DataFrame:
@@ -214,7 +186,7 @@ def test_the_naive_baseline_is_champion_when_no_model_beats_it(
     walk = random_walk()
     outcome = train_model(walk, TINY, freq="D")
     with session_factory.begin() as session:
-        decision = registry.register_candidate(
+        decision = register_candidate(
             session=session, series_id=series_id, outcome=outcome, frame=walk, origins=60
         )
     assert not decision.promoted and decision.baseline_served
@@ -223,15 +195,15 @@ def test_the_naive_baseline_is_champion_when_no_model_beats_it(
     assert decision.baseline == decision.served_architecture
     assert "no skill" in decision.reason and "baseline (version" in decision.reason
     with session_factory.begin() as session:
-        champion = registry.get_champion(session=session, series_id=series_id, strategy="direct")
+        champion = catalog.get_champion(session=session, series_id=series_id, strategy="direct")
         assert champion.id == decision.served_id and champion.weights is None
         assert champion.architecture in ("naive", "seasonal_naive")
         json.dumps(champion.hyperparameters), json.dumps(champion.feature_spec)  # JSON only
-        model = registry.load_version(champion)
-        rows = registry.version_metrics(session=session, version_id=champion.id)
+        model = load_version(champion)
+        rows = catalog.version_metrics(session=session, version_id=champion.id)
         statuses = {
             v.architecture: v.status
-            for v in registry.list_versions(session=session, series_id=series_id)
+            for v in catalog.list_versions(session=session, series_id=series_id)
         }
     assert statuses == {
         "gru": "candidate",
@@ -263,10 +235,10 @@ def test_a_learned_model_replaces_a_baseline_champion_when_it_beats_both(
     frame: pd.DataFrame,
 ) -> None:
     with session_factory.begin() as session:
-        lost = registry.register_candidate(
+        lost = register_candidate(
             session=session, series_id=series_id, outcome=untrained, frame=frame, origins=30
         )
-        won = registry.register_candidate(
+        won = register_candidate(
             session=session, series_id=series_id, outcome=trained, frame=frame, origins=30
         )
     assert not lost.promoted and lost.baseline_served
@@ -275,11 +247,11 @@ def test_a_learned_model_replaces_a_baseline_champion_when_it_beats_both(
     assert won.candidate_score is not None and won.baseline_score is not None
     assert won.candidate_score < won.baseline_score
     with session_factory.begin() as session:
-        assert registry.get_version(session=session, version_id=baseline_id).status == "archived"
+        assert catalog.get_version(session=session, version_id=baseline_id).status == "archived"
         # the second registration found the same data: the baselines were kept, not duplicated
         kinds = [
             v.architecture
-            for v in registry.list_versions(session=session, series_id=series_id)
+            for v in catalog.list_versions(session=session, series_id=series_id)
             if v.architecture in ("naive", "seasonal_naive")
         ]
     assert sorted(kinds) == ["naive", "seasonal_naive"]
