@@ -3,7 +3,7 @@
 The key is (model version id, its status, the series' updated_at, horizon, level): every ingest
 that writes rows moves updated_at and a promotion changes the champion's id or status, so new
 data or a new champion simply leads to a different key; old entries age out of the LRU. Loaded
-models live beside it in forecaster.service.ModelCache (app.state.models).
+models live beside it in forecaster.app.forecasts.ModelCache (app.state.models).
 """
 
 from __future__ import annotations

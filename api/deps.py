@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from api.cache import ForecastCache
 from api.pool import ComputePool
 from flows.dispatch import Dispatcher
+from forecaster.app.forecasts import ModelCache
 from forecaster.config import Settings
-from forecaster.service import ModelCache
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

@@ -27,9 +27,9 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pool import ComputePool
 from api.routers import accuracy, dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
+from forecaster.app.forecasts import ModelCache
 from forecaster.config import Settings, get_settings
 from forecaster.db.session import current_revision, head_revision, make_session_factory
-from forecaster.service import ModelCache
 
 logger = logging.getLogger(__name__)
 

@@ -24,12 +24,7 @@ from prefect.logging import get_run_logger
 from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
-from forecaster.config import Settings, get_settings
-from forecaster.db import repo
-from forecaster.forecasting import ModelSpec
-from forecaster.registry import promote_best, record_failure, record_global_failure
-from forecaster.retrain_config import load_retrain_config
-from forecaster.service import (
+from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,
     refresh_baselines,
@@ -37,6 +32,11 @@ from forecaster.service import (
     train_group,
     train_series,
 )
+from forecaster.config import Settings, get_settings
+from forecaster.db import repo
+from forecaster.forecasting import ModelSpec
+from forecaster.registry import promote_best, record_failure, record_global_failure
+from forecaster.retrain_config import load_retrain_config
 
 
 @task(task_run_name="train-{series_key}-{spec_dict[architecture]}-{spec_dict[strategy]}")

@@ -22,16 +22,15 @@ from safetensors.torch import save as save_safetensors
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+# the read-only queries live in forecaster.app.catalog (no torch there); re-exported here
+from forecaster.app.catalog import find_champion as find_champion
+from forecaster.app.catalog import get_champion as get_champion
+from forecaster.app.catalog import get_version as get_version
+from forecaster.app.catalog import list_versions as list_versions
+from forecaster.app.catalog import version_metrics as version_metrics
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
 from forecaster.baselines import BaselineModel, evaluate_baseline, fit_baseline
-
-# the read-only queries live in forecaster.catalog (no torch there); re-exported here
-from forecaster.catalog import find_champion as find_champion
-from forecaster.catalog import get_champion as get_champion
-from forecaster.catalog import get_version as get_version
-from forecaster.catalog import list_versions as list_versions
-from forecaster.catalog import version_metrics as version_metrics
 from forecaster.db import repo
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow

@@ -18,8 +18,8 @@ from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
 from forecaster import registry
+from forecaster.app.forecasts import ModelCache, SeriesForecast, forecast_series
 from forecaster.db import repo
-from forecaster.service import ModelCache, SeriesForecast, forecast_series
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 
 FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the database again
 MEMO_MAX = 8192  # remembered lookups (forecast and accuracy reads) before the memo starts over
-# Past any cap a setting can give (forecaster.service.horizon_cap gives the real one): a larger
+# Past any cap a setting can give (forecaster.app.forecasts.horizon_cap gives the real one): a larger
 # number is refused before any query.
 MAX_ANY_HORIZON = 100_000
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
+from forecaster.app.forecasts import horizon_cap
 from forecaster.config import Settings
 from forecaster.forecasting import TrainedModel
-from forecaster.service import horizon_cap
 
 URL = "/api/v1/forecasts/seattle-weather"
 

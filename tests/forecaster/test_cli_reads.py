@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
 from forecaster.cli import main
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
@@ -26,10 +27,16 @@ from forecaster.db.session import (
     upgrade,
 )
 from forecaster.forecasting import ModelSpec
-from forecaster.service import TrainRequest, precompute_forecasts, train_series
 from forecaster.sources.samples import load_sample
 
-HEAVY = ("torch", "prefect", "flows", "sklearn", "forecaster.forecasting", "forecaster.service")
+HEAVY = (
+    "torch",
+    "prefect",
+    "flows",
+    "sklearn",
+    "forecaster.forecasting",
+    "forecaster.app.training",
+)
 
 # Runs one CLI command in a fresh interpreter, then reports which heavy modules it imported.
 PROBE = f"""

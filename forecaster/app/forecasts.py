@@ -1,127 +1,47 @@
-"""Read-only questions answered from the database alone: versions, champions, metrics, stored
-forecasts.
+"""Forecast a series: which version a read uses, the forecast the forecast flow stored, and the
+forecast computed by a loaded model (kept loaded in a ModelCache).
 
-Nothing here (nor anything it imports) loads torch or Prefect, so the CLI's read commands
-(`series`, `models`, `runs`, `forecast` of a stored forecast) start fast. `forecaster.registry`
-and `forecaster.service` re-export these names; the training stack builds on them.
+Importing this loads no torch nor Prefect (the CLI's `forecast` of a stored forecast starts
+fast): the model code is imported when a model is first loaded or run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
+from forecaster.app.catalog import (
+    MAX_VERSION_ID,
+    STRATEGIES,
+    get_champion,
+    get_version,
+    metrics_table,
+)
 from forecaster.architectures import is_baseline
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
-from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import ModelVersion, Series
-from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
+from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
+from forecaster.monitoring import log_served
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 if TYPE_CHECKING:
     import numpy as np
 
-STRATEGIES = ("recursive", "direct")
+    from forecaster.forecasting import Forecast
+    from forecaster.registry import Predictor
+
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_HORIZON = 1000  # Settings.forecast_max_horizon's default
-MAX_VERSION_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
-
-
-# --- versions --------------------------------------------------------------------------------
-
-
-def get_version(*, session: Session, version_id: int) -> ModelVersion:
-    version = session.get(ModelVersion, version_id)
-    if version is None:
-        raise UnknownModel(
-            f"unknown model version {version_id}; GET /api/v1/models lists the versions"
-        )
-    return version
-
-
-def list_versions(
-    *, session: Session, series_id: int | None = None, status: str | None = None
-) -> Sequence[ModelVersion]:
-    # weights stay in the database until a model is loaded: listings never pull megabytes
-    q = select(ModelVersion).options(defer(ModelVersion.weights)).order_by(ModelVersion.id.desc())
-    if series_id is not None:
-        q = q.where(ModelVersion.series_id == series_id)
-    if status is not None:
-        q = q.where(ModelVersion.status == status)
-    return session.scalars(q).all()
-
-
-def find_champion(*, session: Session, series_id: int, strategy: str) -> ModelVersion | None:
-    return session.scalar(
-        select(ModelVersion).where(
-            ModelVersion.series_id == series_id,
-            ModelVersion.strategy == strategy,
-            ModelVersion.status == "champion",
-        )
-    )
-
-
-def get_champion(
-    *, session: Session, series_id: int, strategy: str, series_key: str = ""
-) -> ModelVersion:
-    champion = find_champion(session=session, series_id=series_id, strategy=strategy)
-    if champion is None:
-        key = series_key or str(series_id)
-        raise NoChampion(
-            f"series {key!r} has no {strategy} champion yet; train one with "
-            f"`forecaster train {key} --strategy {strategy}` or POST /api/v1/runs "
-            f'{{"kind": "retrain", "series": ["{key}"]}}'
-        )
-    return champion
-
-
-def version_metrics(*, session: Session, version_id: int) -> Sequence[EvaluationRow]:
-    return session.scalars(
-        select(EvaluationRow)
-        .where(EvaluationRow.model_version_id == version_id)
-        .order_by(
-            EvaluationRow.split,
-            EvaluationRow.variable,
-            EvaluationRow.metric,
-            EvaluationRow.step,
-            EvaluationRow.model,
-        )
-    ).all()
-
-
-def metrics_table(
-    *, session: Session, version_id: int, splits: tuple[str, ...] = ("backtest", "test")
-) -> tuple[str, list[dict[str, Any]]]:
-    """The version's figures per (variable, step, metric), the model beside both baselines.
-
-    Uses the first split of `splits` the version has (the recent backtest when it was scored on one).
-    """
-    rows = version_metrics(session=session, version_id=version_id)
-    have = {r.split for r in rows}
-    split = next((s for s in splits if s in have), "")
-    cells: dict[tuple[str, int, str], dict[str, Any]] = {}
-    for r in rows:
-        if r.split != split:
-            continue
-        cell = cells.setdefault(
-            (r.variable, r.step, r.metric),
-            {
-                "variable": r.variable,
-                "step": r.step,
-                "metric": r.metric,
-                "model": None,
-                "naive": None,
-                "seasonal_naive": None,
-            },
-        )
-        cell[r.model] = r.value
-    return split, [cells[k] for k in sorted(cells)]
 
 
 # --- which version a forecast uses -----------------------------------------------------------
@@ -274,7 +194,7 @@ def stored_forecast(
 
     A stored forecast is the version's own H at its own level, made from the data as it is now
     (same data end and revision). It carries no attention weights. None means "compute it"
-    (forecaster.service.forecast_series); errors in the request are raised as there.
+    (forecast_series); errors in the request are raised as there.
     """
     series = repo.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
@@ -304,4 +224,159 @@ def stored_forecast(
         attention=None,
         coverage_origins=stored.coverage_origins or 0,
         max_horizon=version_max_horizon(version),
+    )
+
+
+# --- a forecast computed ------------------------------------------------------------------
+
+
+class ModelCache:
+    """Loaded models by version id, and computed forecasts by (version, data end, horizon, level).
+
+    A forecast read never retrains or reloads a model; a promotion or new data changes the key.
+    Thread-safe: sync FastAPI routes run in a thread pool.
+    """
+
+    def __init__(self, max_forecasts: int = 512) -> None:
+        self._models: dict[int, Predictor] = {}
+        self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
+        self._max = max_forecasts
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def model(self, version: ModelVersion) -> Predictor:
+        with self._lock:
+            found = self._models.get(version.id)
+        if found is not None:
+            return found
+        from forecaster.registry import load_version  # torch: only when a model loads
+
+        loaded = load_version(version)
+        with self._lock:
+            return self._models.setdefault(version.id, loaded)
+
+    def forecast(self, key: tuple[Any, ...], compute: Callable[[], Forecast]) -> Forecast:
+        with self._lock:
+            found = self._forecasts.get(key)
+            if found is not None:
+                self._forecasts.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        result = compute()
+        with self._lock:
+            self._forecasts[key] = result
+            while len(self._forecasts) > self._max:
+                self._forecasts.popitem(last=False)
+        return result
+
+    def forget(self, version_id: int | None = None) -> None:
+        """Drop a version (all when None): after a promotion the next read loads the champion anew."""
+        with self._lock:
+            if version_id is None:
+                self._models.clear()
+                self._forecasts.clear()
+                return
+            self._models.pop(version_id, None)
+            for k in [k for k in self._forecasts if k[0] == version_id]:
+                del self._forecasts[k]
+
+    @property
+    def loaded(self) -> list[int]:
+        with self._lock:
+            return sorted(self._models)
+
+
+def forecast_series(
+    *,
+    session: Session,
+    series_key: str,
+    horizon: int | None = None,
+    strategy: str | None = None,
+    model: str | int = "champion",
+    level: float | None = None,
+    cache: ModelCache | None = None,
+    max_horizon: int = DEFAULT_MAX_HORIZON,
+) -> SeriesForecast:
+    """Forecast the next `horizon` steps of a series with its champion (or a given version).
+
+    `strategy` None: recursive for the champion, the version's own for a version id (one that
+    contradicts it is an InvalidRequest). `max_horizon` bounds a recursive model's horizon
+    (see `horizon_cap`); HorizonTooLong past it.
+    """
+    cache = cache or ModelCache()
+    series = repo.get_series(session=session, key=series_key)
+    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
+    cap = horizon_cap(version, recursive_max=max_horizon)
+    if horizon is not None and horizon > cap:  # before the model is even loaded
+        if version.strategy == "direct":
+            raise HorizonTooLong(
+                f"horizon={horizon} exceeds this direct model's H={cap}; "
+                f"use strategy=recursive or horizon<={cap}"
+            )
+        raise HorizonTooLong(
+            f"horizon={horizon} exceeds the limit of {cap} steps for a recursive forecast; "
+            f"give horizon between 1 and {cap}"
+        )
+    trained = cache.model(version)
+    h = trained.check_horizon(horizon)
+    lvl = trained.spec.level if level is None else level
+    if not 0 < lvl < 1:
+        raise InvalidRequest(f"level={lvl} must be between 0 and 1 (exclusive), e.g. 0.9")
+    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    if data_end is None:
+        raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
+
+    computed = False
+
+    def compute() -> Forecast:
+        from forecaster.forecasting import Forecast  # torch: only when no cached forecast serves
+
+        nonlocal computed
+        computed = True
+        if version.architecture != "seq2seq_attention" and (h, lvl) == (
+            trained.spec.horizon,
+            trained.spec.level,
+        ):  # the forecast flow may have stored exactly this one (attention is not stored)
+            stored = read_forecast(
+                session=session,
+                version_id=version.id,
+                issued_at=data_end,
+                data_revision=series.revision,
+            )
+            adaptive = getattr(trained, "intervals", None) is not None
+            if stored is not None and not (adaptive and stored.coverage_origins is None):
+                return Forecast(
+                    pd.Timestamp(data_end),
+                    stored.points,
+                    None,
+                    lvl,
+                    coverage_origins=stored.coverage_origins or 0,
+                )
+        history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
+        return trained.predict(history, horizon=h, level=lvl)
+
+    fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
+    if computed and str(model) == "champion":  # a forecast issued: kept to be scored live
+        log_served(
+            session=session,
+            series_id=series.id,
+            version=version,
+            issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
+            points=fc.points,
+            level=lvl,
+        )
+    return series_forecast(
+        session=session,
+        series=series,
+        version=version,
+        horizon=h,
+        level=lvl,
+        issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
+        points=fc.points,
+        attention=fc.attention,
+        attention_unit=fc.attention_unit,
+        coverage_origins=fc.coverage_origins,
+        max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
     )
