@@ -323,7 +323,7 @@ def forecast_series(
     h = trained.check_horizon(horizon)
     lvl = trained.spec.level if level is None else level
     if not 0 < lvl < 1:
-        raise InvalidRequest(f"level={lvl} must be between 0 and 1 (exclusive), e.g. 0.9")
+        raise InvalidRequest(f"level={lvl} must be in (0, 1)")
     data_end = repo.latest_timestamp(session=session, series_id=series.id)
     if data_end is None:
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
