@@ -18,7 +18,8 @@ from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
 from forecaster import registry
-from forecaster.app.forecasts import ModelCache, SeriesForecast, forecast_series
+from forecaster.app.forecasts import ModelCache, SeriesForecast, forecast_series, read_key
+from forecaster.checks import MAX_ANY_HORIZON
 from forecaster.db import repo
 
 logger = logging.getLogger(__name__)
@@ -27,9 +28,6 @@ router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 
 FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the database again
 MEMO_MAX = 8192  # remembered lookups (forecast and accuracy reads) before the memo starts over
-# Past any cap a setting can give (forecaster.app.forecasts.horizon_cap gives the real one): a larger
-# number is refused before any query.
-MAX_ANY_HORIZON = 100_000
 
 
 def refresh_models(app: FastAPI) -> None:
@@ -80,8 +78,8 @@ async def read_forecast(
     pool: PoolDep,
     horizon: Annotated[
         int | None,
-        Query(
-            ge=1,
+        Query(  # past any cap a setting can give: refused before any query; the version's
+            ge=1,  # own limits are checked by forecast_series (forecaster.checks) before it loads
             le=MAX_ANY_HORIZON,
             description="steps ahead; default: the model's own H. At most H for a direct model, "
             "FORECASTER_FORECAST_MAX_HORIZON (1000 by default) for a recursive one",
@@ -96,7 +94,8 @@ async def read_forecast(
     ] = None,
     model: ModelRef = "champion",
     level: Annotated[
-        float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
+        float | None,  # checks.check_level's bounds, declared so /docs shows them
+        Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9"),
     ] = None,
 ) -> Response:
     """Forecast the next `horizon` steps; timestamps follow the series' own calendar.
@@ -161,11 +160,11 @@ class _ForecastRead:
         # Not SessionDep: its commit is a second thread-pool hop per request, which under load
         # costs as much as the rest of a cached read (bench/api.py); a read-only transaction.
         with self.factory.begin() as session:
-            found = repo.forecast_key(
+            found = read_key(
                 session=session,
                 series_key=self.series_key,
                 strategy=None if self.strategy is None else self.strategy.value,
-                version_id=None if self.model == "champion" else int(self.model),
+                model=self.model,
             )
         if found is None:
             return None, None

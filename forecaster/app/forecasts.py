@@ -26,10 +26,11 @@ from forecaster.app.catalog import (
     metrics_table,
 )
 from forecaster.architectures import is_baseline
+from forecaster.checks import DEFAULT_MAX_HORIZON, NO_REACH, HorizonLimits, check_request
 from forecaster.db import repo
-from forecaster.db.forecast_cache import read_forecast
+from forecaster.db.forecast_cache import StoredForecast, read_forecast
 from forecaster.db.models import ModelVersion, Series
-from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest, UnknownModel
+from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
 from forecaster.monitoring import log_served
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
@@ -41,21 +42,48 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_HORIZON = 1000  # Settings.forecast_max_horizon's default
+DEFAULT_STRATEGY = "recursive"  # what a champion read without a strategy uses
 
 
 # --- which version a forecast uses -----------------------------------------------------------
 
 
-def horizon_cap(version: ModelVersion, *, recursive_max: int = DEFAULT_MAX_HORIZON) -> int:
-    """The longest horizon a forecast from this version may ask for.
+def read_strategy(strategy: str | None, version_id: int | None) -> str | None:
+    """The strategy a read asks for: as given; for a champion read without one, recursive; for
+    a version id without one, None (the version's own)."""
+    if strategy is None and version_id is None:
+        return DEFAULT_STRATEGY
+    return strategy
 
-    Direct: the H it was trained to emit. Recursive: the configured bound on steps rolled
-    forward (each step is a model call, so this bounds a read's CPU time).
-    """
-    if version.strategy == "direct":
-        return int((version.hyperparameters or {}).get("horizon") or 1)
-    return recursive_max
+
+def read_key(
+    *, session: Session, series_key: str, strategy: str | None, model: str | int
+) -> tuple[int, str, int] | None:
+    """(version id, status, data revision) of the version a read uses, in one query: what a
+    cached forecast is keyed by. None when there is no such version (forecast_series then
+    raises the precise error)."""
+    version_id = None if str(model) == "champion" else int(model)
+    return repo.forecast_key(
+        session=session,
+        series_key=series_key,
+        strategy=read_strategy(strategy, version_id),
+        version_id=version_id,
+    )
+
+
+def version_limits(version: ModelVersion) -> HorizonLimits:
+    """What bounds a version's forecasts, from its stored row (no model loaded): the facts
+    TrainedModel.limits gives once the model is loaded."""
+    spec = version.hyperparameters or {}
+    intervals = (version.feature_spec or {}).get("intervals")
+    return HorizonLimits(
+        strategy=version.strategy,
+        horizon=int(spec.get("horizon") or 1),
+        level=float(spec.get("level") or 0.9),
+        reach=None if intervals is None else int(intervals["max_horizon"]),
+        reach_reason=NO_REACH if intervals is None else str(intervals.get("reason", "")),
+        baseline=is_baseline(version.architecture),
+    )
 
 
 def resolve_version(
@@ -72,7 +100,7 @@ def resolve_version(
         return get_champion(
             session=session,
             series_id=series.id,
-            strategy=strategy or "recursive",
+            strategy=read_strategy(strategy, None) or DEFAULT_STRATEGY,
             series_key=series.key,
         )
     try:
@@ -170,15 +198,67 @@ def series_forecast(
     )
 
 
-def version_max_horizon(version: ModelVersion) -> int | None:
-    """What TrainedModel.max_horizon says, from the stored JSON (None: a baseline, no limit)."""
-    if is_baseline(version.architecture):
+@dataclass(frozen=True)
+class ForecastPlan:
+    """A checked forecast request: the series, the version it reads, the data it starts from,
+    and the horizon and level it runs with (defaults filled in)."""
+
+    series: Series
+    version: ModelVersion
+    limits: HorizonLimits
+    data_end: datetime
+    horizon: int
+    level: float
+
+
+def plan_forecast(
+    *,
+    session: Session,
+    series_key: str,
+    horizon: int | None = None,
+    strategy: str | None = None,
+    model: str | int = "champion",
+    level: float | None = None,
+    max_horizon: int = DEFAULT_MAX_HORIZON,
+) -> ForecastPlan:
+    """Which version a forecast reads and whether the request is valid, from the database alone
+    (no model loaded): every entry point's checks, before any heavy work.
+
+    `strategy` None: recursive for the champion, the version's own for a version id (one that
+    contradicts it is an InvalidRequest). `max_horizon` bounds a recursive forecast's steps.
+    """
+    series = repo.get_series(session=session, key=series_key)
+    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
+    limits = version_limits(version)
+    h, lvl = check_request(horizon=horizon, level=level, limits=limits, recursive_cap=max_horizon)
+    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    if data_end is None:
+        raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
+    return ForecastPlan(series, version, limits, data_end, h, lvl)
+
+
+def usable_stored(*, session: Session, plan: ForecastPlan) -> StoredForecast | None:
+    """The forecast the forecast flow stored for exactly this plan, or None (the model runs).
+
+    A stored forecast is the version's own H at its own level, made from the data as it is now
+    (same data end and revision). Attention weights are not stored, so an attention model
+    always runs; nor are adaptive intervals' coverage before it was kept.
+    """
+    version, limits = plan.version, plan.limits
+    if version.architecture == "seq2seq_attention":
         return None
-    h = int((version.hyperparameters or {}).get("horizon") or 1)
-    intervals = (version.feature_spec or {}).get("intervals")
-    if version.strategy == "recursive" and intervals is not None:
-        return int(intervals["max_horizon"])
-    return h
+    if (plan.horizon, plan.level) != (limits.horizon, limits.level):
+        return None  # another horizon or level: the model runs
+    stored = read_forecast(
+        session=session,
+        version_id=version.id,
+        issued_at=plan.data_end,
+        data_revision=plan.series.revision,
+    )
+    adaptive = (version.feature_spec or {}).get("intervals") is not None
+    if stored is None or (adaptive and stored.coverage_origins is None):
+        return None
+    return stored
 
 
 def stored_forecast(
@@ -189,41 +269,34 @@ def stored_forecast(
     strategy: str | None = None,
     model: str | int = "champion",
     level: float | None = None,
+    max_horizon: int = DEFAULT_MAX_HORIZON,
 ) -> SeriesForecast | None:
-    """The forecast the forecast flow stored for exactly this request, or None.
-
-    A stored forecast is the version's own H at its own level, made from the data as it is now
-    (same data end and revision). It carries no attention weights. None means "compute it"
-    (forecast_series); errors in the request are raised as there.
+    """The forecast the forecast flow stored for exactly this request, or None: "compute it"
+    (forecast_series). A request that is not valid is refused here, before any model loads.
     """
-    series = repo.get_series(session=session, key=series_key)
-    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
-    spec = version.hyperparameters or {}
-    own_h, own_level = int(spec.get("horizon") or 0), float(spec.get("level") or 0.9)
-    if version.architecture == "seq2seq_attention":
-        return None  # its attention weights are not stored: the model runs
-    if horizon not in (None, own_h) or level not in (None, own_level):
-        return None  # another horizon or level: the model runs (and checks them)
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
-    if data_end is None:
-        return None
-    stored = read_forecast(
-        session=session, version_id=version.id, issued_at=data_end, data_revision=series.revision
+    plan = plan_forecast(
+        session=session,
+        series_key=series_key,
+        horizon=horizon,
+        strategy=strategy,
+        model=model,
+        level=level,
+        max_horizon=max_horizon,
     )
-    adaptive = (version.feature_spec or {}).get("intervals") is not None
-    if stored is None or (adaptive and stored.coverage_origins is None):
-        return None  # stored before coverage was kept: the model recomputes it
+    stored = usable_stored(session=session, plan=plan)
+    if stored is None:
+        return None
     return series_forecast(
         session=session,
-        series=series,
-        version=version,
-        horizon=own_h,
-        level=own_level,
-        issued_at=pd.Timestamp(data_end).to_pydatetime(),
+        series=plan.series,
+        version=plan.version,
+        horizon=plan.horizon,
+        level=plan.level,
+        issued_at=pd.Timestamp(plan.data_end).to_pydatetime(),
         points=stored.points,
         attention=None,
         coverage_origins=stored.coverage_origins or 0,
-        max_horizon=version_max_horizon(version),
+        max_horizon=plan.limits.max_horizon,
     )
 
 
@@ -301,33 +374,21 @@ def forecast_series(
 ) -> SeriesForecast:
     """Forecast the next `horizon` steps of a series with its champion (or a given version).
 
-    `strategy` None: recursive for the champion, the version's own for a version id (one that
-    contradicts it is an InvalidRequest). `max_horizon` bounds a recursive model's horizon
-    (see `horizon_cap`); HorizonTooLong past it.
+    The request is checked first (plan_forecast: no model loaded); the forecast flow's stored
+    forecast serves when it is exactly this one, else the loaded model runs.
     """
     cache = cache or ModelCache()
-    series = repo.get_series(session=session, key=series_key)
-    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
-    cap = horizon_cap(version, recursive_max=max_horizon)
-    if horizon is not None and horizon > cap:  # before the model is even loaded
-        if version.strategy == "direct":
-            raise HorizonTooLong(
-                f"horizon={horizon} exceeds this direct model's H={cap}; "
-                f"use strategy=recursive or horizon<={cap}"
-            )
-        raise HorizonTooLong(
-            f"horizon={horizon} exceeds the limit of {cap} steps for a recursive forecast; "
-            f"give horizon between 1 and {cap}"
-        )
+    plan = plan_forecast(
+        session=session,
+        series_key=series_key,
+        horizon=horizon,
+        strategy=strategy,
+        model=model,
+        level=level,
+        max_horizon=max_horizon,
+    )
+    series, version, h, lvl = plan.series, plan.version, plan.horizon, plan.level
     trained = cache.model(version)
-    h = trained.check_horizon(horizon)
-    lvl = trained.spec.level if level is None else level
-    if not 0 < lvl < 1:
-        raise InvalidRequest(f"level={lvl} must be in (0, 1)")
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
-    if data_end is None:
-        raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
-
     computed = False
 
     def compute() -> Forecast:
@@ -335,29 +396,19 @@ def forecast_series(
 
         nonlocal computed
         computed = True
-        if version.architecture != "seq2seq_attention" and (h, lvl) == (
-            trained.spec.horizon,
-            trained.spec.level,
-        ):  # the forecast flow may have stored exactly this one (attention is not stored)
-            stored = read_forecast(
-                session=session,
-                version_id=version.id,
-                issued_at=data_end,
-                data_revision=series.revision,
+        stored = usable_stored(session=session, plan=plan)
+        if stored is not None:
+            return Forecast(
+                pd.Timestamp(plan.data_end),
+                stored.points,
+                None,
+                lvl,
+                coverage_origins=stored.coverage_origins or 0,
             )
-            adaptive = getattr(trained, "intervals", None) is not None
-            if stored is not None and not (adaptive and stored.coverage_origins is None):
-                return Forecast(
-                    pd.Timestamp(data_end),
-                    stored.points,
-                    None,
-                    lvl,
-                    coverage_origins=stored.coverage_origins or 0,
-                )
         history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
         return trained.predict(history, horizon=h, level=lvl)
 
-    fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
+    fc = cache.forecast((version.id, plan.data_end, series.revision, h, lvl), compute)
     if computed and str(model) == "champion":  # a forecast issued: kept to be scored live
         log_served(
             session=session,
@@ -378,5 +429,5 @@ def forecast_series(
         attention=fc.attention,
         attention_unit=fc.attention_unit,
         coverage_origins=fc.coverage_origins,
-        max_horizon=getattr(trained, "max_horizon", None),  # a baseline: no limit of its own
+        max_horizon=plan.limits.max_horizon,
     )

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
-from forecaster.app.forecasts import horizon_cap
+from forecaster.app.forecasts import version_limits
+from forecaster.checks import check_horizon
 from forecaster.config import Settings
+from forecaster.errors import HorizonTooLong
 from forecaster.forecasting import TrainedModel
 
 URL = "/api/v1/forecasts/seattle-weather"
@@ -58,8 +60,9 @@ def test_horizon_caps_per_strategy(small_pool_client: TestClient, trained: dict[
     with factory.begin() as session:
         direct = registry.get_version(session=session, version_id=trained["gru-direct"])
         recursive = registry.get_version(session=session, version_id=trained["gru-recursive"])
-        assert horizon_cap(direct, recursive_max=50) == 5
-        assert horizon_cap(recursive, recursive_max=50) == 50
+        assert version_limits(direct).max_horizon == 5
+        with pytest.raises(HorizonTooLong, match="the limit of 50 steps"):
+            check_horizon(51, version_limits(recursive), recursive_cap=50)
 
 
 def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
