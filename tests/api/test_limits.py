@@ -105,7 +105,7 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
         assert "forecaster_compute_pool_busy 1.0" in text
         assert "forecaster_compute_pool_refused_total 2.0" in text
         # a cached read, also through the database lookup (memo cleared), is answered now
-        c.app.state.forecast_memo.clear()  # type: ignore[attr-defined]
+        c.app.state.caches.invalidate()  # type: ignore[attr-defined]
         began = time.monotonic()
         again = c.get(URL, params={"horizon": 5, "level": 0.8})
         assert again.status_code == 200 and again.content == cached.content
