@@ -24,9 +24,7 @@ MAX_VERSION_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 def get_version(*, session: Session, version_id: int) -> ModelVersion:
     version = session.get(ModelVersion, version_id)
     if version is None:
-        raise UnknownModel(
-            f"unknown model version {version_id}; GET /api/v1/models lists the versions"
-        )
+        raise UnknownModel(version_id=version_id)
     return version
 
 
@@ -57,12 +55,7 @@ def get_champion(
 ) -> ModelVersion:
     champion = find_champion(session=session, series_id=series_id, strategy=strategy)
     if champion is None:
-        key = series_key or str(series_id)
-        raise NoChampion(
-            f"series {key!r} has no {strategy} champion yet; train one with "
-            f"`forecaster train {key} --strategy {strategy}` or POST /api/v1/runs "
-            f'{{"kind": "retrain", "series": ["{key}"]}}'
-        )
+        raise NoChampion(series_key=series_key or str(series_id), strategy=strategy)
     return champion
 
 

@@ -30,7 +30,7 @@ from forecaster.checks import DEFAULT_MAX_HORIZON, NO_REACH, HorizonLimits, chec
 from forecaster.db import repo
 from forecaster.db.forecast_cache import StoredForecast, read_forecast
 from forecaster.db.models import ModelVersion, Series
-from forecaster.errors import InvalidData, InvalidRequest, UnknownModel
+from forecaster.errors import BadModelRef, InvalidData, InvalidRequest, UnknownModel
 from forecaster.monitoring import log_served
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
@@ -108,16 +108,10 @@ def resolve_version(
     except ValueError:
         version_id = 0
     if not 1 <= version_id <= MAX_VERSION_ID:  # a larger number overflows the databases' ids
-        raise InvalidRequest(
-            f"model={model!r} is neither 'champion' nor a model version id "
-            f"(1..{MAX_VERSION_ID}; `forecaster models` or GET /api/v1/models lists them)"
-        )
+        raise BadModelRef(model=model, max_id=MAX_VERSION_ID)
     version = get_version(session=session, version_id=version_id)
     if version.series_id != series.id:
-        raise UnknownModel(
-            f"model version {version_id} belongs to another series, not {series.key!r}; "
-            f"GET /api/v1/models?series={series.key} lists this series' versions"
-        )
+        raise UnknownModel(version_id=version_id, series_key=series.key)
     if strategy is not None and strategy != version.strategy:
         raise InvalidRequest(
             f"model version {version_id} is a {version.strategy} model, so strategy={strategy} "
