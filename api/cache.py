@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.catalog import list_versions
-from forecaster.app.forecasts import ModelCache
+from forecaster.app.model_cache import ModelCache
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
-from forecaster.app.forecasts import ModelCache
+from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.db import repo
 from forecaster.db.models import ForecastLogPoint

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry, runs
 from forecaster.app.catalog import STRATEGIES
-from forecaster.app.forecasts import ModelCache, forecast_series
+from forecaster.app.forecasts import forecast_series
+from forecaster.app.model_cache import ModelCache
 from forecaster.architectures import is_baseline
 from forecaster.db import repo
 from forecaster.db.forecast_cache import store_forecast

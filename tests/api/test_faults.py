@@ -23,7 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry, runs
-from forecaster.app.forecasts import ModelCache, forecast_series
+from forecaster.app.forecasts import forecast_series
+from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.config import Settings
 from forecaster.db import repo
