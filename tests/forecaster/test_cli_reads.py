@@ -120,6 +120,24 @@ def test_read_commands_import_neither_torch_nor_prefect(stored: str, args: list[
     assert out.strip() and not err.strip()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "AAPL", "--level", "95"], "error: level=95.0 must be in (0, 1)\n"),
+        (
+            ["forecast", "AAPL", "--strategy", "direct", "--horizon", "50"],
+            "error: horizon=50 exceeds this direct model's H=7; "
+            "use strategy=recursive or horizon<=7\n",
+        ),
+    ],
+)
+def test_a_wrong_level_or_horizon_is_refused_before_the_model_loads(
+    stored: str, args: list[str], message: str
+) -> None:
+    probe, _, err = _probe(stored, *args)
+    assert probe == {"code": 2, "heavy": []} and err == message
+
+
 def test_a_forecast_not_stored_runs_the_model(stored: str) -> None:
     # another horizon than the stored one: the model is loaded (torch), and it still answers
     probe, out, _ = _probe(stored, "forecast", "AAPL", "--horizon", "3", "--json")
