@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from forecaster.forecasting import Forecast
+    from forecaster.registry import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -294,6 +295,25 @@ def stored_forecast(
 # --- a forecast computed ------------------------------------------------------------------
 
 
+def _run(*, session: Session, plan: ForecastPlan, trained: Predictor) -> Forecast:
+    """The plan's forecast: the one the forecast flow stored when usable, else the model's."""
+    from forecaster.forecasting import Forecast  # torch: only when no cached forecast serves
+
+    stored = usable_stored(session=session, plan=plan)
+    if stored is not None:
+        return Forecast(
+            pd.Timestamp(plan.data_end),
+            stored.points,
+            None,
+            plan.level,
+            coverage_origins=stored.coverage_origins or 0,
+        )
+    history = repo.read_frame(
+        session=session, series_id=plan.series.id, variables=trained.variables
+    )
+    return trained.predict(history, horizon=plan.horizon, level=plan.level)
+
+
 def forecast_series(
     *,
     session: Session,
@@ -325,21 +345,9 @@ def forecast_series(
     computed = False
 
     def compute() -> Forecast:
-        from forecaster.forecasting import Forecast  # torch: only when no cached forecast serves
-
         nonlocal computed
         computed = True
-        stored = usable_stored(session=session, plan=plan)
-        if stored is not None:
-            return Forecast(
-                pd.Timestamp(plan.data_end),
-                stored.points,
-                None,
-                lvl,
-                coverage_origins=stored.coverage_origins or 0,
-            )
-        history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
-        return trained.predict(history, horizon=h, level=lvl)
+        return _run(session=session, plan=plan, trained=trained)
 
     fc = cache.forecast((version.id, plan.data_end, series.revision, h, lvl), compute)
     if computed and str(model) == "champion":  # a forecast issued: kept to be scored live
