@@ -1,17 +1,26 @@
-"""Rendered forecast responses, in memory on app.state, keyed so that they never go stale.
+"""The API's caches, in memory on app.state, keyed so that they never go stale, and their one
+owner, ForecastCaches (app.state.caches), with one invalidate(...).
 
-The key is (model version id, its status, the series' updated_at, horizon, level): every ingest
-that writes rows moves updated_at and a promotion changes the champion's id or status, so new
-data or a new champion simply leads to a different key; old entries age out of the LRU. Loaded
-models live beside it in forecaster.service.ModelCache (app.state.models).
+A forecast body's key is (model version id, its status, the series' data revision, horizon,
+level): every ingest that writes rows moves the revision and a promotion changes the champion's
+id or status, so new data or a new champion simply leads to a different key; old entries age
+out of the LRU.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar, cast
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.app.catalog import list_versions
+from forecaster.app.model_cache import ModelCache
+
+logger = logging.getLogger(__name__)
 
 ForecastKey = tuple[Hashable, ...]
 T = TypeVar("T")
@@ -104,3 +113,52 @@ class RevisionCache:
 
     def __len__(self) -> int:
         return len(self._facts)
+
+
+class ForecastCaches:
+    """The one owner of every forecast cache the API keeps, and their one `invalidate(...)`.
+
+    - `memo`: request parameters -> (cache key, trusted until), so a hot forecast or accuracy
+      read is answered on the event loop without a query (api/routers/forecasts.py, accuracy.py);
+    - `bodies`: rendered forecast responses by (version id, status, data revision, horizon, level);
+    - `models`: loaded models and their computed forecasts (forecaster.app.forecasts.ModelCache).
+
+    Bodies and computed forecasts are keyed by what they are computed from, and the `forecast`
+    table (the forecast flow's stored forecasts) by data end and revision, so new data or a new
+    champion leads to new keys: only the memo and a demoted version's entries need forgetting.
+    """
+
+    def __init__(
+        self, *, bodies: ForecastCache | None = None, models: ModelCache | None = None
+    ) -> None:
+        self.memo: dict[tuple[object, ...], tuple[tuple[object, ...], float]] = {}
+        self.bodies = bodies or ForecastCache()
+        self.models = models or ModelCache()
+
+    def invalidate(self, *, series_key: str | None = None, version_id: int | None = None) -> None:
+        """Forget what a change may have made stale: the memo's lookups (of `series_key`, or all
+        when None: an in-process ingest, retrain or promotion changed the keys behind them) and,
+        with `version_id`, that version's bodies and loaded model (a promotion archived it)."""
+        if series_key is None:
+            self.memo.clear()
+        else:  # forecast reads remember (series, ...), accuracy reads ("accuracy", series, ...)
+            for key in [k for k in self.memo if series_key in k[:2]]:
+                del self.memo[key]
+        if version_id is not None:
+            self.bodies.evict_version(version_id)
+            self.models.forget(version_id)
+
+    def keep_champions(self, sessions: sessionmaker[Session]) -> None:
+        """Keep exactly the champions loaded: at start-up and after each in-process retrain, so a
+        forecast read never waits for a model to load (versions read by id load on first use)."""
+        self.invalidate()
+        with sessions.begin() as session:
+            champions = list_versions(session=session, status="champion")
+            for version in champions:
+                try:
+                    self.models.model(version)
+                except Exception:  # noqa: BLE001 - one broken version must not stop the server
+                    logger.exception("champion %d could not be loaded", version.id)
+        for gone in set(self.models.loaded) - {v.id for v in champions}:
+            self.invalidate(version_id=gone)  # archived by a promotion elsewhere: free its memory
+        logger.info("champions loaded: %s", self.models.loaded)

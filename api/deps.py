@@ -11,11 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from api.cache import ForecastCache
+from api.cache import ForecastCaches
 from api.pool import ComputePool
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings
-from forecaster.service import ModelCache
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -57,16 +56,9 @@ async def get_dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
-async def get_cache(request: Request) -> ForecastCache:
-    cache: ForecastCache = request.app.state.cache
-    return cache
-
-
-# scope="function": commit before the response is sent, so a client that reads right after a
-# write sees it
-async def get_models(request: Request) -> ModelCache:
-    models: ModelCache = request.app.state.models
-    return models
+async def get_caches(request: Request) -> ForecastCaches:
+    caches: ForecastCaches = request.app.state.caches
+    return caches
 
 
 async def get_pool(request: Request) -> ComputePool:
@@ -74,11 +66,12 @@ async def get_pool(request: Request) -> ComputePool:
     return pool
 
 
+# scope="function": commit before the response is sent, so a client that reads right after a
+# write sees it
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
-CacheDep = Annotated[ForecastCache, Depends(get_cache)]
-ModelsDep = Annotated[ModelCache, Depends(get_models)]
+CachesDep = Annotated[ForecastCaches, Depends(get_caches)]
 PoolDep = Annotated[ComputePool, Depends(get_pool)]
 
 

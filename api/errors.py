@@ -14,14 +14,20 @@ from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecaster.errors import (
+    BadModelRef,
     Conflict,
     ForecasterError,
     InvalidRequest,
+    NoChampion,
     NotFound,
     Overloaded,
+    SeriesExists,
     SourceError,
     TooBusy,
     Unavailable,
+    UnknownModel,
+    UnknownRun,
+    UnknownSeries,
 )
 
 logger = logging.getLogger(__name__)
@@ -47,6 +53,31 @@ def status_of(exc: ForecasterError) -> int:
         if isinstance(exc, cls):
             return status
     return 400
+
+
+def http_hint(exc: ForecasterError) -> str | None:
+    """The route that helps past a domain error (its text names none); None: no hint."""
+    match exc:
+        case UnknownSeries():
+            return "GET /api/v1/series lists them"
+        case UnknownModel(series_key=str(key)):
+            return f"GET /api/v1/models?series={key} lists this series' versions"
+        case UnknownModel():
+            return "GET /api/v1/models lists the versions"
+        case UnknownRun():
+            return "GET /api/v1/runs lists recent runs"
+        case BadModelRef():
+            return "`forecaster models` or GET /api/v1/models lists them"
+        case NoChampion(series_key=key, strategy=strategy):
+            return (
+                f"train one with `forecaster train {key} --strategy {strategy}` or "
+                f'POST /api/v1/runs {{"kind": "retrain", "series": ["{key}"]}}'
+            )
+        case SeriesExists(key=key):
+            return (
+                f'update its data with POST /api/v1/runs {{"kind": "ingest", "series": ["{key}"]}}'
+            )
+    return None
 
 
 def describe_validation(errors: Sequence[Any]) -> str:
@@ -90,7 +121,8 @@ def describe_validation(errors: Sequence[Any]) -> str:
 async def _forecaster_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ForecasterError)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
-    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc), headers=headers)
+    detail = exc.render(http_hint(exc))
+    return JSONResponse({"detail": detail}, status_code=status_of(exc), headers=headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

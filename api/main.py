@@ -22,14 +22,13 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors, openapi
-from api.cache import ForecastCache, RevisionCache
+from api.cache import ForecastCaches, RevisionCache
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pool import ComputePool
 from api.routers import accuracy, dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings, get_settings
 from forecaster.db.session import current_revision, head_revision, make_session_factory
-from forecaster.service import ModelCache
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         dispatcher.recover_orphans()
         dispatcher.reap()
-        forecasts.refresh_models(app)
+        app.state.caches.keep_champions(app.state.session_factory)
     except SQLAlchemyError as exc:
         logger.error("could not read runs and champions at start-up: %s", exc)
     reaper = asyncio.create_task(_reap_forever(dispatcher))
@@ -93,10 +92,11 @@ async def _reap_forever(dispatcher: Dispatcher) -> None:
 
 def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:
     """A retrain may have promoted new champions: load them now, not on the next read."""
+    caches: ForecastCaches = app.state.caches
     if kind == "retrain":
-        forecasts.refresh_models(app)  # clears the forecast memo too
+        caches.keep_champions(app.state.session_factory)  # invalidates the memo too
     else:
-        app.state.forecast_memo.clear()  # new data: look the cache keys up again
+        caches.invalidate()  # new data: look the cache keys up again
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,13 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.session_factory = factory
     app.state.head_revision = head_revision(settings.database_url)
-    app.state.cache = ForecastCache()
+    # forecast bodies, loaded models and the read memo: one owner, one invalidate(...)
+    app.state.caches = ForecastCaches()
     app.state.series_facts = RevisionCache()  # api/routers/series.py: variables, range counts
-    app.state.models = ModelCache()
     app.state.compute_pool = ComputePool(settings.forecast_workers, settings.forecast_queue_wait_s)
-    app.state.forecast_memo = {}  # api/routers/forecasts.py: recently looked-up cache keys
     # api/routers/accuracy.py: reports by (request, what they are computed from); its memo
-    # entries live in forecast_memo, so every in-process ingest, retrain and promotion clears them
+    # entries live in caches.memo, so every in-process ingest, retrain and promotion clears them
     app.state.accuracy_cache = RevisionCache(maxsize=512)
     app.state.metrics = ApiMetrics(factory, app.state.compute_pool)
     app.state.dispatcher = Dispatcher(

@@ -20,8 +20,8 @@ from api.schemas import (
     ModelPublic,
     StepMetrics,
 )
+from forecaster.app.forecasts import SeriesForecast
 from forecaster.db.models import Evaluation, ModelVersion
-from forecaster.service import SeriesForecast
 
 BASELINES = ("model", "naive", "seasonal_naive")
 

@@ -49,9 +49,9 @@ def free_port() -> int:
 
 def build_database(url: str) -> int:
     """IBM's bundled daily prices and a small GRU (recursive) champion; returns its version id."""
+    from forecaster.app.training import TrainRequest, train_series
     from forecaster.db import repo
     from forecaster.db.session import make_session_factory, upgrade
-    from forecaster.service import TrainRequest, train_series
     from forecaster.sources.samples import load_sample
     from forecaster.spec import ModelSpec
 

@@ -24,8 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from forecaster.app.training import precompute_forecasts  # noqa: E402
 from forecaster.db.session import make_session_factory, upgrade  # noqa: E402
-from forecaster.service import precompute_forecasts  # noqa: E402
 from tests.browser.conftest import _store_samples, _train_tiny  # noqa: E402
 
 COMMANDS = [

@@ -12,12 +12,12 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster.app.training import precompute_forecasts
 from forecaster.config import get_settings
 from forecaster.db import forecast_log, repo
 from forecaster.errors import Conflict, TooBusy
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.retrain_config import load_retrain_config
-from forecaster.service import precompute_forecasts
 
 
 @task

@@ -27,6 +27,14 @@ from prefect.logging import get_run_logger
 from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
+from forecaster.app.training import (
+    TrainRequest,
+    precompute_forecasts,
+    refresh_baselines,
+    served_champions,
+    train_group,
+    train_series,
+)
 from forecaster.app.versions import promote_best, record_failure, record_global_failure
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
@@ -43,14 +51,6 @@ from forecaster.retrain_plan import (
     run_error,
     run_result,
     settle,
-)
-from forecaster.service import (
-    TrainRequest,
-    precompute_forecasts,
-    refresh_baselines,
-    served_champions,
-    train_group,
-    train_series,
 )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport, last_origins, report_rows, rolling_origin
+from forecaster.checks import check_level, positive_horizon
 from forecaster.data.calendar import future_index, normalize_freq, season_length
 from forecaster.data.splits import split_borders, window_origins
 from forecaster.errors import InvalidData, InvalidRequest
@@ -83,10 +84,7 @@ class BaselineModel:
     def check_horizon(self, horizon: int | None) -> int:
         """Any positive horizon: a baseline repeats values; past `spec.horizon` steps its
         intervals are NaN, as a recursive model's are past its calibrated steps."""
-        h = self.spec.horizon if horizon is None else horizon
-        if h <= 0:
-            raise InvalidRequest(f"horizon={h} must be a positive number of steps")
-        return h
+        return positive_horizon(horizon, self.spec.horizon)
 
     def forecast_origins(self, known: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         """(N, horizon, V) forecasts from each origin (row of the first step).
@@ -117,9 +115,7 @@ class BaselineModel:
             InvalidData: missing targets, no observed value to carry forward, too short a history.
         """
         h = self.check_horizon(horizon)
-        lv = self.spec.level if level is None else level
-        if not 0.0 < lv < 1.0:
-            raise InvalidRequest(f"level={lv} must be in (0, 1)")
+        lv = check_level(self.spec.level if level is None else level)
         known = _known(history, self.targets)
         need = self.spec.season if self.spec.architecture == "seasonal_naive" else 1
         if len(history) < need:

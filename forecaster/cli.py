@@ -309,7 +309,8 @@ METRIC_COLUMNS = [
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from forecaster.service import TrainRequest, metrics_table, train_series
+    from forecaster.app.catalog import metrics_table
+    from forecaster.app.training import TrainRequest, train_series
     from forecaster.skill import skill_sentence
     from forecaster.spec import ModelSpec
 
@@ -398,7 +399,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.catalog import stored_forecast
+    from forecaster.app.forecasts import stored_forecast
 
     sessions = _sessions(settings)
     request = {
@@ -412,7 +413,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
         # the forecast flow's stored forecast needs no model (no torch); any other runs it
         fc = stored_forecast(session=session, **request)
         if fc is None:
-            from forecaster.service import forecast_series
+            from forecaster.app.forecasts import forecast_series
 
             fc = forecast_series(
                 session=session, **request, max_horizon=settings.forecast_max_horizon
@@ -481,7 +482,7 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster import catalog
+    from forecaster.app import catalog
     from forecaster.db import repo
 
     sessions = _sessions(settings)
@@ -651,7 +652,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster import catalog
+    from forecaster.app import catalog
     from forecaster.db import repo
 
     print(f"1/4 database: {settings.database_url}")
@@ -680,7 +681,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print("3/4 every series has champions already (`forecaster demo --retrain` trains again)")
     cmd_models(argparse.Namespace(key=None, json=False), settings)
     if not todo:
-        from forecaster.service import served_champions
+        from forecaster.app.training import served_champions
 
         with sessions.begin() as session:
             _print_no_skill(served_champions(session=session, series_keys=keys))

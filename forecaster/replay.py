@@ -20,12 +20,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
+from forecaster.app.model_cache import ModelCache
+from forecaster.app.training import precompute_forecasts
 from forecaster.db import repo
 from forecaster.db.models import ForecastLogPoint
 from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.ingest import store_frame
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
-from forecaster.service import ModelCache, precompute_forecasts
 from forecaster.sources.samples import SAMPLES, get_sample, load_sample
 
 logger = logging.getLogger(__name__)

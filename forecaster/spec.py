@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from forecaster.checks import check_level
 from forecaster.data.splits import split_borders
 from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.strategies import check_supported
@@ -162,8 +163,7 @@ class ModelSpec:
             raise InvalidRequest(f"dropout={self.dropout} must be in [0, 1)")
         if not 0.0 <= self.teacher_forcing <= 1.0:
             raise InvalidRequest(f"teacher_forcing={self.teacher_forcing} must be in [0, 1]")
-        if not 0.0 < self.level < 1.0:
-            raise InvalidRequest(f"level={self.level} must be in (0, 1)")
+        check_level(self.level)
         if self.lr <= 0 or self.weight_decay < 0 or self.clip < 0 or self.fill_limit < 0:
             raise InvalidRequest(
                 f"need lr > 0, weight_decay >= 0, clip >= 0, fill_limit >= 0; got lr={self.lr}, "

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from forecaster.checks import positive_horizon
 from forecaster.errors import HorizonTooLong, InvalidRequest
 from forecaster.models.seq2seq import Seq2SeqOutput
 
@@ -93,9 +94,7 @@ def direct(model: nn.Module, x: Tensor, cal: Tensor | None, *, horizon: int) -> 
     """
     h_model = model_horizon(model)
     if horizon > h_model:
-        raise HorizonTooLong(
-            f"horizon={horizon} exceeds this direct model's H={h_model}; use strategy=recursive or horizon<={h_model}"
-        )
+        raise HorizonTooLong(horizon=horizon, cap=h_model, strategy="direct")
     out = model(x, cal)
     if isinstance(out, Seq2SeqOutput):
         rows = -(-horizon // out.unit)  # the rows that cover the steps kept
@@ -117,8 +116,7 @@ def forecast(
 
     For a recursive model V is every input; select targets afterwards.
     """
-    if horizon <= 0:
-        raise InvalidRequest(f"horizon={horizon} must be a positive number of steps")
+    positive_horizon(horizon, horizon)
     if strategy not in STRATEGIES:
         raise InvalidRequest(f"unknown strategy={strategy!r}; valid: {', '.join(STRATEGIES)}")
     if x.shape[0] == 0:

@@ -51,9 +51,7 @@ async def read_accuracy(
     loop from memory, as a forecast read is (a query per read put /health's own p99 past 50 ms
     under 32 readers, bench/monitoring.py route). In-process ingests, retrains and promotions
     clear that memo at once; a change made by another process is seen within FRESH_S."""
-    memo: dict[tuple[object, ...], tuple[tuple[object, ...], float]] = (
-        request.app.state.forecast_memo
-    )
+    memo = request.app.state.caches.memo
     reports: RevisionCache = request.app.state.accuracy_cache
     request_key = ("accuracy", series_key, strategy.value, since, steps)
     now = time.monotonic()

@@ -9,17 +9,17 @@ import time
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api import render
-from api.cache import ForecastCache
-from api.deps import CacheDep, ModelsDep, PoolDep
+from api.cache import ForecastCaches
+from api.deps import CachesDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
-from forecaster import catalog
+from forecaster.app.forecasts import SeriesForecast, forecast_series, read_key
+from forecaster.checks import MAX_ANY_HORIZON
 from forecaster.db import repo
-from forecaster.service import ModelCache, SeriesForecast, forecast_series
 
 logger = logging.getLogger(__name__)
 
@@ -27,26 +27,6 @@ router = APIRouter(prefix="/forecasts", tags=["forecasts"])
 
 FRESH_S = 1.0  # how long a looked-up cache key is trusted without asking the database again
 MEMO_MAX = 8192  # remembered lookups (forecast and accuracy reads) before the memo starts over
-# Past any cap a setting can give (forecaster.service.horizon_cap gives the real one): a larger
-# number is refused before any query.
-MAX_ANY_HORIZON = 100_000
-
-
-def refresh_models(app: FastAPI) -> None:
-    """Keep exactly the champions loaded: at start-up and after each in-process retrain, so a
-    forecast read never waits for a model to load (versions read by id load on first use)."""
-    models: ModelCache = app.state.models
-    app.state.forecast_memo.clear()
-    with app.state.session_factory.begin() as session:
-        champions = catalog.list_versions(session=session, status="champion")
-        for version in champions:
-            try:
-                models.model(version)
-            except Exception:  # noqa: BLE001 - one broken version must not stop the server
-                logger.exception("champion %d could not be loaded", version.id)
-    for version_id in set(models.loaded) - {v.id for v in champions}:
-        models.forget(version_id)  # archived by a promotion elsewhere: free its memory
-    logger.info("champions loaded: %s", models.loaded)
 
 
 def _render(session: Session, result: SeriesForecast) -> bytes:
@@ -75,13 +55,12 @@ def _render(session: Session, result: SeriesForecast) -> bytes:
 async def read_forecast(
     series_key: SeriesKey,
     request: Request,
-    cache: CacheDep,
-    models: ModelsDep,
+    caches: CachesDep,
     pool: PoolDep,
     horizon: Annotated[
         int | None,
-        Query(
-            ge=1,
+        Query(  # past any cap a setting can give: refused before any query; the version's
+            ge=1,  # own limits are checked by forecast_series (forecaster.checks) before it loads
             le=MAX_ANY_HORIZON,
             description="steps ahead; default: the model's own H. At most H for a direct model, "
             "FORECASTER_FORECAST_MAX_HORIZON (1000 by default) for a recursive one",
@@ -96,7 +75,8 @@ async def read_forecast(
     ] = None,
     model: ModelRef = "champion",
     level: Annotated[
-        float | None, Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9")
+        float | None,  # checks.check_level's bounds, declared so /docs shows them
+        Query(gt=0, lt=1, description="prediction-interval level, e.g. 0.9"),
     ] = None,
 ) -> Response:
     """Forecast the next `horizon` steps; timestamps follow the series' own calendar.
@@ -109,18 +89,16 @@ async def read_forecast(
     # FRESH_S ago and its cached body. Thread-pool hops and a query per read made the p99 tail
     # (bench/api.py). In-process promotions, retrains and ingests clear the memo at once; a
     # change made by another process is seen within FRESH_S.
-    memo: dict[tuple[object, ...], tuple[tuple[object, ...], float]] = (
-        request.app.state.forecast_memo
-    )
+    memo = caches.memo
     memo_key = (series_key, strategy, str(model), horizon, level)
     now = time.monotonic()
     remembered = memo.get(memo_key)
     if remembered is not None and remembered[1] > now:
-        body = cache.get(remembered[0])
+        body = caches.bodies.get(remembered[0])
         if body is not None:
             request.app.state.metrics.cache_result(True)
             return Response(body, media_type="application/json")
-    read = _ForecastRead(request, cache, models, series_key, horizon, strategy, model, level)
+    read = _ForecastRead(request, caches, series_key, horizon, strategy, model, level)
     # the lookup (one query) and a cache hit never wait for the compute pool
     body, key = await run_in_threadpool(read.lookup)
     if body is None:
@@ -141,8 +119,7 @@ class _ForecastRead:
     def __init__(
         self,
         request: Request,
-        cache: ForecastCache,
-        models: ModelCache,
+        caches: ForecastCaches,
         series_key: str,
         horizon: int | None,
         strategy: Strategy | None,
@@ -152,7 +129,7 @@ class _ForecastRead:
         self.factory = request.app.state.session_factory
         self.metrics = request.app.state.metrics
         self.max_horizon: int = request.app.state.settings.forecast_max_horizon
-        self.cache, self.models = cache, models
+        self.cache, self.models = caches.bodies, caches.models
         self.series_key, self.horizon, self.strategy = series_key, horizon, strategy
         self.model, self.level = model, level
 
@@ -161,11 +138,11 @@ class _ForecastRead:
         # Not SessionDep: its commit is a second thread-pool hop per request, which under load
         # costs as much as the rest of a cached read (bench/api.py); a read-only transaction.
         with self.factory.begin() as session:
-            found = repo.forecast_key(
+            found = read_key(
                 session=session,
                 series_key=self.series_key,
                 strategy=None if self.strategy is None else self.strategy.value,
-                version_id=None if self.model == "champion" else int(self.model),
+                model=self.model,
             )
         if found is None:
             return None, None

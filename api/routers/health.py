@@ -36,7 +36,7 @@ def health(request: Request, response: Response) -> HealthPublic:
         migrations_current=revision == head,
         schema_revision=revision,
         head_revision=head,
-        models_loaded=len(state.models.loaded),
+        models_loaded=len(state.caches.models.loaded),
     )
     if not reachable:
         body.detail = "database unreachable: check FORECASTER_DATABASE_URL"

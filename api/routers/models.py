@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from api import render
-from api.deps import ApiKey, CacheDep, FullDetail, ModelsDep, SessionDep
+from api.deps import ApiKey, CachesDep, FullDetail, SessionDep
 from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
-from forecaster import catalog
+from forecaster.app import catalog
 from forecaster.app.versions import promote
 from forecaster.db import repo
 from forecaster.db.models import Series
@@ -52,9 +52,7 @@ def read_model(version_id: DbId, session: SessionDep, full: FullDetail) -> Model
     dependencies=[ApiKey],
     responses={404: {"model": ErrorDetail}, 422: {"model": ErrorDetail}},
 )
-def promote_model(
-    version_id: DbId, request: Request, session: SessionDep, models: ModelsDep, cache: CacheDep
-) -> ModelPublic:
+def promote_model(version_id: DbId, session: SessionDep, caches: CachesDep) -> ModelPublic:
     """Make this version its strategy's champion; the previous champion is archived.
 
     The new champion is loaded before this returns, and the old one's forecasts are dropped.
@@ -64,11 +62,10 @@ def promote_model(
         session=session, series_id=version.series_id, strategy=version.strategy
     )
     version = promote(session=session, version_id=version_id)
-    models.model(version)
-    for gone in {version.id, old.id if old is not None else version.id}:
-        cache.evict_version(gone)
-    request.app.state.forecast_memo.clear()
-    if old is not None and old.id != version.id:
-        models.forget(old.id)
     series = session.get(Series, version.series_id)
-    return render.model_public(version, series.key if series else "", full=True)
+    key = series.key if series else ""
+    caches.invalidate(series_key=key, version_id=version.id)  # its bodies carry its old status
+    if old is not None and old.id != version.id:
+        caches.invalidate(series_key=key, version_id=old.id)  # archived: free its memory
+    caches.models.model(version)
+    return render.model_public(version, key, full=True)

@@ -16,15 +16,14 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster import champion as rule
+from forecaster.app.catalog import find_champion, get_version
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
 from forecaster.baselines import evaluate_baseline, fit_baseline
-from forecaster.catalog import find_champion, get_version
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision, Rival
 from forecaster.db import repo
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.db.versions import (
-    Predictor,
     add_evaluation,
     find_baseline,
     load_version,
@@ -33,7 +32,7 @@ from forecaster.db.versions import (
     save_version,
 )
 from forecaster.errors import InvalidRequest
-from forecaster.forecasting.predictor import TrainedModel
+from forecaster.forecasting.predictor import Predictor, TrainedModel
 from forecaster.forecasting.train import TrainOutcome, evaluate_model
 from forecaster.global_models import GlobalOutcome
 

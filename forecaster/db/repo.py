@@ -24,9 +24,9 @@ from forecaster.db.models import (
 )
 from forecaster.errors import (
     BadDateRange,
-    Conflict,
     InvalidData,
     InvalidRequest,
+    SeriesExists,
     UnknownRun,
     UnknownSeries,
 )
@@ -95,8 +95,7 @@ def get_series(*, session: Session, key: str) -> Series:
     series = session.scalar(select(Series).where(Series.key == key))
     if series is None:
         known = session.scalars(select(Series.key).order_by(Series.key)).all()
-        hint = f"known series: {', '.join(known)}" if known else "no series are stored yet"
-        raise UnknownSeries(f"unknown series {key!r}; {hint} (GET /api/v1/series lists them)")
+        raise UnknownSeries(key=key, known=known)
     return series
 
 
@@ -397,7 +396,7 @@ def create_run(
 def get_run(*, session: Session, run_id: int) -> Run:
     run = session.get(Run, run_id)
     if run is None:
-        raise UnknownRun(f"unknown run id {run_id}; GET /api/v1/runs lists recent runs")
+        raise UnknownRun(run_id=run_id)
     return run
 
 
@@ -511,11 +510,7 @@ def create_series(
     """Register a new series; unlike `register_series`, an existing key is a Conflict."""
     existing = session.scalar(select(Series).where(Series.key == key))
     if existing is not None:
-        raise Conflict(
-            f"series {key!r} already exists (source {existing.source}, params {existing.params}); "
-            f"pick another key, or update its data with POST /api/v1/runs "
-            f'{{"kind": "ingest", "series": ["{key}"]}}'
-        )
+        raise SeriesExists(key=key, source=existing.source, params=existing.params)
     return register_series(
         session=session,
         key=key,

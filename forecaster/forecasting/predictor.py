@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from forecaster.checks import NO_REACH, HorizonLimits, check_horizon, check_level
 from forecaster.data.calendar import calendar_features, future_index
 from forecaster.data.pipeline import Encoded, Pipeline
 from forecaster.data.splits import window_origins
 from forecaster.data.windows import fill_window_gaps, sliding_windows
-from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
+from forecaster.errors import InvalidData
 from forecaster.forecasting.calibration import Calibration, IntervalSetup
 from forecaster.forecasting.persist import model_state, module_weights, restore
 from forecaster.forecasting.prepare import check_frame
@@ -135,29 +136,24 @@ class TrainedModel:
         return int(self.spec.segment_len or 1) if segmented else 1
 
     @property
+    def limits(self) -> HorizonLimits:
+        """What bounds this model's forecasts (the same facts its stored version gives)."""
+        return HorizonLimits(
+            strategy=self.spec.strategy,
+            horizon=self.spec.horizon,
+            level=self.spec.level,
+            reach=None if self.intervals is None else self.intervals.max_horizon,
+            reach_reason=NO_REACH if self.intervals is None else self.intervals.reason,
+        )
+
+    @property
     def max_horizon(self) -> int:
         """The longest horizon served: H for a direct model, the recorded reach for a recursive
         one (H for a version trained before reaches were recorded)."""
-        if self.spec.strategy == "recursive" and self.intervals is not None:
-            return self.intervals.max_horizon
-        return self.spec.horizon
+        return self.limits.max_horizon or self.spec.horizon
 
     def check_horizon(self, horizon: int | None) -> int:
-        h = self.spec.horizon if horizon is None else horizon
-        if h <= 0:
-            raise InvalidRequest(f"horizon={h} must be a positive number of steps")
-        if self.spec.strategy == "direct" and h > self.spec.horizon:
-            raise HorizonTooLong(
-                f"horizon={h} exceeds this direct model's H={self.spec.horizon}; "
-                f"use strategy=recursive or horizon<={self.spec.horizon}"
-            )
-        if self.spec.strategy == "recursive" and h > self.max_horizon:
-            why = self.intervals.reason if self.intervals is not None else "trained before reaches"
-            raise HorizonTooLong(
-                f"horizon={h} exceeds this recursive model's maximum horizon {self.max_horizon} "
-                f"({why}); use horizon<={self.max_horizon}"
-            )
-        return h
+        return check_horizon(horizon, self.limits)
 
     def _calendar_windows(
         self, enc: Encoded, origins: np.ndarray, steps: int
@@ -275,9 +271,7 @@ class TrainedModel:
             InvalidData: missing variables, too short a history, an all-NaN lookback.
         """
         h = self.check_horizon(horizon)
-        lv = self.spec.level if level is None else level
-        if not 0.0 < lv < 1.0:
-            raise InvalidRequest(f"level={lv} must be in (0, 1)")
+        lv = check_level(self.spec.level if level is None else level)
         check_frame(history, self.variables)
         need = self.spec.lookback + (1 if self.pipeline.needs_previous_row else 0)
         if len(history) < need:

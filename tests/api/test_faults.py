@@ -23,12 +23,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
+from forecaster.app.forecasts import forecast_series
+from forecaster.app.model_cache import ModelCache
+from forecaster.app.training import precompute_forecasts
 from forecaster.app.versions import promote as promote_version
 from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.models import ForecastPoint, ModelVersion, Observation, Run
 from forecaster.db.session import make_session_factory
-from forecaster.service import ModelCache, forecast_series, precompute_forecasts
 from tests.api.conftest import AUTH, TestClient, start_api_server, store_sample
 from tests.conftest import REPO_DATA
 from tests.pg import free_port

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
-from forecaster import service
+from forecaster.app import training
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.sources.samples import load_sample
@@ -261,12 +261,12 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     spec = ModelSpec(
         architecture="gru", strategy="direct", lookback=14, horizon=5, hidden_size=4, epochs=2
     )
-    decision = service.train_series(
-        sessions=session_factory, request=service.TrainRequest("walk", spec), threads=1
+    decision = training.train_series(
+        sessions=session_factory, request=training.TrainRequest("walk", spec), threads=1
     )
     assert not decision.promoted and decision.baseline_served
     with session_factory.begin() as session:  # the forecast flow's precompute works for it too
-        done = service.precompute_forecasts(session=session, series_key="walk")
+        done = training.precompute_forecasts(session=session, series_key="walk")
         assert done == {"direct": decision.served_id}
         stored = read_forecast(
             session=session,

@@ -14,9 +14,11 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.main import create_app
+from forecaster.app.forecasts import version_limits
+from forecaster.checks import check_horizon
 from forecaster.config import Settings
+from forecaster.errors import HorizonTooLong
 from forecaster.forecasting.predictor import TrainedModel
-from forecaster.service import horizon_cap
 
 URL = "/api/v1/forecasts/seattle-weather"
 
@@ -53,13 +55,14 @@ def test_horizon_caps_per_strategy(small_pool_client: TestClient, trained: dict[
     assert r.json()["detail"].startswith("horizon=6 exceeds this direct model's H=5")
 
     factory = c.app.state.session_factory  # type: ignore[attr-defined]
-    from forecaster import catalog
+    from forecaster.app import catalog
 
     with factory.begin() as session:
         direct = catalog.get_version(session=session, version_id=trained["gru-direct"])
         recursive = catalog.get_version(session=session, version_id=trained["gru-recursive"])
-        assert horizon_cap(direct, recursive_max=50) == 5
-        assert horizon_cap(recursive, recursive_max=50) == 50
+        assert version_limits(direct).max_horizon == 5
+        with pytest.raises(HorizonTooLong, match="the limit of 50 steps"):
+            check_horizon(51, version_limits(recursive), recursive_cap=50)
 
 
 def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
@@ -102,7 +105,7 @@ def test_saturated_pool_refuses_misses_with_503_and_still_answers_cached_reads(
         assert "forecaster_compute_pool_busy 1.0" in text
         assert "forecaster_compute_pool_refused_total 2.0" in text
         # a cached read, also through the database lookup (memo cleared), is answered now
-        c.app.state.forecast_memo.clear()  # type: ignore[attr-defined]
+        c.app.state.caches.invalidate()  # type: ignore[attr-defined]
         began = time.monotonic()
         again = c.get(URL, params={"horizon": 5, "level": 0.8})
         assert again.status_code == 200 and again.content == cached.content

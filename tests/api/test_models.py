@@ -108,12 +108,12 @@ def test_after_an_in_process_retrain_the_new_champions_are_loaded(
     trained: dict[str, int], client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
     app = client.app
-    assert sorted(app.state.models.loaded) == sorted(  # type: ignore[attr-defined]
+    assert sorted(app.state.caches.models.loaded) == sorted(  # type: ignore[attr-defined]
         [trained["gru-recursive"], trained["gru-direct"], trained["ibm-recursive"]]
     )
     with session_factory.begin() as session:  # what a retrain flow's promotion does
         promote(session=session, version_id=trained["seq2seq-direct"])
     app.state.dispatcher.on_finish("retrain", 1)  # type: ignore[attr-defined]
-    assert sorted(app.state.models.loaded) == sorted(  # type: ignore[attr-defined]
+    assert sorted(app.state.caches.models.loaded) == sorted(  # type: ignore[attr-defined]
         [trained["gru-recursive"], trained["seq2seq-direct"], trained["ibm-recursive"]]
     )

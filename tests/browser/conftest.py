@@ -28,10 +28,10 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
+from forecaster.app.training import TrainRequest, train_series
 from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.session import make_session_factory, upgrade
-from forecaster.service import TrainRequest, train_series
 from forecaster.sources.samples import SAMPLES, load_sample
 from forecaster.spec import ModelSpec
 

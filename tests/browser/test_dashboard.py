@@ -389,7 +389,7 @@ def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
 ) -> None:
     """The champion's forecasts from six earlier origins (its real predictions on the history to
     each origin), logged and scored as the service does, drawn over what happened."""
-    from forecaster import catalog
+    from forecaster.app import catalog
     from forecaster.db import forecast_log
     from forecaster.db.versions import load_version
     from forecaster.monitoring import log_served

@@ -181,6 +181,6 @@ def test_the_run_banner_is_about_the_series_in_view(dash: Dash, live_app: LiveAp
 
 
 def repo_versions(session: Any) -> Any:
-    from forecaster import catalog
+    from forecaster.app import catalog
 
     return catalog.list_versions(session=session)

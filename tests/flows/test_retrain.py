@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.forecast import forecast
 from flows.retrain import retrain
-from forecaster import catalog, service
+from forecaster.app import catalog, training
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.sources.samples import load_sample
@@ -159,14 +159,14 @@ def test_crashing_candidate_leaves_the_champion_serving(
             {"architecture": "rnn", "strategy": "recursive"},
         ],
     )
-    real_train = service.train_model
+    real_train = training.train_model
 
     def crash_lstm(frame, spec, **kw):  # type: ignore[no-untyped-def]
         if spec.architecture == "lstm":
             raise RuntimeError("CUDA out of memory (simulated)")
         return real_train(frame, spec, **kw)
 
-    monkeypatch.setattr(service, "train_model", crash_lstm)
+    monkeypatch.setattr(training, "train_model", crash_lstm)
     out = retrain(series=["sea"], database_url=database_url, config_path=crashing)
     assert len(out["failed"]) == 2 and len(out["versions"]) == 3
     with session_factory.begin() as session:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import runners
 from flows.retrain import retrain
-from forecaster import catalog
+from forecaster.app import catalog
 from forecaster.db import repo
 from tests.conftest import REPO_DATA
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from flows.retrain import retrain
-from forecaster import catalog
+from forecaster.app import catalog
 from forecaster.config import Settings
 from forecaster.db import repo
 from tests.api.conftest import TestClient

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.retrain import retrain
-from forecaster import catalog, service
+from forecaster.app import catalog, forecasts
 from forecaster.db import repo
 from tests.conftest import REPO_DATA
 
@@ -81,6 +81,6 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
         assert c["stopped"] in ("completed", "early_stopping") and not c["cut_short"]
     # the stored champion forecasts from the reloaded model, on the stock's calendar
     with session_factory.begin() as session:
-        fc = service.forecast_series(session=session, series_key="aapl-flawed", strategy="direct")
+        fc = forecasts.forecast_series(session=session, series_key="aapl-flawed", strategy="direct")
     assert len(fc.points) == 10 and (fc.points["value"] > 0).all()
     assert (fc.points["ts"].dt.dayofweek <= 4).all()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
 from forecaster.cli import main
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
@@ -25,11 +26,17 @@ from forecaster.db.session import (
     make_session_factory,
     upgrade,
 )
-from forecaster.service import TrainRequest, precompute_forecasts, train_series
 from forecaster.sources.samples import load_sample
 from forecaster.spec import ModelSpec
 
-HEAVY = ("torch", "prefect", "flows", "sklearn", "forecaster.forecasting", "forecaster.service")
+HEAVY = (
+    "torch",
+    "prefect",
+    "flows",
+    "sklearn",
+    "forecaster.forecasting",
+    "forecaster.app.training",
+)
 
 # Runs one CLI command in a fresh interpreter, then reports which heavy modules it imported.
 PROBE = f"""
@@ -111,6 +118,24 @@ def test_read_commands_import_neither_torch_nor_prefect(stored: str, args: list[
     probe, out, err = _probe(stored, *args)
     assert probe == {"code": 0, "heavy": []}, err
     assert out.strip() and not err.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["forecast", "AAPL", "--level", "95"], "error: level=95.0 must be in (0, 1)\n"),
+        (
+            ["forecast", "AAPL", "--strategy", "direct", "--horizon", "50"],
+            "error: horizon=50 exceeds this direct model's H=7; "
+            "use strategy=recursive or horizon<=7\n",
+        ),
+    ],
+)
+def test_a_wrong_level_or_horizon_is_refused_before_the_model_loads(
+    stored: str, args: list[str], message: str
+) -> None:
+    probe, _, err = _probe(stored, *args)
+    assert probe == {"code": 2, "heavy": []} and err == message
 
 
 def test_a_forecast_not_stored_runs_the_model(stored: str) -> None:

@@ -10,7 +10,7 @@ import torch
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import catalog, service
+from forecaster.app import catalog, forecasts, training
 from forecaster.db.models import GlobalModel, ModelVersion
 from forecaster.db.versions import load_version, report_from_rows
 from forecaster.errors import ForecasterError, InvalidRequest
@@ -25,7 +25,7 @@ TINY = {"lookback": 28, "horizon": 7, "hidden_size": 16, "num_layers": 1, "lr": 
 
 def _train(factory: sessionmaker[Session], group: str, spec: ModelSpec) -> tuple[int, dict]:
     members = list(STATIONS if group == "stations" else STOCKS)
-    return service.train_group(
+    return training.train_group(
         sessions=factory, group=group, members=members, spec=spec, origins=20, threads=1
     )
 
@@ -58,7 +58,7 @@ def test_a_global_model_over_the_weather_stations_serves_every_member(
             assert loaded.module.index == list(STATIONS).index(key)  # type: ignore[union-attr]
             fc = loaded.predict(frames[key])
             assert list(fc.points["step"]) == list(range(1, 8))
-            served = service.forecast_series(
+            served = forecasts.forecast_series(
                 session=session, series_key=key, strategy="direct", model=version.id
             )
             assert served.version.id == version.id
@@ -92,7 +92,7 @@ def test_a_global_model_over_the_stocks_competes_for_each_members_champion(
             champion = catalog.get_champion(session=session, series_id=version.series_id,
                                              strategy="direct")  # fmt: skip
             assert champion.id == decision.served_id
-            served = service.forecast_series(session=session, series_key=key, strategy="direct")
+            served = forecasts.forecast_series(session=session, series_key=key, strategy="direct")
             assert served.version.id == champion.id and len(served.points) == 7
 
 
@@ -175,7 +175,7 @@ def test_members_of_different_frequencies_are_refused(
     store_group(session_factory, "stations", ["gainesville"])
     spec = ModelSpec(architecture="gru", strategy="direct", epochs=1, **TINY)
     with pytest.raises(InvalidRequest) as info:
-        service.train_group(
+        training.train_group(
             sessions=session_factory, group="mixed", members=["AAPL", "gainesville"], spec=spec
         )
     assert str(info.value) == (

@@ -195,10 +195,8 @@ def test_unknown_series_message_lists_known_keys(
         repo.register_series(session=session, key="AAPL", source="yahoo")
         with pytest.raises(UnknownSeries) as err:
             repo.get_series(session=session, key="MSFT")
-    assert (
-        str(err.value)
-        == "unknown series 'MSFT'; known series: AAPL (GET /api/v1/series lists them)"
-    )
+    assert (err.value.key, err.value.known) == ("MSFT", ("AAPL",))
+    assert str(err.value) == "unknown series 'MSFT'; known series: AAPL"
 
 
 @pytest.mark.parametrize(

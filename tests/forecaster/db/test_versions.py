@@ -10,7 +10,7 @@ import pytest
 import torch
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import catalog
+from forecaster.app import catalog
 from forecaster.db import repo
 from forecaster.db.versions import load_version, save_version
 from forecaster.forecasting.train import TrainOutcome, train_model

@@ -1,13 +1,10 @@
-"""What the API, the flows and the CLI share: train a series, forecast a series, keep models loaded.
-
-An HTTP handler and a flow task that do the same thing call the same function here.
+"""Train a series (or a group of series with one global model), refresh its baselines, and
+store its champions' forecasts: what the retrain flow's tasks, the API and the CLI share.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,183 +12,22 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import catalog, runs
-from forecaster.app import versions
+from forecaster import runs
+from forecaster.app import catalog, versions
+from forecaster.app.catalog import STRATEGIES
+from forecaster.app.forecasts import forecast_series
+from forecaster.app.model_cache import ModelCache
 from forecaster.architectures import is_baseline
-
-# what a read needs without a model lives in forecaster.catalog (no torch); re-exported here
-from forecaster.catalog import DEFAULT_MAX_HORIZON as DEFAULT_MAX_HORIZON
-from forecaster.catalog import MAX_VERSION_ID as MAX_VERSION_ID
-from forecaster.catalog import STRATEGIES as STRATEGIES
-from forecaster.catalog import SeriesForecast as SeriesForecast
-from forecaster.catalog import horizon_cap as horizon_cap
-from forecaster.catalog import metrics_table as metrics_table
-from forecaster.catalog import resolve_version as resolve_version
-from forecaster.catalog import series_forecast
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision
 from forecaster.db import repo
-from forecaster.db.forecast_cache import read_forecast, store_forecast
-from forecaster.db.models import ModelVersion, Series
-from forecaster.db.versions import load_version
-from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
-from forecaster.forecasting.predictor import Forecast, Predictor
+from forecaster.db.forecast_cache import store_forecast
+from forecaster.db.models import Series
+from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
-from forecaster.monitoring import log_served
 from forecaster.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
-
-
-class ModelCache:
-    """Loaded models by version id, and computed forecasts by (version, data end, horizon, level).
-
-    A forecast read never retrains or reloads a model; a promotion or new data changes the key.
-    Thread-safe: sync FastAPI routes run in a thread pool.
-    """
-
-    def __init__(self, max_forecasts: int = 512) -> None:
-        self._models: dict[int, Predictor] = {}
-        self._forecasts: OrderedDict[tuple[Any, ...], Forecast] = OrderedDict()
-        self._max = max_forecasts
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def model(self, version: ModelVersion) -> Predictor:
-        with self._lock:
-            found = self._models.get(version.id)
-        if found is not None:
-            return found
-        loaded = load_version(version)
-        with self._lock:
-            return self._models.setdefault(version.id, loaded)
-
-    def forecast(self, key: tuple[Any, ...], compute: Callable[[], Forecast]) -> Forecast:
-        with self._lock:
-            found = self._forecasts.get(key)
-            if found is not None:
-                self._forecasts.move_to_end(key)
-                self.hits += 1
-                return found
-            self.misses += 1
-        result = compute()
-        with self._lock:
-            self._forecasts[key] = result
-            while len(self._forecasts) > self._max:
-                self._forecasts.popitem(last=False)
-        return result
-
-    def forget(self, version_id: int | None = None) -> None:
-        """Drop a version (all when None): after a promotion the next read loads the champion anew."""
-        with self._lock:
-            if version_id is None:
-                self._models.clear()
-                self._forecasts.clear()
-                return
-            self._models.pop(version_id, None)
-            for k in [k for k in self._forecasts if k[0] == version_id]:
-                del self._forecasts[k]
-
-    @property
-    def loaded(self) -> list[int]:
-        with self._lock:
-            return sorted(self._models)
-
-
-def forecast_series(
-    *,
-    session: Session,
-    series_key: str,
-    horizon: int | None = None,
-    strategy: str | None = None,
-    model: str | int = "champion",
-    level: float | None = None,
-    cache: ModelCache | None = None,
-    max_horizon: int = DEFAULT_MAX_HORIZON,
-) -> SeriesForecast:
-    """Forecast the next `horizon` steps of a series with its champion (or a given version).
-
-    `strategy` None: recursive for the champion, the version's own for a version id (one that
-    contradicts it is an InvalidRequest). `max_horizon` bounds a recursive model's horizon
-    (see `horizon_cap`); HorizonTooLong past it.
-    """
-    cache = cache or ModelCache()
-    series = repo.get_series(session=session, key=series_key)
-    version = resolve_version(session=session, series=series, strategy=strategy, model=model)
-    cap = horizon_cap(version, recursive_max=max_horizon)
-    if horizon is not None and horizon > cap:  # before the model is even loaded
-        if version.strategy == "direct":
-            raise HorizonTooLong(
-                f"horizon={horizon} exceeds this direct model's H={cap}; "
-                f"use strategy=recursive or horizon<={cap}"
-            )
-        raise HorizonTooLong(
-            f"horizon={horizon} exceeds the limit of {cap} steps for a recursive forecast; "
-            f"give horizon between 1 and {cap}"
-        )
-    trained = cache.model(version)
-    h = trained.check_horizon(horizon)
-    lvl = trained.spec.level if level is None else level
-    if not 0 < lvl < 1:
-        raise InvalidRequest(f"level={lvl} must be between 0 and 1 (exclusive), e.g. 0.9")
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
-    if data_end is None:
-        raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
-
-    computed = False
-
-    def compute() -> Forecast:
-        nonlocal computed
-        computed = True
-        if version.architecture != "seq2seq_attention" and (h, lvl) == (
-            trained.spec.horizon,
-            trained.spec.level,
-        ):  # the forecast flow may have stored exactly this one (attention is not stored)
-            stored = read_forecast(
-                session=session,
-                version_id=version.id,
-                issued_at=data_end,
-                data_revision=series.revision,
-            )
-            adaptive = trained.intervals is not None
-            if stored is not None and not (adaptive and stored.coverage_origins is None):
-                return Forecast(
-                    pd.Timestamp(data_end),
-                    stored.points,
-                    None,
-                    lvl,
-                    coverage_origins=stored.coverage_origins or 0,
-                )
-        history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
-        return trained.predict(history, horizon=h, level=lvl)
-
-    fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
-    if computed and str(model) == "champion":  # a forecast issued: kept to be scored live
-        log_served(
-            session=session,
-            series_id=series.id,
-            version=version,
-            issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
-            points=fc.points,
-            level=lvl,
-        )
-    return series_forecast(
-        session=session,
-        series=series,
-        version=version,
-        horizon=h,
-        level=lvl,
-        issued_at=pd.Timestamp(fc.issued_at).to_pydatetime(),
-        points=fc.points,
-        attention=fc.attention,
-        attention_unit=fc.attention_unit,
-        coverage_origins=fc.coverage_origins,
-        max_horizon=trained.max_horizon,  # a baseline: None, no limit of its own
-    )
-
-
-# --- training ------------------------------------------------------------------------------
 
 
 def default_targets(frame: pd.DataFrame) -> tuple[str, ...]:
