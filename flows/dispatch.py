@@ -4,7 +4,7 @@
 - embedded default: the flow run is created from the deployment on the project's Prefect server
   and executed by a thread of this process (no worker poll, no subprocess, no imports per run:
   the 3 s overhead target holds), while `forecaster serve` serves the same deployments for the
-  schedules (forecaster.orchestration.schedule_worker);
+  schedules (flows.server.schedule_worker);
 - production (FORECASTER_PREFECT_API_URL): the flow run is created Scheduled and a worker
   (`python -m flows.deploy`) executes it.
 

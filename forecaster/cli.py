@@ -29,8 +29,8 @@ COMMANDS: dict[str, Handler] = {}
 
 def _quiet_prefect(settings: Settings) -> None:
     """Offline Prefect in the project's own home, on the project's server when one is up
-    (forecaster.orchestration): a flow command then pays no server start-up."""
-    from forecaster.orchestration import use_running_server
+    (flows.server): a flow command then pays no server start-up."""
+    from flows.server import use_running_server
 
     use_running_server(settings.data_dir)
 
@@ -644,7 +644,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole job on the embedded default: migrate, ingest the bundled sample, retrain, serve.
 
     Its flows run against one Prefect server for the project (started here, stopped on exit)."""
-    from forecaster.orchestration import project_server
+    from flows.server import project_server
 
     with project_server(settings.data_dir):
         return _demo(args, settings)
@@ -733,7 +733,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "note: FORECASTER_API_KEY is not set: reads work, mutating routes (POST) answer 503",
             file=sys.stderr,
         )
-    from forecaster.orchestration import project_server, schedule_worker
+    from flows.server import project_server, schedule_worker
 
     # POST /runs executes flows in this process (unless FORECASTER_PREFECT_API_URL sends them
     # to deployments): against the project's Prefect server, started here when none is up.
