@@ -53,7 +53,7 @@ def build_database(url: str) -> int:
     from forecaster.db.session import make_session_factory, upgrade
     from forecaster.forecasting import ModelSpec
     from forecaster.service import TrainRequest, train_series
-    from forecaster.sources.samples import load_sample
+    from forecaster.sources.csv import load_sample
 
     upgrade(url)
     sessions = make_session_factory(url)

@@ -17,7 +17,8 @@ import torch
 
 from forecaster.forecasting import ModelSpec, train_model
 from forecaster.retrain_config import load_retrain_config
-from forecaster.sources.samples import SAMPLES, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES
 
 EXTRA: list[dict[str, Any]] = [
     # the segment-wise seq2seq: segments of a business week (5) or two (10); 60 rows of lookback

@@ -23,18 +23,15 @@ from prefect import serve  # noqa: E402
 from flows.forecast import forecast  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 from flows.retrain import retrain  # noqa: E402
-
-INGEST_CRON = os.environ.get("FORECASTER_INGEST_CRON", "30 22 * * 1-5")  # 22:30 UTC, after 16:00 ET
-RETRAIN_CRON = os.environ.get("FORECASTER_RETRAIN_CRON", "0 3 * * 0")  # Sundays 03:00 UTC
-FORECAST_CRON = os.environ.get("FORECASTER_FORECAST_CRON", "0 23 * * 1-5")  # after each ingest
+from flows.schedules import scheduled_deployment  # noqa: E402
 
 
 def deployments() -> list:  # type: ignore[type-arg]
     """The three deployments; flows/dispatch.py starts "ingest/ingest" and "retrain/retrain"."""
     return [
-        ingest.to_deployment(name="ingest", cron=INGEST_CRON),
-        retrain.to_deployment(name="retrain", cron=RETRAIN_CRON),
-        forecast.to_deployment(name="forecast", cron=FORECAST_CRON),
+        scheduled_deployment(ingest, "ingest"),
+        scheduled_deployment(retrain, "retrain"),
+        scheduled_deployment(forecast, "forecast"),
     ]
 
 

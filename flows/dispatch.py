@@ -1,5 +1,5 @@
 """How a run requested over HTTP is executed. Either way it is a flow run of the deployment
-("ingest/ingest", "retrain/retrain" in flows/deploy.py) that the schedules also use:
+("ingest/ingest", "retrain/retrain"; flows/schedules.py) that the schedules also use:
 
 - embedded default: the flow run is created from the deployment on the project's Prefect server
   and executed by a thread of this process (no worker poll, no subprocess, no imports per run:
@@ -26,14 +26,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows.schedules import DEPLOYMENTS, scheduled_deployment
 from forecaster import runs
 from forecaster.db import repo
 from forecaster.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-# Deployment names ("flow name/deployment name") the worker serves; see flows/deploy.py.
-DEPLOYMENTS = {"ingest": "ingest/ingest", "retrain": "retrain/retrain"}
+KINDS = ("ingest", "retrain")  # the run kinds started here; their deployments: flows/schedules.py
 ACTIVE = ("pending", "running")
 
 
@@ -185,10 +185,7 @@ class Dispatcher:
                     deployment = client.read_deployment_by_name(DEPLOYMENTS[kind])
                     self._deployment_ids[kind] = deployment.id
                 except ObjectNotFound:
-                    from flows.deploy import deployments
-
-                    (wanted,) = [d for d in deployments() if d.flow_name == kind]
-                    self._deployment_ids[kind] = wanted.apply()
+                    self._deployment_ids[kind] = scheduled_deployment(_flow(kind), kind).apply()
         return self._deployment_ids[kind]
 
     def _deployment_flow_run(
@@ -292,7 +289,7 @@ class Dispatcher:
         host, me = me["host"], me["pid"]
         failed = []
         with self.factory.begin() as session:
-            for kind in DEPLOYMENTS:
+            for kind in KINDS:
                 for run in repo.active_runs(session=session, kind=kind):
                     executor = run.parameters.get("executor") or {}
                     pid = executor.get("pid")

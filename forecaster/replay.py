@@ -26,7 +26,8 @@ from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.ingest import store_frame
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.service import ModelCache, precompute_forecasts
-from forecaster.sources.samples import SAMPLES, get_sample, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES, get_sample
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from forecaster.backtest import EvaluationReport
 from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.forecasting import ModelSpec, TrainOutcome, evaluate_model, train_model
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 
 with warnings.catch_warnings():
     # Starlette 1.x would rather drive its TestClient with httpx2; httpx (which Prefect needs

@@ -17,7 +17,7 @@ from forecaster import service
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.forecasting import ModelSpec
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from tests.api.conftest import SEATTLE_ROWS
 
 URL = "/api/v1/forecasts/seattle-weather"

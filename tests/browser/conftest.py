@@ -33,7 +33,8 @@ from forecaster.db import repo
 from forecaster.db.session import make_session_factory, upgrade
 from forecaster.forecasting import ModelSpec
 from forecaster.service import TrainRequest, train_series
-from forecaster.sources.samples import SAMPLES, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES
 
 CHROMIUM = os.environ.get("FORECASTER_CHROMIUM", "/usr/bin/chromium")
 # STACK.md § Browser: headless, no GPU, and no network of its own (every host but 127.0.0.1

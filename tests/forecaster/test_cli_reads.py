@@ -27,7 +27,7 @@ from forecaster.db.session import (
 )
 from forecaster.forecasting import ModelSpec
 from forecaster.service import TrainRequest, precompute_forecasts, train_series
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 
 HEAVY = ("torch", "prefect", "flows", "sklearn", "forecaster.forecasting", "forecaster.service")
 

@@ -15,7 +15,7 @@ from forecaster import registry
 from forecaster.db import repo
 from forecaster.errors import NoChampion
 from forecaster.forecasting import ModelSpec, TrainOutcome, train_model
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 
 SPEC = ModelSpec(
     architecture="gru",
