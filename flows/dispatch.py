@@ -20,14 +20,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows.schedules import DEPLOYMENTS, scheduled_deployment
+from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
 from forecaster import runs
+from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.errors import Unavailable
 
@@ -97,7 +98,11 @@ class Dispatcher:
         retrain_config: Path | None = None,
         torch_threads: int = 0,
         on_finish: Callable[[str, int], None] | None = None,
+        policy: runs.LeasePolicy | None = None,
+        schedules: Mapping[str, str] | None = None,
     ) -> None:
+        """`policy` (run leases and caps) and `schedules` (the cron of each deployment this
+        registers when the Prefect server lacks it) default to the environment's settings."""
         self.factory = factory
         self.database_url = database_url
         self.prefect_api_url = prefect_api_url
@@ -112,7 +117,34 @@ class Dispatcher:
         self._threads: dict[int, threading.Thread] = {}
         self._deployment_ids: dict[str, Any] = {}  # kind -> deployment id on the local server
         self.on_finish = on_finish  # (kind, run id) after an in-process run, success or not
-        self.policy = runs.LeasePolicy.from_env()
+        if policy is None or schedules is None:
+            here = Settings()  # the environment now
+            policy = policy or runs.LeasePolicy.from_settings(here)
+            schedules = schedules or crons(here)
+        self.policy = policy
+        self.schedules = dict(schedules)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        factory: sessionmaker[Session],
+        database_url: str | None = None,
+        retrain_config: Path | None = None,
+        on_finish: Callable[[str, int], None] | None = None,
+    ) -> Dispatcher:
+        """A dispatcher that follows `settings` (`database_url` and `retrain_config` override)."""
+        return cls(
+            factory=factory,
+            database_url=database_url or settings.database_url,
+            prefect_api_url=settings.prefect_api_url,
+            retrain_config=retrain_config or settings.retrain_config,
+            torch_threads=settings.torch_threads,
+            on_finish=on_finish,
+            policy=runs.LeasePolicy.from_settings(settings),
+            schedules=crons(settings),
+        )
 
     @property
     def mode(self) -> str:
@@ -185,7 +217,9 @@ class Dispatcher:
                     deployment = client.read_deployment_by_name(DEPLOYMENTS[kind])
                     self._deployment_ids[kind] = deployment.id
                 except ObjectNotFound:
-                    self._deployment_ids[kind] = scheduled_deployment(_flow(kind), kind).apply()
+                    self._deployment_ids[kind] = scheduled_deployment(
+                        _flow(kind), kind, self.schedules[kind]
+                    ).apply()
         return self._deployment_ids[kind]
 
     def _deployment_flow_run(

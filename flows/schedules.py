@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from forecaster.config import Settings
 
 # Deployment names ("flow name/deployment name") by run kind.
 DEPLOYMENTS = {
@@ -13,13 +14,16 @@ DEPLOYMENTS = {
     "forecast": "forecast/forecast",
 }
 
-# Cron strings come from the environment so an operator changes the schedule without code.
-INGEST_CRON = os.environ.get("FORECASTER_INGEST_CRON", "30 22 * * 1-5")  # 22:30 UTC, after 16:00 ET
-RETRAIN_CRON = os.environ.get("FORECASTER_RETRAIN_CRON", "0 3 * * 0")  # Sundays 03:00 UTC
-FORECAST_CRON = os.environ.get("FORECASTER_FORECAST_CRON", "0 23 * * 1-5")  # after each ingest
-CRONS = {"ingest": INGEST_CRON, "retrain": RETRAIN_CRON, "forecast": FORECAST_CRON}
+
+def crons(settings: Settings) -> dict[str, str]:
+    """Each deployment's cron string (FORECASTER_INGEST_CRON, _RETRAIN_CRON, _FORECAST_CRON)."""
+    return {
+        "ingest": settings.ingest_cron,
+        "retrain": settings.retrain_cron,
+        "forecast": settings.forecast_cron,
+    }
 
 
-def scheduled_deployment(flow: Any, kind: str) -> Any:
-    """`flow`'s deployment for run kind `kind`, on its schedule (a prefect RunnerDeployment)."""
-    return flow.to_deployment(name=kind, cron=CRONS[kind])
+def scheduled_deployment(flow: Any, kind: str, cron: str) -> Any:
+    """`flow`'s deployment for run kind `kind` on schedule `cron` (a prefect RunnerDeployment)."""
+    return flow.to_deployment(name=kind, cron=cron)
