@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.db.models import ForecastLogPoint, Run
 from forecaster.db.session import make_session_factory
 from forecaster.sources.csv import load_sample
