@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from forecaster.cli.context import open_sessions, quiet_prefect
 from forecaster.cli.reads import print_series
@@ -15,12 +14,15 @@ from forecaster.config import Settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
+    from forecaster.app.ingest import Registration
 
-def register(sessions: sessionmaker[Session], specs: list[dict[str, Any]]) -> list[str]:
-    from forecaster.db import repo
+
+def register_samples(sessions: sessionmaker[Session]) -> list[str]:
+    """Register every bundled sample; returns their keys."""
+    from forecaster.app.ingest import register, samples
 
     with sessions.begin() as session:
-        return [repo.register_series(session=session, **spec).key for spec in specs]
+        return [s.key for s in register(session=session, registrations=samples())]
 
 
 def run_ingest(
@@ -45,73 +47,29 @@ def run_ingest(
     return 1 if failed else 0
 
 
-def sample_specs() -> list[dict[str, Any]]:
-    from forecaster.sources.samples import SAMPLES
+def _registrations(args: argparse.Namespace) -> list[Registration]:
+    from forecaster.app import ingest
 
-    return [
-        {
-            "key": s.key,
-            "source": "csv",
-            "params": {"sample": s.filename},
-            "frequency": s.frequency,
-        }
-        for s in SAMPLES
-    ]
-
-
-def _specs(args: argparse.Namespace) -> list[dict[str, Any]]:
     kind = args.ingest_kind
     if kind == "sample":
-        return sample_specs()
+        return ingest.samples()
     if kind == "yahoo":
-        return [
-            {
-                "key": t.upper(),
-                "source": "yahoo",
-                "params": {"ticker": t.upper()},
-                "frequency": "B",
-                "timezone": "America/New_York",
-            }
-            for t in args.tickers
-        ]
+        return [ingest.yahoo(t.upper(), t) for t in args.tickers]
     if kind == "meteostat":
-        if args.station:
-            params: dict[str, Any] = {"station": args.station}
-        else:
-            params = {"lat": args.point[0], "lon": args.point[1]}
-        return [{"key": args.key, "source": "meteostat", "params": params, "frequency": "D"}]
-    from forecaster.sources.csv import read_csv
-
-    path = os.path.abspath(args.path)
-    _, freq = read_csv(
-        path, time_column=args.time_column, freq=args.freq
-    )  # fail before registering
-    params = {"path": path}
-    if args.time_column:
-        params["time_column"] = args.time_column
-    return [{"key": args.key, "source": "csv", "params": params, "frequency": args.freq or freq}]
+        lat, lon = args.point or (None, None)
+        return [ingest.meteostat(args.key, station=args.station, lat=lat, lon=lon)]
+    return [ingest.csv_file(args.key, args.path, time_column=args.time_column, freq=args.freq)]
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.db import repo
+    from forecaster.app.ingest import ingest_sources
 
-    specs = _specs(args)
+    registrations = _registrations(args)  # a CSV that cannot be used fails here
+    start = getattr(args, "start", None)
     with open_sessions(settings, migrate=True) as sessions:
-        with sessions.begin() as session:
-            existing = {s.key for s in repo.list_series(session=session)}
-        keys = register(sessions, specs)
-        status = run_ingest(settings, sessions, keys, getattr(args, "start", None))
-        # A series this command registered whose first fetch stored nothing is removed again: a
-        # failed ingest leaves the database as it found it (no empty series behind).
-        with sessions.begin() as session:
-            for spec in specs:
-                if spec["key"] in existing:
-                    continue
-                series = repo.get_series(session=session, key=spec["key"])
-                if repo.latest_timestamp(session=session, series_id=series.id) is None:
-                    session.delete(series)
-                    print(
-                        f"{spec['key']}: nothing was stored, so it is not registered",
-                        file=sys.stderr,
-                    )
+        status, removed = ingest_sources(
+            sessions, registrations, lambda keys: run_ingest(settings, sessions, keys, start)
+        )
+    for key in removed:
+        print(f"{key}: nothing was stored, so it is not registered", file=sys.stderr)
     return status

@@ -8,7 +8,7 @@ import contextlib
 import sys
 
 from forecaster.cli.context import open_sessions
-from forecaster.cli.ingest import register, run_ingest, sample_specs
+from forecaster.cli.ingest import register_samples, run_ingest
 from forecaster.cli.reads import cmd_models
 from forecaster.cli.retrain import cmd_retrain, print_no_skill
 from forecaster.config import Settings
@@ -96,7 +96,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         print(
             "2/4 ingesting the bundled real sample (AAPL, IBM daily prices; Seattle daily weather)"
         )
-        keys = register(sessions, sample_specs())
+        keys = register_samples(sessions)
         status = run_ingest(settings, sessions, keys, None)
         with sessions.begin() as session:
             untrained = [
