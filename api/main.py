@@ -131,13 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # entries live in caches.memo, so every in-process ingest, retrain and promotion clears them
     app.state.accuracy_cache = RevisionCache(maxsize=512)
     app.state.metrics = ApiMetrics(factory, app.state.compute_pool)
-    app.state.dispatcher = Dispatcher(
-        factory=factory,
-        database_url=settings.database_url,
-        prefect_api_url=settings.prefect_api_url,
-        retrain_config=settings.retrain_config,
-        torch_threads=settings.torch_threads,
-        on_finish=partial(_after_run, app),
+    app.state.dispatcher = Dispatcher.from_settings(
+        settings, factory=factory, on_finish=partial(_after_run, app)
     )
 
     errors.install(app)

@@ -52,7 +52,7 @@ def build_database(url: str) -> int:
     from forecaster.app.training import TrainRequest, train_series
     from forecaster.db import repo
     from forecaster.db.session import make_session_factory, upgrade
-    from forecaster.sources.samples import load_sample
+    from forecaster.sources.csv import load_sample
     from forecaster.spec import ModelSpec
 
     upgrade(url)

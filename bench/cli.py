@@ -38,7 +38,7 @@ COMMANDS = [
 TARGET_S = 1.5
 FORECASTER = Path(sys.executable).with_name("forecaster")
 PROBE = (
-    "import sys; from forecaster.cli import main; main(sys.argv[1:]); "
+    "import sys; from forecaster.cli.main import main; main(sys.argv[1:]); "
     "print(sorted(m for m in ('torch', 'prefect') if m in sys.modules), file=sys.stderr)"
 )
 

@@ -17,7 +17,8 @@ import torch
 
 from forecaster.forecasting.train import train_model
 from forecaster.retrain_config import load_retrain_config
-from forecaster.sources.samples import SAMPLES, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES
 from forecaster.spec import ModelSpec
 
 EXTRA: list[dict[str, Any]] = [

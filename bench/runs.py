@@ -155,7 +155,7 @@ def main() -> None:
         for _ in range(args.repeats):
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-c", f"import forecaster.cli, flows.{kind}"],
+                [sys.executable, "-c", f"import forecaster.cli.main, flows.{kind}"],
                 cwd=ROOT,
                 env=env,
                 check=True,

@@ -36,10 +36,10 @@ from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect_dask.task_runners import DaskTaskRunner  # noqa: E402
 
 from flows.runners import chunk_size, chunks, local_cluster_kwargs, torch_share  # noqa: E402
+from flows.server import project_server  # noqa: E402
 from forecaster.config import Settings  # noqa: E402
 from forecaster.forecasting.train import train_model  # noqa: E402
 from forecaster.global_models import MemberJob, finish_member, fit_global_model  # noqa: E402
-from forecaster.orchestration import project_server  # noqa: E402
 from forecaster.spec import ModelSpec  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "weather"

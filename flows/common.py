@@ -35,8 +35,10 @@ def open_run(
     kind: str,
     run_id: int | None,
     parameters: dict[str, Any],
+    policy: runs.LeasePolicy | None = None,
 ) -> int:
-    """Mark the run row as running and start renewing its lease.
+    """Mark the run row as running and start renewing its lease (`policy`: the flow's settings';
+    None reads the environment).
 
     A flow started from the shell (no `run_id`) claims its series first, exactly as the API
     does, so a CLI retrain refuses to overlap one the API started and the other way round.
@@ -45,7 +47,7 @@ def open_run(
         RunInProgress: (shell-started) an overlapping run of the same kind is active.
         RunCancelled: the run was cancelled (or reaped) before a worker got to it.
     """
-    policy = runs.LeasePolicy.from_env()
+    policy = policy or runs.LeasePolicy.from_env()
     with factory.begin() as session:
         if run_id is None:
             run_id = runs.claim(
@@ -66,7 +68,7 @@ def open_run(
             run_id=run_id,
             flow_run_id=str(flow_run.get_id() or "") or None,
         )
-    runs.hold(factory, run_id)
+    runs.hold(factory, run_id, policy)
     return run_id
 
 

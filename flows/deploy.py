@@ -5,8 +5,8 @@
     python -m flows.deploy --check    # exit 0 when the server sees the deployments served
                                       # (READY: a runner is polling them); the health check
 
-Cron strings come from the environment (FORECASTER_INGEST_CRON, FORECASTER_RETRAIN_CRON) so an
-operator changes the schedule without touching code.
+Cron strings come from the settings (FORECASTER_INGEST_CRON, FORECASTER_RETRAIN_CRON,
+FORECASTER_FORECAST_CRON) so an operator changes the schedule without touching code.
 """
 
 from __future__ import annotations
@@ -23,26 +23,22 @@ from prefect import serve  # noqa: E402
 from flows.forecast import forecast  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 from flows.retrain import retrain  # noqa: E402
-
-INGEST_CRON = os.environ.get("FORECASTER_INGEST_CRON", "30 22 * * 1-5")  # 22:30 UTC, after 16:00 ET
-RETRAIN_CRON = os.environ.get("FORECASTER_RETRAIN_CRON", "0 3 * * 0")  # Sundays 03:00 UTC
-FORECAST_CRON = os.environ.get("FORECASTER_FORECAST_CRON", "0 23 * * 1-5")  # after each ingest
+from flows.schedules import crons, scheduled_deployment  # noqa: E402
+from forecaster.config import Settings, get_settings  # noqa: E402
 
 
-def deployments() -> list:  # type: ignore[type-arg]
+def deployments(settings: Settings | None = None) -> list:  # type: ignore[type-arg]
     """The three deployments; flows/dispatch.py starts "ingest/ingest" and "retrain/retrain"."""
-    return [
-        ingest.to_deployment(name="ingest", cron=INGEST_CRON),
-        retrain.to_deployment(name="retrain", cron=RETRAIN_CRON),
-        forecast.to_deployment(name="forecast", cron=FORECAST_CRON),
-    ]
+    cron = crons(settings or get_settings())
+    flows = {"ingest": ingest, "retrain": retrain, "forecast": forecast}
+    return [scheduled_deployment(flow, kind, cron[kind]) for kind, flow in flows.items()]
 
 
-def check() -> int:
+def check(settings: Settings) -> int:
     """0 when the Prefect server reports every deployment READY (a runner polls it), else 1."""
     from prefect.client.orchestration import get_client
 
-    names = [f"{d.flow_name}/{d.name}" for d in deployments()]
+    names = [f"{d.flow_name}/{d.name}" for d in deployments(settings)]
     with get_client(sync_client=True) as client:
         for name in names:
             try:
@@ -71,14 +67,15 @@ def main() -> None:
         help="exit 0 when every deployment is READY on the server (a worker serves it), else 1",
     )
     args = parser.parse_args()
+    settings = get_settings()
     if args.check:
-        raise SystemExit(check())
+        raise SystemExit(check(settings))
     if args.once:
         ingest()
         retrain()
         forecast()
         return
-    serve(*deployments())
+    serve(*deployments(settings))
 
 
 if __name__ == "__main__":

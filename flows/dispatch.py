@@ -1,10 +1,10 @@
 """How a run requested over HTTP is executed. Either way it is a flow run of the deployment
-("ingest/ingest", "retrain/retrain" in flows/deploy.py) that the schedules also use:
+("ingest/ingest", "retrain/retrain"; flows/schedules.py) that the schedules also use:
 
 - embedded default: the flow run is created from the deployment on the project's Prefect server
   and executed by a thread of this process (no worker poll, no subprocess, no imports per run:
   the 3 s overhead target holds), while `forecaster serve` serves the same deployments for the
-  schedules (forecaster.orchestration.schedule_worker);
+  schedules (flows.server.schedule_worker);
 - production (FORECASTER_PREFECT_API_URL): the flow run is created Scheduled and a worker
   (`python -m flows.deploy`) executes it.
 
@@ -20,20 +20,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
 from forecaster import runs
+from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-# Deployment names ("flow name/deployment name") the worker serves; see flows/deploy.py.
-DEPLOYMENTS = {"ingest": "ingest/ingest", "retrain": "retrain/retrain"}
+KINDS = ("ingest", "retrain")  # the run kinds started here; their deployments: flows/schedules.py
 ACTIVE = ("pending", "running")
 
 
@@ -97,7 +98,11 @@ class Dispatcher:
         retrain_config: Path | None = None,
         torch_threads: int = 0,
         on_finish: Callable[[str, int], None] | None = None,
+        policy: runs.LeasePolicy | None = None,
+        schedules: Mapping[str, str] | None = None,
     ) -> None:
+        """`policy` (run leases and caps) and `schedules` (the cron of each deployment this
+        registers when the Prefect server lacks it) default to the environment's settings."""
         self.factory = factory
         self.database_url = database_url
         self.prefect_api_url = prefect_api_url
@@ -112,7 +117,34 @@ class Dispatcher:
         self._threads: dict[int, threading.Thread] = {}
         self._deployment_ids: dict[str, Any] = {}  # kind -> deployment id on the local server
         self.on_finish = on_finish  # (kind, run id) after an in-process run, success or not
-        self.policy = runs.LeasePolicy.from_env()
+        if policy is None or schedules is None:
+            here = Settings()  # the environment now
+            policy = policy or runs.LeasePolicy.from_settings(here)
+            schedules = schedules or crons(here)
+        self.policy = policy
+        self.schedules = dict(schedules)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        factory: sessionmaker[Session],
+        database_url: str | None = None,
+        retrain_config: Path | None = None,
+        on_finish: Callable[[str, int], None] | None = None,
+    ) -> Dispatcher:
+        """A dispatcher that follows `settings` (`database_url` and `retrain_config` override)."""
+        return cls(
+            factory=factory,
+            database_url=database_url or settings.database_url,
+            prefect_api_url=settings.prefect_api_url,
+            retrain_config=retrain_config or settings.retrain_config,
+            torch_threads=settings.torch_threads,
+            on_finish=on_finish,
+            policy=runs.LeasePolicy.from_settings(settings),
+            schedules=crons(settings),
+        )
 
     @property
     def mode(self) -> str:
@@ -185,10 +217,9 @@ class Dispatcher:
                     deployment = client.read_deployment_by_name(DEPLOYMENTS[kind])
                     self._deployment_ids[kind] = deployment.id
                 except ObjectNotFound:
-                    from flows.deploy import deployments
-
-                    (wanted,) = [d for d in deployments() if d.flow_name == kind]
-                    self._deployment_ids[kind] = wanted.apply()
+                    self._deployment_ids[kind] = scheduled_deployment(
+                        _flow(kind), kind, self.schedules[kind]
+                    ).apply()
         return self._deployment_ids[kind]
 
     def _deployment_flow_run(
@@ -292,7 +323,7 @@ class Dispatcher:
         host, me = me["host"], me["pid"]
         failed = []
         with self.factory.begin() as session:
-            for kind in DEPLOYMENTS:
+            for kind in KINDS:
                 for run in repo.active_runs(session=session, kind=kind):
                     executor = run.parameters.get("executor") or {}
                     pid = executor.get("pid")

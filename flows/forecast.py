@@ -13,19 +13,21 @@ from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster.app.training import precompute_forecasts
-from forecaster.config import get_settings
+from forecaster.config import Settings, get_settings
 from forecaster.db import forecast_log, repo
 from forecaster.errors import Conflict, TooBusy
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.retrain_config import load_retrain_config
+from forecaster.runs import LeasePolicy
 
 
 @task
 def apply_policy(
-    database_url: str | None,
+    database_url: str,
     keys: list[str],
     policy: RetrainPolicy,
     *,
+    settings: Settings,
     config_path: str | None = None,
     wait: bool = False,
 ) -> list[dict[str, Any]]:
@@ -39,13 +41,11 @@ def apply_policy(
         verdicts = [
             v for k in keys for v in evaluate_policy(session=session, series_key=k, policy=policy)
         ]
-    settings = get_settings()
-    dispatcher = Dispatcher(
+    dispatcher = Dispatcher.from_settings(
+        settings,
         factory=factory,
-        database_url=database_url or settings.database_url,
-        prefect_api_url=settings.prefect_api_url,
-        retrain_config=Path(config_path) if config_path else settings.retrain_config,
-        torch_threads=settings.torch_threads,
+        database_url=database_url,
+        retrain_config=Path(config_path) if config_path else None,
     )
     started: list[dict[str, Any]] = []
     for key in dict.fromkeys(v.series for v in verdicts if v.retrain):
@@ -74,11 +74,13 @@ def forecast(
 ) -> dict[str, Any]:
     """Precompute (and log) each champion's forecast, then apply the retrain policy of the
     retrain config (`config_path`, else FORECASTER_RETRAIN_CONFIG, else the bundled one)."""
-    factory = session_factory(database_url)
-    run_id = open_run(factory, "forecast", run_id, {"series": series or []})
+    settings = get_settings()  # once per flow run; what runs below receives plain values
+    url = database_url or settings.database_url
+    factory = session_factory(url)
+    lease = LeasePolicy.from_settings(settings)
+    run_id = open_run(factory, "forecast", run_id, {"series": series or []}, lease)
 
     def body() -> dict[str, Any]:
-        settings = get_settings()
         with factory.begin() as session:
             keys = series or [s.key for s in repo.list_series(session=session)]
         done = {}
@@ -93,7 +95,11 @@ def forecast(
             rule = load_retrain_config(Path(path) if path else None).policy
             if rule.enabled:
                 result["policy_retrains"] = apply_policy(
-                    database_url, keys, rule, config_path=str(path) if path else None
+                    url,
+                    keys,
+                    rule,
+                    settings=settings,
+                    config_path=str(path) if path else None,
                 )
         close_run(factory, run_id, ok=True, result=result, error=None)
         return {"run_id": run_id, **result}

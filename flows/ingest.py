@@ -10,9 +10,11 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster.config import get_settings
 from forecaster.db import repo
 from forecaster.errors import SourceError
 from forecaster.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
+from forecaster.runs import LeasePolicy
 from forecaster.sources.base import SourceUnavailable, get_source
 
 RETRY_DELAYS: list[float] = [2, 10, 30]
@@ -31,7 +33,7 @@ def fetch(plan: FetchPlan) -> pd.DataFrame | str:
 
 
 @task
-def store(database_url: str | None, series_key: str, frame: pd.DataFrame) -> int:
+def store(database_url: str, series_key: str, frame: pd.DataFrame) -> int:
     """Upsert in one transaction: a failure writes nothing for this series."""
     with session_factory(database_url).begin() as session:
         return store_frame(session=session, series_key=series_key, frame=frame)
@@ -49,10 +51,11 @@ def ingest(
     delays = RETRY_DELAYS if retry_delays is None else retry_delays
     fetch_retrying = fetch.with_options(retries=len(delays), retry_delay_seconds=delays)
     logger = get_run_logger()
-    factory = session_factory(database_url)
-    run_id = open_run(
-        factory, "ingest", run_id, {"series": series or [], "start": str(start or "")}
-    )
+    settings = get_settings()  # once per flow run; what runs below receives plain values
+    url = database_url or settings.database_url
+    factory = session_factory(url)
+    parameters = {"series": series or [], "start": str(start or "")}
+    run_id = open_run(factory, "ingest", run_id, parameters, LeasePolicy.from_settings(settings))
 
     def body() -> dict[str, Any]:
         with factory.begin() as session:
@@ -72,7 +75,7 @@ def ingest(
             if isinstance(fetched, str):
                 result.errors[plan.series_key] = fetched
                 continue
-            result.rows[plan.series_key] = store(database_url, plan.series_key, fetched)
+            result.rows[plan.series_key] = store(url, plan.series_key, fetched)
             logger.info("%s: %d cells upserted", plan.series_key, result.rows[plan.series_key])
         error = "; ".join(f"{k}: {v}" for k, v in result.errors.items()) or None
         close_run(factory, run_id, ok=result.ok, result=result.as_dict(), error=error)

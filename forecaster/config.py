@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     forecast_queue_wait_s: float = Field(default=10.0, ge=0, le=60)
     # served forecasts kept to be scored live: origins this many days before the newest one go
     forecast_log_days: int = Field(default=400, ge=1)
+    # The deployments' schedules (flows/deploy.py serves them), cron strings in UTC.
+    ingest_cron: str = "30 22 * * 1-5"  # 22:30 UTC, after the 16:00 ET US market close
+    retrain_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
+    forecast_cron: str = "0 23 * * 1-5"  # after each ingest
+    # Run leases (forecaster.runs): a running flow renews its lease every run_heartbeat_s; one
+    # not renewed for run_stale_s fails, as does a run no worker picked up within run_pending_s.
+    run_heartbeat_s: float = Field(default=5.0, gt=0)
+    run_stale_s: float = Field(default=30.0, gt=0)
+    run_pending_s: float = Field(default=600.0, gt=0)
+    max_active_runs: int = Field(default=8, ge=1)  # pending + running runs in all
+    max_runs_per_series: int = Field(default=2, ge=1)  # pending + running runs touching a series
 
     @field_validator("log_level")
     @classmethod

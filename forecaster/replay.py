@@ -27,7 +27,8 @@ from forecaster.db.models import ForecastLogPoint
 from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.ingest import store_frame
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
-from forecaster.sources.samples import SAMPLES, get_sample, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES, get_sample
 
 logger = logging.getLogger(__name__)
 

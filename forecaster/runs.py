@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
 from forecaster.errors import InvalidRequest, RunEnded, RunInProgress, TooBusy
@@ -35,19 +36,6 @@ logger = logging.getLogger(__name__)
 # Kinds of run that must not overlap on a series (two ingests of a series may: upserts are
 # idempotent; two retrains would race for its champions).
 EXCLUSIVE = ("retrain",)
-
-
-def _env_seconds(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise InvalidRequest(f"{name}={raw!r} must be a number of seconds") from exc
-    if value <= 0:
-        raise InvalidRequest(f"{name}={raw!r} must be a positive number of seconds")
-    return value
 
 
 @dataclass(frozen=True)
@@ -62,13 +50,13 @@ class LeasePolicy:
     max_per_series: int = 2  # pending + running runs touching one series
 
     @classmethod
-    def from_env(cls) -> LeasePolicy:
+    def from_settings(cls, settings: Settings) -> LeasePolicy:
         policy = cls(
-            heartbeat_s=_env_seconds("FORECASTER_RUN_HEARTBEAT_S", cls.heartbeat_s),
-            stale_s=_env_seconds("FORECASTER_RUN_STALE_S", cls.stale_s),
-            pending_s=_env_seconds("FORECASTER_RUN_PENDING_S", cls.pending_s),
-            max_active=int(_env_seconds("FORECASTER_MAX_ACTIVE_RUNS", cls.max_active)),
-            max_per_series=int(_env_seconds("FORECASTER_MAX_RUNS_PER_SERIES", cls.max_per_series)),
+            heartbeat_s=settings.run_heartbeat_s,
+            stale_s=settings.run_stale_s,
+            pending_s=settings.run_pending_s,
+            max_active=settings.max_active_runs,
+            max_per_series=settings.max_runs_per_series,
         )
         if policy.stale_s < 2 * policy.heartbeat_s:
             raise InvalidRequest(
@@ -76,6 +64,11 @@ class LeasePolicy:
                 f"FORECASTER_RUN_HEARTBEAT_S={policy.heartbeat_s:g}"
             )
         return policy
+
+    @classmethod
+    def from_env(cls) -> LeasePolicy:
+        """The policy the environment sets now (a fresh Settings, not the cached one)."""
+        return cls.from_settings(Settings())
 
 
 def executor() -> dict[str, Any]:
@@ -251,8 +244,8 @@ _LEASES: dict[int, Lease] = {}
 _LEASES_LOCK = threading.Lock()
 
 
-def hold(factory: sessionmaker[Session], run_id: int) -> Lease:
-    lease = Lease(factory, run_id).start()
+def hold(factory: sessionmaker[Session], run_id: int, policy: LeasePolicy | None = None) -> Lease:
+    lease = (Lease(factory, run_id) if policy is None else Lease(factory, run_id, policy)).start()
     with _LEASES_LOCK:
         _LEASES[run_id] = lease
     return lease

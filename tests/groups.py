@@ -8,8 +8,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db import repo
-from forecaster.sources.csv import read_csv
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample, read_csv
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 

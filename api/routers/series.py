@@ -26,6 +26,7 @@ from api.schemas import (
     YahooSeriesCreate,
     naive_utc,
 )
+from forecaster.app import ingest
 from forecaster.db import repo
 from forecaster.db.models import Series
 from forecaster.errors import InvalidRequest
@@ -37,32 +38,14 @@ MAX_PAGE = 10_000  # rows per page of observations
 MAX_OFFSET = 50_000
 
 
-def _registration(body: SeriesCreate) -> dict[str, Any]:
-    """Source parameters and calendar of a new series (what `forecaster ingest` registers)."""
+def _registration(body: SeriesCreate) -> ingest.Registration:
+    """The source and calendar of a new series (what `forecaster ingest` registers)."""
     if isinstance(body, YahooSeriesCreate):
-        ticker = body.ticker.strip().upper()
-        return {
-            "source": "yahoo",
-            "params": {"ticker": ticker},
-            "frequency": "B",
-            "timezone": "America/New_York",
-        }
+        return ingest.yahoo(body.key, body.ticker)
     if isinstance(body, MeteostatSeriesCreate):
-        params: dict[str, Any] = (
-            {"station": body.station}
-            if body.station is not None
-            else {"lat": body.lat, "lon": body.lon}
-        )
-        return {"source": "meteostat", "params": params, "frequency": "D"}
+        return ingest.meteostat(body.key, station=body.station, lat=body.lat, lon=body.lon)
     assert isinstance(body, CsvSeriesCreate)
-    from forecaster.sources.samples import get_sample
-
-    sample = get_sample(body.sample)  # InvalidData (422) lists the bundled samples
-    return {
-        "source": "csv",
-        "params": {"sample": sample.filename},
-        "frequency": sample.frequency,
-    }
+    return ingest.sample(body.sample, key=body.key)  # InvalidData (422) lists the samples
 
 
 def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
@@ -198,5 +181,5 @@ def _page(
 )
 def create_series(body: SeriesCreate, session: SessionDep) -> SeriesPublic:
     """Register a ticker or a weather station. Nothing is fetched: POST /runs {"kind": "ingest"} does."""
-    repo.create_series(session=session, key=body.key, **_registration(body))
+    ingest.register(session=session, registrations=[_registration(body)], exclusive=True)
     return SeriesPublic(**repo.series_summary(session=session, key=body.key))

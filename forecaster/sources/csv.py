@@ -34,6 +34,7 @@ from pandas.tseries.frequencies import to_offset
 
 from forecaster.errors import InvalidData
 from forecaster.sources.base import normalize_frame
+from forecaster.sources.samples import Sample, get_sample, sample_path
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +156,7 @@ class CsvSource:
 
     def fetch(self, params: dict[str, Any], start: date | None, end: date | None) -> pd.DataFrame:
         if params.get("sample"):
-            from forecaster.sources.samples import get_sample, sample_path
-
-            sample = get_sample(str(params["sample"]))
-            frame, _ = read_csv(sample_path(sample), freq=sample.frequency)
+            frame = load_sample(str(params["sample"]))
         elif params.get("path"):
             frame, _ = read_csv(
                 params["path"],
@@ -170,6 +168,14 @@ class CsvSource:
                 f"csv source needs params {{'path': FILE}} or {{'sample': NAME}}; got {params!r}"
             )
         return clip_dates(frame, start, end)
+
+
+def load_sample(sample: Sample | str) -> pd.DataFrame:
+    """A bundled sample as a normalized frame (index "ts", float64 columns)."""
+    if isinstance(sample, str):
+        sample = get_sample(sample)
+    frame, _ = read_csv(sample_path(sample), freq=sample.frequency)
+    return frame
 
 
 def clip_dates(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.DataFrame:

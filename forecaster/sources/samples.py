@@ -1,4 +1,4 @@
-"""The real data bundled in the wheel (forecaster/sample_data/): a catalog and loaders.
+"""The real data bundled in the wheel (forecaster/sample_data/): a catalogue and its files.
 
 Provenance and licenses: forecaster/sample_data/README.md. Nothing here is synthetic.
 
@@ -23,10 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import pandas as pd
-
 from forecaster.errors import InvalidData
-from forecaster.sources.csv import read_csv
 
 
 @dataclass(frozen=True)
@@ -99,11 +96,3 @@ def sample_path(sample: Sample | str) -> Path:
         with resource.open("rb") as src, open(target, "wb") as dst:
             shutil.copyfileobj(src, dst)
     return target
-
-
-def load_sample(sample: Sample | str) -> pd.DataFrame:
-    """The sample as a normalized frame (index "ts", float64 columns), read by the csv source."""
-    if isinstance(sample, str):
-        sample = get_sample(sample)
-    frame, _ = read_csv(sample_path(sample), freq=sample.frequency)
-    return frame

@@ -21,7 +21,7 @@ from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.versions import add_evaluation, save_version
 from forecaster.forecasting.train import TrainOutcome, evaluate_model, train_model
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
 
 with warnings.catch_warnings():

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
 from forecaster.ingest import store_frame
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from tests.api.conftest import SEATTLE_ROWS, TestClient
 
 

@@ -16,7 +16,7 @@ from api.routers import forecasts
 from forecaster.app import training
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
 from tests.api.conftest import SEATTLE_ROWS
 

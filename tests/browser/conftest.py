@@ -32,7 +32,8 @@ from forecaster.app.training import TrainRequest, train_series
 from forecaster.config import Settings
 from forecaster.db import repo
 from forecaster.db.session import make_session_factory, upgrade
-from forecaster.sources.samples import SAMPLES, load_sample
+from forecaster.sources.csv import load_sample
+from forecaster.sources.samples import SAMPLES
 from forecaster.spec import ModelSpec
 
 CHROMIUM = os.environ.get("FORECASTER_CHROMIUM", "/usr/bin/chromium")

@@ -13,7 +13,7 @@ from flows.retrain import retrain
 from forecaster.app import catalog, training
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

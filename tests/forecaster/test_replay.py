@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.db.models import ForecastLogPoint, Run
 from forecaster.db.session import make_session_factory
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

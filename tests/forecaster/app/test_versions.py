@@ -18,7 +18,7 @@ from forecaster.db import repo
 from forecaster.db.versions import load_version
 from forecaster.errors import NoChampion
 from forecaster.forecasting.train import TrainOutcome, train_model
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
 
 SPEC = ModelSpec(

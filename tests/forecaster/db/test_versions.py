@@ -14,7 +14,7 @@ from forecaster.app import catalog
 from forecaster.db import repo
 from forecaster.db.versions import load_version, save_version
 from forecaster.forecasting.train import TrainOutcome, train_model
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
 
 SPEC = ModelSpec(

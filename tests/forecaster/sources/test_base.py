@@ -13,9 +13,8 @@ from forecaster.sources.base import (
     normalize_frame,
     variable_name,
 )
-from forecaster.sources.csv import CsvSource
+from forecaster.sources.csv import CsvSource, load_sample
 from forecaster.sources.meteostat import MeteostatSource
-from forecaster.sources.samples import load_sample
 from forecaster.sources.yahoo import YahooSource
 
 

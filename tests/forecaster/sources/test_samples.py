@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from forecaster.errors import InvalidData
-from forecaster.sources.csv import read_table
-from forecaster.sources.samples import (
-    SAMPLES,
-    Sample,
-    get_sample,
-    load_sample,
-    sample_path,
-)
+from forecaster.sources.csv import load_sample, read_table
+from forecaster.sources.samples import SAMPLES, Sample, get_sample, sample_path
 from tests.forecaster.sources.test_base import assert_normalized
 
 README = Path(sample_path("AAPL")).parent / "README.md"

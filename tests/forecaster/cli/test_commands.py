@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.cli import main
+from forecaster.cli.main import main
 from tests.conftest import REPO_DATA
 from tests.fixtures.yahoo import patch_yahoo
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
-from forecaster.cli import main
+from forecaster.cli.main import main
 from forecaster.db import repo
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.db.models import ForecastPoint
@@ -26,7 +26,7 @@ from forecaster.db.session import (
     make_session_factory,
     upgrade,
 )
-from forecaster.sources.samples import load_sample
+from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
 
 HEAVY = (
@@ -41,7 +41,7 @@ HEAVY = (
 # Runs one CLI command in a fresh interpreter, then reports which heavy modules it imported.
 PROBE = f"""
 import json, sys
-from forecaster.cli import main
+from forecaster.cli.main import main
 code = main(sys.argv[1:])
 heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)
 print("PROBE " + json.dumps({{"code": code, "heavy": heavy}}))
@@ -310,7 +310,7 @@ def test_a_read_migrates_an_old_schema_and_skips_alembic_on_a_current_one(tmp_pa
     engine = make_engine(url)
     assert current_revision(engine) == head_revision(url) == _file_head()
     engine.dispose()
-    script = "import sys; from forecaster.cli import main; main(sys.argv[1:]); print('alembic' in sys.modules)"
+    script = "import sys; from forecaster.cli.main import main; main(sys.argv[1:]); print('alembic' in sys.modules)"
     done = subprocess.run(
         [sys.executable, "-c", script, "--database-url", url, "runs"],
         capture_output=True,

@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from forecaster.orchestration import prefect_home, running_server
+from flows.server import prefect_home, running_server
 from tests.pg import free_port
 
 CLI = str(Path(sys.executable).parent / "forecaster")

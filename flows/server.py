@@ -1,4 +1,4 @@
-"""Local orchestration: one Prefect server per project, whose home is the project's own folder.
+"""The local Prefect server (one per project, in the project's own folder) and the schedule worker.
 
 Without a Prefect server each process that runs a flow starts a temporary one (10-25 s on two
 cores) in `PREFECT_HOME`, by default the user's shared `~/.prefect`, whose SQLite file two

@@ -1,0 +1,1 @@
+"""The `forecaster` command: the composition root (parse, call the library, print)."""

@@ -1,0 +1,95 @@
+"""`forecaster retrain`: the retrain flow over all series or the keys given, and its outcome."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from forecaster.cli.context import open_sessions, quiet_prefect
+from forecaster.cli.render import print_table
+from forecaster.config import Settings
+from forecaster.errors import UnknownSeries
+
+OUTCOME_COLUMNS = ["series", "model", "strategy", "version", "promoted", "outcome"]
+
+
+def check_keys(settings: Settings, keys: list[str]) -> None:
+    """Before the flow starts: an unknown key is one line, not a Prefect traceback."""
+    from forecaster.db import repo
+
+    with open_sessions(settings) as sessions:
+        if not keys:
+            return
+        with sessions.begin() as session:
+            known = [s.key for s in repo.list_series(session=session)]
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        stored = ", ".join(known) if known else "none yet (`forecaster ingest` stores one)"
+        raise UnknownSeries(
+            f"unknown series {', '.join(map(repr, unknown))}; known series: {stored} "
+            "(`forecaster series` lists them)"
+        )
+
+
+def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_prefect(settings)
+    from flows.retrain import retrain
+
+    check_keys(settings, args.keys)
+    print("retraining (each candidate is a Prefect task; progress below)...", file=sys.stderr)
+    out = retrain(
+        series=args.keys or None,
+        database_url=settings.database_url,
+        config_path=args.config,
+        quick=args.quick,
+    )
+    if out.get("cancelled"):
+        print(f"run {out['run_id']} was cancelled; nothing of it was promoted", file=sys.stderr)
+        return 1
+    print_outcome(out)
+    return 1 if out["failed"] else 0
+
+
+def print_outcome(out: dict[str, Any]) -> None:
+    """Each candidate's verdict, its notices, the run's summary, and the baselines served."""
+    rows = [
+        {
+            "series": c["series"],
+            "model": c["architecture"],
+            "strategy": c["strategy"],
+            "version": c["version_id"],
+            "promoted": "yes" if c["promoted"] else "",
+            "outcome": c["reason"],
+        }
+        for c in out["candidates"]
+    ]
+    print_table(rows, OUTCOME_COLUMNS)
+    for c in out["candidates"]:
+        for notice in c.get("notices", []):
+            print(
+                f"note: version {c['version_id']} ({c['series']} {c['architecture']}/{c['strategy']}): {notice}"
+            )
+    cut = out.get("cut_short", [])
+    summary = f"{len(out['promoted'])} promoted, {len(out['failed'])} failed"
+    if cut:
+        summary += (
+            f", {len(cut)} cut short by the time budget (their weights depend on machine speed)"
+        )
+    print(f"run {out['run_id']}: {summary}")
+    print_no_skill(out.get("served", []))
+
+
+def print_no_skill(served: Sequence[dict[str, Any]]) -> None:
+    """One sentence per series and strategy that a baseline serves."""
+    from forecaster.skill import no_skill_sentence
+
+    for s in served:
+        if s["baseline"]:
+            score = "" if s["score"] is None else f"{s['metric']} {s['score']:.4f}"
+            figures = ", ".join(p for p in (f"version {s['version_id']}", score) if p)
+            print(
+                f"{s['series']} {s['strategy']}: "
+                + no_skill_sentence(s["architecture"], figures=figures)
+            )

@@ -1,0 +1,132 @@
+"""`forecaster train`: train one model on a stored series, register it, print its figures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from forecaster.cli.context import open_sessions
+from forecaster.cli.render import METRIC_COLUMNS, metrics_rows, print_table
+from forecaster.config import Settings
+from forecaster.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from forecaster.spec import ModelSpec
+
+
+def model_spec(args: argparse.Namespace) -> ModelSpec:
+    """The ModelSpec the arguments ask for (InvalidRequest for a bad --time-budget)."""
+    from forecaster.spec import ModelSpec
+
+    fields: dict[str, Any] = {
+        "architecture": architecture(args),
+        "strategy": args.strategy,
+        "lookback": args.lookback,
+        "horizon": args.horizon,
+        "epochs": args.epochs,
+        "hidden_size": args.hidden,
+        "num_layers": args.layers,
+        "seed": args.seed,
+        "transform": args.transform,
+        "normalization": args.normalization,
+        "loss": args.loss,
+    }
+    if args.targets:
+        fields["targets"] = tuple(args.targets.split(","))
+    if args.segment_len:
+        fields["segment_len"] = args.segment_len
+    if args.time_budget is not None:
+        if not args.time_budget > 0:  # also NaN
+            raise InvalidRequest(
+                f"--time-budget {args.time_budget:g} is not valid; give a positive number of "
+                "seconds (a safety cap, e.g. 300) or leave it out for no cap"
+            )
+        fields["time_budget_s"] = args.time_budget
+    return ModelSpec(**fields)
+
+
+def architecture(args: argparse.Namespace) -> str:
+    return "seq2seq_attention" if args.arch == "seq2seq" else str(args.arch)
+
+
+@contextmanager
+def epoch_bar(desc: str, total: int) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """A progress callback whose bar is made on the first epoch (an invalid request prints none)."""
+    from tqdm import tqdm
+
+    bars: list[Any] = []
+
+    def progress(info: dict[str, Any]) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=desc, unit="epoch", file=sys.stderr))
+        bar = bars[0]
+        bar.n = int(info.get("epoch", bar.n))
+        bar.set_postfix({k: f"{v:.4f}" for k, v in info.items() if k in ("train_loss", "val_loss")})
+        bar.refresh()
+
+    try:
+        yield progress
+    finally:
+        for bar in bars:
+            bar.close()
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from forecaster.app.catalog import metrics_table
+    from forecaster.app.training import TrainRequest, train_series
+
+    spec = model_spec(args)
+    arch = architecture(args)
+    request = TrainRequest(args.key, spec, promote=args.promote)
+    with open_sessions(settings) as sessions:
+        with epoch_bar(f"train {args.key} {arch}/{args.strategy}", spec.epochs) as progress:
+            decision = train_series(
+                sessions=sessions,
+                request=request,
+                threads=settings.torch_threads or None,
+                device=settings.device,
+                progress=progress,
+            )
+        with sessions.begin() as session:
+            # the table and the skill line are both the backtest the champion rule judged
+            split, metrics = metrics_table(
+                session=session, version_id=decision.version_id, splits=("backtest", "test")
+            )
+    print_decision(args, decision, split, metrics)
+    return 0
+
+
+def print_decision(
+    args: argparse.Namespace, decision: Any, split: str, metrics: list[dict[str, Any]]
+) -> None:
+    """The new version, the champion rule's verdict, its figures beside the baselines', skill."""
+    from forecaster.skill import skill_sentence
+
+    arch = architecture(args)
+    steps = max((int(m["step"]) for m in metrics), default=0)
+    print(f"model version {decision.version_id}: {arch}/{args.strategy} on {args.key}")
+    print(
+        f"{'promoted to champion' if decision.promoted else 'kept as candidate'}: {decision.reason}"
+    )
+    for notice in decision.extra.get("notices", []):
+        print(f"note: {notice}")
+    span = "step 1" if steps == 1 else f"steps 1-{steps}"
+    windows = "" if split != "backtest" else " (the recent window the champion rule judges)"
+    print(
+        f"\n{split} split{windows}, {span}, original scale "
+        "(naive = last value; snaive = seasonal naive):"
+    )
+    print_table(metrics_rows(metrics), METRIC_COLUMNS)
+    sentence = skill_sentence(metrics, architecture=arch, split=split, steps=steps)
+    if sentence:
+        print(f"\n{sentence}")
+    if decision.baseline_served and decision.served_architecture is not None:
+        # the served baseline's figures on these very windows: its column of the table
+        served = [{**m, "model": m[decision.served_architecture]} for m in metrics]
+        line = skill_sentence(
+            served, architecture=decision.served_architecture, split=split, steps=steps
+        )
+        print(f"{line} Version {decision.served_id} is the {args.strategy} champion.")
