@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from api import render
 from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
-from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
+from api.schemas.common import ErrorDetail, ModelRef, SeriesKey, Strategy
+from api.schemas.forecasts import ForecastPublic
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.service import ModelCache, SeriesForecast, forecast_series

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from api import render
 from api.deps import ApiKey, CacheDep, FullDetail, ModelsDep, SessionDep
-from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
+from api.schemas.common import DbId, ErrorDetail
+from api.schemas.models import ModelDetail, ModelList, ModelPublic
 from forecaster import registry
 from forecaster.db import repo
 from forecaster.db.models import Series
