@@ -5,7 +5,7 @@
 import { storeKey } from "./api.js";
 import { forgetKey, promote, selectSeries, startRun, watchChampions } from "./actions.js";
 import { $, showBanner } from "./dom.js";
-import { loadSeriesList, refreshHistory, refreshShown } from "./load.js";
+import { loadSeriesList, refresh } from "./load.js";
 import { draw, renderKey } from "./render.js";
 import { on, state, tracked } from "./state.js";
 
@@ -25,25 +25,25 @@ function wire() {
   $("variable").addEventListener("change", (e) => {
     state.variable = e.target.value;
     state.variableChosen = true;
-    refreshHistory();
+    refresh();
   });
   $("window").addEventListener("change", (e) => {
     state.windowDays = e.target.value;
     const url = new URL(location.href);
     url.searchParams.set("window", state.windowDays);
     history.replaceState(null, "", url);
-    refreshHistory();
+    refresh();
   });
   for (const radio of document.querySelectorAll('input[name="strategy"]')) {
     radio.addEventListener("change", (e) => {
       state.strategy = e.target.value;
       state.model = "champion";
-      refreshShown();
+      refresh();
     });
   }
   $("model").addEventListener("change", (e) => {
     state.model = e.target.value;
-    refreshShown();
+    refresh();
   });
   $("overlay").addEventListener("change", (e) => {
     state.overlay = e.target.checked;
@@ -69,6 +69,6 @@ const init = tracked(async () => {
   watchChampions();
 });
 
-Object.assign(on, { init, promote, refreshShown, selectSeries, startRun });
+Object.assign(on, { init, promote, refresh, selectSeries, startRun });
 wire();
 init();

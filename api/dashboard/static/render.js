@@ -7,7 +7,7 @@ import { $, code, el, fmtDate, showBanner } from "./dom.js";
 import { renderAccuracy } from "./accuracy.js";
 import { renderChart, renderPreview } from "./figure.js";
 import { errorsTable, isActive, modelsTable, runSummary } from "./panels.js";
-import { championOf, currentSeries, on, state } from "./state.js";
+import { championOf, currentSeries, inView, on, state } from "./state.js";
 
 // Plotly is preloaded (index.html) and run once the first view has painted: loadPlotly() adds
 // its script; plotlyReady resolves when it ran (true) or failed (false).
@@ -27,7 +27,9 @@ const afterPaint = (fn) => requestAnimationFrame(() => setTimeout(fn, 0));
 
 // --- the view --------------------------------------------------------------------------
 
+// Draws the loaded data only while it is the selection's; otherwise the refresh on its way draws.
 export async function draw() {
+  if (!inView()) return;
   if (!window.Plotly) {
     // plotly is still compiling (a first visit): paint the chart as a static preview meanwhile
     renderControls();
@@ -39,6 +41,7 @@ export async function draw() {
   }
   const ready = await plotlyReady;
   window.dashboard.plotlyAt = window.dashboard.plotlyAt || performance.now();
+  if (!inView()) return; // the selection moved on while plotly loaded
   if (!ready || typeof Plotly === "undefined") {
     showBanner("The chart library did not load (GET /vendor/plotly.min.js failed): is api/dashboard/vendor/plotly-cartesian.min.js in the installation?");
     return;
@@ -201,7 +204,7 @@ function renderModels() {
   const onShow = (m) => {
     state.strategy = m.strategy;
     state.model = m.status === "champion" ? "champion" : String(m.id);
-    on.refreshShown();
+    on.refresh();
   };
   $("models-table").replaceChildren(...modelsTable(state.models, shownId, { onShow, onPromote: on.promote }));
 }

@@ -21,7 +21,9 @@ export const state = {
   models: [],
   errorMetric: "mae",
   run: null,
-  loadToken: 0, // a load that finds a newer token discards its result
+  // the selection the loaded data above (history, champions, shown, models) belongs to, set with
+  // it: {key, variable, windowDays, strategy, model}; drawn only while it is the selection
+  view: null,
 };
 export const histories = new Map(); // "key|variable|window" -> {x, y}
 // Tests and curious users read this: the state, when the first chart was drawn, and how many
@@ -30,7 +32,7 @@ export const histories = new Map(); // "key|variable|window" -> {x, y}
 // firstChartAt: the first interactive plotly chart.
 window.dashboard = { state, firstPaintAt: null, firstChartAt: null, plotlyAt: null, previews: 0, renders: 0, busy: 0 };
 
-// What the rendered controls call (selectSeries, refreshShown, promote, startRun, init):
+// What the rendered controls call (selectSeries, refresh, promote, startRun, init):
 // dashboard.js fills it, so that rendering imports no action and there is no import circle.
 export const on = {};
 
@@ -48,4 +50,6 @@ export function tracked(fn) {
 
 export const currentSeries = () => state.series.find((s) => s.key === state.key) || null;
 export const toResult = (settled) => (!settled ? NOT_LOADED : settled.error ? { error: settled.error } : { forecast: settled.value });
+// The loaded data is the selection's: no other series' (or variable's, strategy's) numbers.
+export const inView = () => state.view !== null && Object.entries(state.view).every(([k, v]) => state[k] === v);
 export const championOf = (strategy) => (state.champions[strategy] && state.champions[strategy].forecast) || null;
