@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             'Errors are JSON `{"detail": message}`.'
         ),
         lifespan=lifespan,
+        docs_url=None,  # api/openapi.py serves /docs and /redoc from vendored assets
+        redoc_url=None,
     )
     factory = make_session_factory(settings.database_url)
     app.state.settings = settings
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     errors.install(app)
     openapi.install(app)
+    openapi.install_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (series, accuracy, forecasts, models, runs):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -11,15 +11,8 @@ import numpy as np
 import pandas as pd
 
 from api import redact
-from api.schemas import (
-    AttentionPublic,
-    ForecastPointPublic,
-    ForecastPublic,
-    GlobalModelRef,
-    ModelDetail,
-    ModelPublic,
-    StepMetrics,
-)
+from api.schemas.forecasts import AttentionPublic, ForecastPointPublic, ForecastPublic
+from api.schemas.models import GlobalModelRef, ModelDetail, ModelPublic, StepMetrics
 from forecaster.app.forecasts import SeriesForecast
 from forecaster.db.models import Evaluation, ModelVersion
 

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from api.cache import RevisionCache
 from api.deps import SessionDep
 from api.routers.forecasts import FRESH_S, MEMO_MAX
-from api.schemas import ErrorDetail, QueryTimestamp, Strategy
-from api.schemas_accuracy import AccuracyPublic, PastForecasts
+from api.schemas.accuracy import AccuracyPublic, PastForecasts
+from api.schemas.common import ErrorDetail, QueryTimestamp, Strategy
 from forecaster.db import repo
 from forecaster.db.forecast_log import accuracy_stamp, past_forecasts
 from forecaster.monitoring import accuracy

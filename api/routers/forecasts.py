@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from api import render
 from api.cache import ForecastCaches
 from api.deps import CachesDep, PoolDep
-from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
+from api.schemas.common import ErrorDetail, ModelRef, SeriesKey, Strategy
+from api.schemas.forecasts import ForecastPublic
 from forecaster.app.forecasts import SeriesForecast, forecast_series, read_key
 from forecaster.checks import MAX_ANY_HORIZON
 from forecaster.db import repo

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.schemas import HealthPublic
+from api.schemas.runs import HealthPublic
 from forecaster.db import repo
 
 logger = logging.getLogger(__name__)

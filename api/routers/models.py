@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api import render
 from api.deps import ApiKey, CachesDep, FullDetail, SessionDep
-from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
+from api.schemas.common import DbId, ErrorDetail
+from api.schemas.models import ModelDetail, ModelList, ModelPublic
 from forecaster.app import catalog
 from forecaster.app.versions import promote
 from forecaster.db import repo

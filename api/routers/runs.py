@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 
 from api import redact
 from api.deps import ApiKey, DispatcherDep, FullDetail, SessionDep
-from api.schemas import DbId, RunCreate, RunList, RunPublic
+from api.schemas.common import DbId
+from api.schemas.runs import RunCreate, RunList, RunPublic
 from forecaster import runs
 from forecaster.db import repo
 from forecaster.db.models import Run, utcnow

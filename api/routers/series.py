@@ -12,19 +12,16 @@ from sqlalchemy.orm import Session
 from api import redact
 from api.cache import RevisionCache
 from api.deps import ApiKey, FullDetail, SessionDep
-from api.schemas import (
-    TS_RANGE,
+from api.schemas.common import TS_RANGE, QueryTimestamp, SeriesKey, naive_utc
+from api.schemas.series import (
     CsvSeriesCreate,
     MeteostatSeriesCreate,
     ObservationPublic,
     ObservationsPage,
-    QueryTimestamp,
     SeriesCreate,
-    SeriesKey,
     SeriesList,
     SeriesPublic,
     YahooSeriesCreate,
-    naive_utc,
 )
 from forecaster.app import ingest
 from forecaster.db import repo

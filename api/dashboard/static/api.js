@@ -13,7 +13,7 @@ export class ApiError extends Error {
 }
 
 // JSON in, JSON out; any non-2xx answer becomes an ApiError carrying the API's own message.
-export async function api(path, { method = "GET", body, auth = false } = {}) {
+export async function api(path, { method = "GET", body, auth = false, signal } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth) {
@@ -23,8 +23,9 @@ export async function api(path, { method = "GET", body, auth = false } = {}) {
   }
   let response;
   try {
-    response = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(API + path, { method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (exc) {
+    if (exc.name === "AbortError") throw exc; // cancelled by the page: nothing to report
     throw new ApiError(0, `cannot reach the API at ${location.origin}: is the server running? (${exc.message})`);
   }
   let data = null;
@@ -91,7 +92,7 @@ export function forecastPath(key, strategy, model) {
 }
 
 // Every page of one variable's observations from `start` on: {x: [ts], y: [value|null]}.
-export async function readHistory(key, variable, start) {
+export async function readHistory(key, variable, start, signal) {
   const x = [];
   const y = [];
   let cursor = null; // keyset paging: each page costs the same however deep
@@ -99,7 +100,7 @@ export async function readHistory(key, variable, start) {
     const params = new URLSearchParams({ variables: variable, limit: PAGE_ROWS });
     if (start) params.set("start", start);
     if (cursor) params.set("cursor", cursor);
-    const page = await api(`/series/${enc(key)}/observations?${params}`);
+    const page = await api(`/series/${enc(key)}/observations?${params}`, { signal });
     for (const row of page.data) {
       x.push(row.ts);
       y.push(row.value);

@@ -1,0 +1,1 @@
+"""Request and response models of the HTTP API (family naming: XCreate, XPublic, XList(data, count))."""
