@@ -25,7 +25,8 @@ from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster import runs
 from forecaster.config import Settings, get_settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.forecasting import ModelSpec
 from forecaster.registry import promote_best, record_failure, record_global_failure
 from forecaster.retrain_config import load_retrain_config
@@ -114,7 +115,7 @@ def train_one(
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
         error = f"{type(exc).__name__}: {exc}"
         with sessions.begin() as session:
-            series = repo.get_series(session=session, key=series_key)
+            series = series_db.get_series(session=session, key=series_key)
             version = record_failure(
                 session=session,
                 series_id=series.id,
@@ -182,7 +183,7 @@ def train_group_candidate(
             for key in members:
                 version = record_failure(
                     session=session,
-                    series_id=repo.get_series(session=session, key=key).id,
+                    series_id=series_db.get_series(session=session, key=key).id,
                     architecture=spec.architecture,
                     strategy=spec.strategy,
                     spec=spec.to_dict(),
@@ -239,8 +240,8 @@ def commit_series(
     """Promote the series' winners and refresh its forecasts in one transaction."""
     runs.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
-        repo.lock_series(session=session, keys=[series_key])
-        status = repo.get_run(session=session, run_id=run_id).status
+        series_db.lock_series(session=session, keys=[series_key])
+        status = runs_db.get_run(session=session, run_id=run_id).status
         if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
             raise runs.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
         promoted = promote_best(session=session, decisions=results)
@@ -274,9 +275,9 @@ def retrain(
         n_threads = threads or settings.torch_threads or runners.flow_share(Settings())
         with factory.begin() as session:
             rows = (
-                [repo.get_series(session=session, key=k) for k in series]
+                [series_db.get_series(session=session, key=k) for k in series]
                 if series
-                else repo.list_series(session=session)
+                else series_db.list_series(session=session)
             )
             jobs = [(s.key, s.frequency) for s in rows]
         groups = {name: g.members(jobs) for name, g in config.groups.items()}

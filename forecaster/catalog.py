@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from forecaster.architectures import is_baseline
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import ModelVersion, Series
@@ -276,7 +277,7 @@ def stored_forecast(
     (same data end and revision). It carries no attention weights. None means "compute it"
     (forecaster.service.forecast_series); errors in the request are raised as there.
     """
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
     spec = version.hyperparameters or {}
     own_h, own_level = int(spec.get("horizon") or 0), float(spec.get("level") or 0.9)
@@ -284,7 +285,7 @@ def stored_forecast(
         return None  # its attention weights are not stored: the model runs
     if horizon not in (None, own_h) or level not in (None, own_level):
         return None  # another horizon or level: the model runs (and checks them)
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    data_end = observations_db.latest_timestamp(session=session, series_id=series.id)
     if data_end is None:
         return None
     stored = read_forecast(

@@ -116,13 +116,13 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _register(settings: Settings, specs: list[dict[str, Any]]) -> list[str]:
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
     from forecaster.db.session import make_session_factory, upgrade
 
     upgrade(settings.database_url)
     factory = make_session_factory(settings.database_url)
     with factory.begin() as session:
-        keys = [repo.register_series(session=session, **spec).key for spec in specs]
+        keys = [series_db.register_series(session=session, **spec).key for spec in specs]
     factory.kw["bind"].dispose()
     return keys
 
@@ -199,13 +199,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 "frequency": args.freq or freq,
             }
         ]
-    from forecaster.db import repo
+    from forecaster.db import observations as observations_db
+    from forecaster.db import series as series_db
     from forecaster.db.session import make_session_factory, upgrade
 
     upgrade(settings.database_url)
     factory = make_session_factory(settings.database_url)
     with factory.begin() as session:
-        existing = {s.key for s in repo.list_series(session=session)}
+        existing = {s.key for s in series_db.list_series(session=session)}
     status = _run_ingest(settings, _register(settings, specs), getattr(args, "start", None))
     # A series this command registered whose first fetch stored nothing is removed again: a
     # failed ingest leaves the database as it found it (no empty series behind).
@@ -213,8 +214,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         for spec in specs:
             if spec["key"] in existing:
                 continue
-            series = repo.get_series(session=session, key=spec["key"])
-            if repo.latest_timestamp(session=session, series_id=series.id) is None:
+            series = series_db.get_series(session=session, key=spec["key"])
+            if observations_db.latest_timestamp(session=session, series_id=series.id) is None:
                 session.delete(series)
                 print(
                     f"{spec['key']}: nothing was stored, so it is not registered", file=sys.stderr
@@ -227,13 +228,15 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_series(settings: Settings, keys: list[str] | None, *, as_json: bool) -> None:
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
     from forecaster.db.session import make_session_factory
 
     factory = make_session_factory(settings.database_url)
     with factory.begin() as session:
         rows = [
-            r for r in repo.series_summaries(session=session) if keys is None or r["key"] in keys
+            r
+            for r in series_db.series_summaries(session=session)
+            if keys is None or r["key"] in keys
         ]
     factory.kw["bind"].dispose()
     if as_json:
@@ -482,12 +485,12 @@ def cmd_forecast(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster import catalog
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     sessions = _sessions(settings)
     with sessions.begin() as session:
-        series_id = repo.get_series(session=session, key=args.key).id if args.key else None
-        keys = {s.id: s.key for s in repo.list_series(session=session)}
+        series_id = series_db.get_series(session=session, key=args.key).id if args.key else None
+        keys = {s.id: s.key for s in series_db.list_series(session=session)}
         rows = [
             {
                 "id": v.id,
@@ -539,10 +542,10 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
 
     sessions = _sessions(settings)
     if args.keys:  # before the flow starts: an unknown key is one line, not a Prefect traceback
-        from forecaster.db import repo
+        from forecaster.db import series as series_db
 
         with sessions.begin() as session:
-            known = [s.key for s in repo.list_series(session=session)]
+            known = [s.key for s in series_db.list_series(session=session)]
         unknown = [k for k in args.keys if k not in known]
         if unknown:
             sessions.kw["bind"].dispose()
@@ -605,7 +608,7 @@ def _print_no_skill(served: Sequence[dict[str, Any]]) -> None:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.db import repo
+    from forecaster.db import runs as runs_db
 
     if args.limit < 1:
         raise InvalidRequest(
@@ -624,7 +627,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
                 "error": r.error,
                 "result": r.result,
             }
-            for r in repo.list_runs(session=session, limit=args.limit)
+            for r in runs_db.list_runs(session=session, limit=args.limit)
         ]
     if args.json:
         print(json.dumps(rows, default=_json_default, indent=2))
@@ -652,7 +655,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster import registry
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     print(f"1/4 database: {settings.database_url}")
     sessions = _sessions(settings)
@@ -665,7 +668,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             for k in keys
             if registry.find_champion(
                 session=session,
-                series_id=repo.get_series(session=session, key=k).id,
+                series_id=series_db.get_series(session=session, key=k).id,
                 strategy="direct",
             )
             is None

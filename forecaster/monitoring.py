@@ -19,7 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.architectures import is_baseline
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log
+from forecaster.db import series as series_db
 from forecaster.db.forecast_log import LiveCell
 from forecaster.db.models import Evaluation, ModelVersion, Run
 from forecaster.errors import InvalidRequest
@@ -157,7 +158,7 @@ def accuracy(
         raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
     if steps is not None and steps < 1:
         raise InvalidRequest(f"steps={steps} must be a positive number of steps")
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     cells = forecast_log.live_cells(
         session=session, series_id=series.id, strategy=strategy, since=since, steps=steps
     )
@@ -302,7 +303,7 @@ def evaluate_policy(
     *, session: Session, series_key: str, policy: RetrainPolicy
 ) -> list[PolicyVerdict]:
     """The policy's verdict on each champion of the series (no action taken)."""
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     after = last_retrain_at(session=session, series_key=series_key)
     verdicts = []
     for version in session.scalars(

@@ -32,7 +32,7 @@ from forecaster.catalog import get_champion as get_champion
 from forecaster.catalog import get_version as get_version
 from forecaster.catalog import list_versions as list_versions
 from forecaster.catalog import version_metrics as version_metrics
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import Evaluation as EvaluationRow
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest, UnknownModel
@@ -170,7 +170,7 @@ def promote(*, session: Session, version_id: int) -> ModelVersion:
     partial unique index `uq_model_version_champion` makes a second champion impossible).
     """
     version = get_version(session=session, version_id=version_id)
-    repo.lock_series(session=session, ids=[version.series_id])
+    series_db.lock_series(session=session, ids=[version.series_id])
     session.refresh(version)  # as of the lock: a concurrent promotion has committed by now
     if version.status == "failed" or (
         not version.trained and not is_baseline(version.architecture)

@@ -27,7 +27,8 @@ from forecaster.catalog import horizon_cap as horizon_cap
 from forecaster.catalog import metrics_table as metrics_table
 from forecaster.catalog import resolve_version as resolve_version
 from forecaster.catalog import series_forecast
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import read_forecast, store_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import HorizonTooLong, InvalidData, InvalidRequest
@@ -112,7 +113,7 @@ def forecast_series(
     (see `horizon_cap`); HorizonTooLong past it.
     """
     cache = cache or ModelCache()
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
     cap = horizon_cap(version, recursive_max=max_horizon)
     if horizon is not None and horizon > cap:  # before the model is even loaded
@@ -130,7 +131,7 @@ def forecast_series(
     lvl = trained.spec.level if level is None else level
     if not 0 < lvl < 1:
         raise InvalidRequest(f"level={lvl} must be between 0 and 1 (exclusive), e.g. 0.9")
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    data_end = observations_db.latest_timestamp(session=session, series_id=series.id)
     if data_end is None:
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
 
@@ -158,7 +159,9 @@ def forecast_series(
                     lvl,
                     coverage_origins=stored.coverage_origins or 0,
                 )
-        history = repo.read_frame(session=session, series_id=series.id, variables=trained.variables)
+        history = observations_db.read_frame(
+            session=session, series_id=series.id, variables=trained.variables
+        )
         return trained.predict(history, horizon=h, level=lvl)
 
     fc = cache.forecast((version.id, data_end, series.revision, h, lvl), compute)
@@ -214,8 +217,8 @@ class TrainRequest:
 
 
 def load_training_frame(*, session: Session, series_key: str) -> tuple[Series, pd.DataFrame]:
-    series = repo.get_series(session=session, key=series_key)
-    frame = repo.read_frame(session=session, series_id=series.id)
+    series = series_db.get_series(session=session, key=series_key)
+    frame = observations_db.read_frame(session=session, series_id=series.id)
     if frame.empty:
         raise InvalidData(
             f"series {series_key!r} has no observations; ingest it first (forecaster ingest ...)"
@@ -459,7 +462,7 @@ def served_champions(*, session: Session, series_keys: list[str]) -> list[dict[s
     model beat it)."""
     out = []
     for key in series_keys:
-        series = repo.get_series(session=session, key=key)
+        series = series_db.get_series(session=session, key=key)
         for strategy in STRATEGIES:
             champion = registry.find_champion(
                 session=session, series_id=series.id, strategy=strategy
@@ -487,7 +490,7 @@ def precompute_forecasts(
     Returns {strategy: version id} for the champions forecast.
     """
     cache = cache or ModelCache()
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     done: dict[str, int] = {}
     for strategy in STRATEGIES:
         champion = registry.find_champion(session=session, series_id=series.id, strategy=strategy)

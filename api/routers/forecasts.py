@@ -18,7 +18,8 @@ from api.cache import ForecastCache
 from api.deps import CacheDep, ModelsDep, PoolDep
 from api.schemas import ErrorDetail, ForecastPublic, ModelRef, SeriesKey, Strategy
 from forecaster import registry
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db.forecast_cache import forecast_key
 from forecaster.service import ModelCache, SeriesForecast, forecast_series
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def refresh_models(app: FastAPI) -> None:
 def _render(session: Session, result: SeriesForecast) -> bytes:
     lookback_ts = None
     if result.attention is not None:  # the heatmap's x axis: the lookback rows' timestamps
-        lookback_ts = repo.last_timestamps(
+        lookback_ts = observations_db.last_timestamps(
             session=session,
             series_id=result.version.series_id,
             n=int(result.attention.shape[-1]) * result.attention_unit,
@@ -161,7 +162,7 @@ class _ForecastRead:
         # Not SessionDep: its commit is a second thread-pool hop per request, which under load
         # costs as much as the rest of a cached read (bench/api.py); a read-only transaction.
         with self.factory.begin() as session:
-            found = repo.forecast_key(
+            found = forecast_key(
                 session=session,
                 series_key=self.series_key,
                 strategy=None if self.strategy is None else self.strategy.value,

@@ -11,7 +11,7 @@ from api import render
 from api.deps import ApiKey, CacheDep, FullDetail, ModelsDep, SessionDep
 from api.schemas import DbId, ErrorDetail, ModelDetail, ModelList, ModelPublic
 from forecaster import registry
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import Series
 
 logger = logging.getLogger(__name__)
@@ -30,8 +30,8 @@ def list_models(
 ) -> ModelList:
     """Newest first; filter by series key and status. A failed version's `error` is one
     sanitized line unless the request carries the API key."""
-    series_id = repo.get_series(session=session, key=series).id if series else None
-    keys = {s.id: s.key for s in repo.list_series(session=session)}
+    series_id = series_db.get_series(session=session, key=series).id if series else None
+    keys = {s.id: s.key for s in series_db.list_series(session=session)}
     versions = registry.list_versions(session=session, series_id=series_id, status=status)
     data = [render.model_public(v, keys[v.series_id], full=full) for v in versions]
     return ModelList(data=data, count=len(data))

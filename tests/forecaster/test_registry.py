@@ -12,7 +12,7 @@ import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import registry
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.errors import NoChampion
 from forecaster.forecasting import ModelSpec, TrainOutcome, train_model
 from forecaster.sources.samples import load_sample
@@ -51,7 +51,7 @@ def untrained(frame: pd.DataFrame) -> TrainOutcome:
 @pytest.fixture
 def series_id(session_factory: sessionmaker[Session]) -> int:
     with session_factory.begin() as session:
-        return repo.register_series(session=session, key="sea", source="csv", frequency="D").id
+        return series_db.register_series(session=session, key="sea", source="csv", frequency="D").id
 
 
 def test_saved_version_loads_to_identical_predictions(

@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log
+from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint, ModelVersion
 from forecaster.ingest import store_frame
 from forecaster.monitoring import accuracy, live_figures
@@ -24,7 +25,7 @@ def _setup(factory: sessionmaker[Session]) -> tuple[int, int]:
     """A daily series observed up to ORIGIN (close = 100) and one champion version."""
     idx = pd.date_range("2024-01-01", ORIGIN, freq="D", name="ts")
     with factory.begin() as session:
-        sid = repo.register_series(
+        sid = series_db.register_series(
             session=session, key="S", source="csv", params={}, frequency="D"
         ).id
         store_frame(

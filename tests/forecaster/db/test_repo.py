@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.db.session import current_revision, head_revision
 from forecaster.errors import BadDateRange, InvalidData, UnknownRun, UnknownSeries
 
@@ -47,20 +49,22 @@ def test_upsert_twice_gives_identical_rows(
 ) -> None:
     frame = _frame()
     with session_factory.begin() as session:
-        sid = repo.register_series(
+        sid = series_db.register_series(
             session=session,
             key="AAPL",
             source="yahoo",
             params={"ticker": "AAPL"},
             frequency="B",
         ).id
-        assert repo.upsert_observations(session=session, series_id=sid, frame=frame) == 20
+        assert (
+            observations_db.upsert_observations(session=session, series_id=sid, frame=frame) == 20
+        )
     with session_factory.begin() as session:
-        first = repo.read_frame(session=session, series_id=sid)
-        repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        first = observations_db.read_frame(session=session, series_id=sid)
+        observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
     with session_factory.begin() as session:
-        assert repo.count_observations(session=session, series_id=sid) == 20
-        again = repo.read_frame(session=session, series_id=sid)
+        assert observations_db.count_observations(session=session, series_id=sid) == 20
+        again = observations_db.read_frame(session=session, series_id=sid)
     pd.testing.assert_frame_equal(first, again)
     pd.testing.assert_frame_equal(again, frame, check_freq=False)
 
@@ -69,12 +73,12 @@ def test_gaps_are_stored_as_nulls_not_dropped(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
-        repo.upsert_observations(session=session, series_id=sid, frame=_frame())
-        rows, more = repo.read_observations_page(
+        sid = series_db.register_series(session=session, key="x", source="csv").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=_frame())
+        rows, more = observations_db.read_observations_page(
             session=session, series_id=sid, variables=["close"]
         )
-        total = repo.count_in_range(session=session, series_id=sid, variables=["close"])
+        total = observations_db.count_in_range(session=session, series_id=sid, variables=["close"])
     assert total == 10 and len(rows) == 10 and not more
     assert rows[3] == (datetime(2024, 1, 4), "close", None)
 
@@ -87,15 +91,17 @@ def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
     frame["a_b"] = 1.0  # '_' sorts differently under some collations: order is code points
     sparse = pd.DataFrame({"z": [1.0, 2.0, 3.0]}, index=frame.index[[1, 2, 8]])
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
-        repo.upsert_observations(session=session, series_id=sid, frame=frame)
-        repo.upsert_observations(session=session, series_id=sid, frame=sparse)  # stored on 3 days
+        sid = series_db.register_series(session=session, key="x", source="csv").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
+        observations_db.upsert_observations(
+            session=session, series_id=sid, frame=sparse
+        )  # stored on 3 days
     variables = ["a_b", "close", "volume", "z"]
     seen: list[tuple[datetime, str]] = []
     after = None
     with session_factory.begin() as session:
         for _ in range(100):
-            rows, more = repo.read_observations_page(
+            rows, more = observations_db.read_observations_page(
                 session=session, series_id=sid, variables=variables, after=after, limit=limit
             )
             assert len(rows) == limit or not more
@@ -104,7 +110,7 @@ def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
                 break
             after = (rows[-1][0], rows[-1][1])
         # a bare timestamp as the cursor: every variable at that ts is done
-        rest, _ = repo.read_observations_page(
+        rest, _ = observations_db.read_observations_page(
             session=session, series_id=sid, variables=variables, after=(datetime(2024, 1, 9), None)
         )
     expected = sorted(
@@ -121,10 +127,10 @@ def test_infinite_values_are_refused_from_any_source(
     frame = _frame(5)
     frame.iloc[2, 1] = -np.inf
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
+        sid = series_db.register_series(session=session, key="x", source="csv").id
         with pytest.raises(InvalidData) as excinfo:
-            repo.upsert_observations(session=session, series_id=sid, frame=frame)
-        assert repo.count_observations(session=session, series_id=sid) == 0
+            observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
+        assert observations_db.count_observations(session=session, series_id=sid) == 0
     assert str(excinfo.value) == (
         "variable 'volume' has the infinite value -inf at 2024-01-03T00:00:00 (1 infinite "
         "value(s) in all): only finite numbers are stored; use NaN (a gap) where there is no value"
@@ -136,12 +142,16 @@ def test_upsert_overlap_updates_values_and_extends_range(
 ) -> None:
     old, new = _frame(10), _frame(10, start="2024-01-06") + 1.0
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
-        repo.upsert_observations(session=session, series_id=sid, frame=old)
-        repo.upsert_observations(session=session, series_id=sid, frame=new)
-        assert repo.count_observations(session=session, series_id=sid) == 2 * 15
-        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(2024, 1, 15)
-        wide = repo.read_frame(session=session, series_id=sid, start=datetime(2024, 1, 6))
+        sid = series_db.register_series(session=session, key="x", source="csv").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=old)
+        observations_db.upsert_observations(session=session, series_id=sid, frame=new)
+        assert observations_db.count_observations(session=session, series_id=sid) == 2 * 15
+        assert observations_db.latest_timestamp(session=session, series_id=sid) == datetime(
+            2024, 1, 15
+        )
+        wide = observations_db.read_frame(
+            session=session, series_id=sid, start=datetime(2024, 1, 6)
+        )
     pd.testing.assert_frame_equal(wide, new, check_freq=False)
 
 
@@ -152,34 +162,41 @@ def test_timezone_aware_index_is_stored_as_utc(
         ["2024-01-02 00:00", "2024-01-03 00:00"], tz="America/New_York", name="ts"
     )
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
-        repo.upsert_observations(
+        sid = series_db.register_series(session=session, key="x", source="csv").id
+        observations_db.upsert_observations(
             session=session,
             series_id=sid,
             frame=pd.DataFrame({"v": [1.0, 2.0]}, index=idx),
         )
-        assert repo.latest_timestamp(session=session, series_id=sid) == datetime(2024, 1, 3, 5)
+        assert observations_db.latest_timestamp(session=session, series_id=sid) == datetime(
+            2024, 1, 3, 5
+        )
 
 
 def test_large_upsert_is_chunked(session_factory: sessionmaker[Session]) -> None:
     idx = pd.date_range("2000-01-01", periods=6_000, freq="h", name="ts")
     frame = pd.DataFrame({"a": np.arange(6_000.0), "b": np.arange(6_000.0) * 2}, index=idx)
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="big", source="csv", frequency="h").id
-        assert repo.upsert_observations(session=session, series_id=sid, frame=frame) == 12_000
+        sid = series_db.register_series(session=session, key="big", source="csv", frequency="h").id
+        assert (
+            observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
+            == 12_000
+        )
     with session_factory.begin() as session:
-        assert repo.count_observations(session=session, series_id=sid) == 12_000
+        assert observations_db.count_observations(session=session, series_id=sid) == 12_000
 
 
 def test_summaries_report_variables_range_timestamps_and_values(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="AAPL", source="yahoo", frequency="B").id
-        repo.register_series(session=session, key="empty", source="csv")
-        repo.upsert_observations(session=session, series_id=sid, frame=_frame())
-        summaries = {s["key"]: s for s in repo.series_summaries(session=session)}
-        one = repo.series_summary(session=session, key="AAPL")
+        sid = series_db.register_series(
+            session=session, key="AAPL", source="yahoo", frequency="B"
+        ).id
+        series_db.register_series(session=session, key="empty", source="csv")
+        observations_db.upsert_observations(session=session, series_id=sid, frame=_frame())
+        summaries = {s["key"]: s for s in series_db.series_summaries(session=session)}
+        one = series_db.series_summary(session=session, key="AAPL")
     assert one == summaries["AAPL"]
     assert summaries["AAPL"]["variables"] == ["close", "volume"]
     assert (summaries["AAPL"]["timestamps"], summaries["AAPL"]["values"]) == (10, 20)
@@ -192,9 +209,9 @@ def test_unknown_series_message_lists_known_keys(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
-        repo.register_series(session=session, key="AAPL", source="yahoo")
+        series_db.register_series(session=session, key="AAPL", source="yahoo")
         with pytest.raises(UnknownSeries) as err:
-            repo.get_series(session=session, key="MSFT")
+            series_db.get_series(session=session, key="MSFT")
     assert (
         str(err.value)
         == "unknown series 'MSFT'; known series: AAPL (GET /api/v1/series lists them)"
@@ -213,16 +230,16 @@ def test_register_rejects_bad_input(
     session_factory: sessionmaker[Session], key: str, source: str
 ) -> None:
     with session_factory.begin() as session, pytest.raises(InvalidData):
-        repo.register_series(session=session, key=key, source=source)
+        series_db.register_series(session=session, key=key, source=source)
 
 
 def test_reversed_date_range_is_rejected(
     session_factory: sessionmaker[Session],
 ) -> None:
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="x", source="csv").id
+        sid = series_db.register_series(session=session, key="x", source="csv").id
         with pytest.raises(BadDateRange, match="start=2024-02-01 is after end=2024-01-01"):
-            repo.read_frame(
+            observations_db.read_frame(
                 session=session,
                 series_id=sid,
                 start=datetime(2024, 2, 1),
@@ -232,14 +249,16 @@ def test_reversed_date_range_is_rejected(
 
 def test_run_lifecycle(session_factory: sessionmaker[Session]) -> None:
     with session_factory.begin() as session:
-        run_id = repo.create_run(session=session, kind="ingest", parameters={"series": ["AAPL"]}).id
-        assert [r.id for r in repo.active_runs(session=session, kind="ingest")] == [run_id]
-        repo.start_run(session=session, run_id=run_id)
-        repo.finish_run(session=session, run_id=run_id, status="failed", error="boom")
+        run_id = runs_db.create_run(
+            session=session, kind="ingest", parameters={"series": ["AAPL"]}
+        ).id
+        assert [r.id for r in runs_db.active_runs(session=session, kind="ingest")] == [run_id]
+        runs_db.start_run(session=session, run_id=run_id)
+        runs_db.finish_run(session=session, run_id=run_id, status="failed", error="boom")
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=run_id)
+        run = runs_db.get_run(session=session, run_id=run_id)
         assert (run.status, run.error) == ("failed", "boom")
         assert run.finished_at is not None and run.started_at is not None
-        assert list(repo.active_runs(session=session, kind="ingest")) == []
+        assert list(runs_db.active_runs(session=session, kind="ingest")) == []
         with pytest.raises(UnknownRun):
-            repo.get_run(session=session, run_id=999)
+            runs_db.get_run(session=session, run_id=999)
