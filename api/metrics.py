@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.pool import ComputePool
 from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
-from forecaster.db.forecast_log import champion_summary
+from forecaster.db.forecast_log_reads import champion_summary
 from forecaster.db.models import utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

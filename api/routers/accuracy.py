@@ -18,7 +18,7 @@ from api.routers.forecasts import FRESH_S, MEMO_MAX
 from api.schemas import ErrorDetail, QueryTimestamp, Strategy
 from api.schemas_accuracy import AccuracyPublic, PastForecasts
 from forecaster.db import series as series_db
-from forecaster.db.forecast_log import accuracy_stamp, past_forecasts
+from forecaster.db.forecast_log_reads import accuracy_stamp, past_forecasts
 from forecaster.monitoring import accuracy
 
 router = APIRouter(prefix="/series", tags=["accuracy"])
