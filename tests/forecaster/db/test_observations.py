@@ -1,4 +1,5 @@
-"""Storage on a real SQLite file and a real PostgreSQL server: idempotent upserts, gaps, wide reads."""
+"""Observations on a real SQLite file and a real PostgreSQL server: idempotent upserts, gaps,
+wide reads, keyset pages."""
 
 from __future__ import annotations
 
@@ -7,47 +8,18 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db import observations as observations_db
-from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
-from forecaster.db.session import current_revision, head_revision
-from forecaster.errors import BadDateRange, InvalidData, UnknownRun, UnknownSeries
-
-
-def _frame(days: int = 10, start: str = "2024-01-01") -> pd.DataFrame:
-    idx = pd.date_range(start, periods=days, freq="D", name="ts")
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {"close": rng.normal(100, 5, days), "volume": rng.normal(1e6, 1e4, days)},
-        index=idx,
-    )
-    frame.iloc[3, 0] = np.nan  # a gap the source reported
-    return frame
-
-
-def test_migrations_create_every_table_at_head(
-    database_url: str, session_factory: sessionmaker[Session]
-) -> None:
-    engine = session_factory.kw["bind"]
-    assert set(inspect(engine).get_table_names()) >= {
-        "series",
-        "observation",
-        "model_version",
-        "evaluation",
-        "run",
-        "forecast",
-        "alembic_version",
-    }
-    assert current_revision(engine) == head_revision(database_url)
+from forecaster.errors import BadDateRange, InvalidData
+from tests.forecaster.db.frames import wide_frame
 
 
 def test_upsert_twice_gives_identical_rows(
     session_factory: sessionmaker[Session],
 ) -> None:
-    frame = _frame()
+    frame = wide_frame()
     with session_factory.begin() as session:
         sid = series_db.register_series(
             session=session,
@@ -74,7 +46,7 @@ def test_gaps_are_stored_as_nulls_not_dropped(
 ) -> None:
     with session_factory.begin() as session:
         sid = series_db.register_series(session=session, key="x", source="csv").id
-        observations_db.upsert_observations(session=session, series_id=sid, frame=_frame())
+        observations_db.upsert_observations(session=session, series_id=sid, frame=wide_frame())
         rows, more = observations_db.read_observations_page(
             session=session, series_id=sid, variables=["close"]
         )
@@ -87,7 +59,7 @@ def test_gaps_are_stored_as_nulls_not_dropped(
 def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
     session_factory: sessionmaker[Session], limit: int
 ) -> None:
-    frame = _frame(10)
+    frame = wide_frame(10)
     frame["a_b"] = 1.0  # '_' sorts differently under some collations: order is code points
     sparse = pd.DataFrame({"z": [1.0, 2.0, 3.0]}, index=frame.index[[1, 2, 8]])
     with session_factory.begin() as session:
@@ -124,7 +96,7 @@ def test_keyset_pages_walk_every_row_once_in_ts_variable_order(
 def test_infinite_values_are_refused_from_any_source(
     session_factory: sessionmaker[Session],
 ) -> None:
-    frame = _frame(5)
+    frame = wide_frame(5)
     frame.iloc[2, 1] = -np.inf
     with session_factory.begin() as session:
         sid = series_db.register_series(session=session, key="x", source="csv").id
@@ -140,7 +112,7 @@ def test_infinite_values_are_refused_from_any_source(
 def test_upsert_overlap_updates_values_and_extends_range(
     session_factory: sessionmaker[Session],
 ) -> None:
-    old, new = _frame(10), _frame(10, start="2024-01-06") + 1.0
+    old, new = wide_frame(10), wide_frame(10, start="2024-01-06") + 1.0
     with session_factory.begin() as session:
         sid = series_db.register_series(session=session, key="x", source="csv").id
         observations_db.upsert_observations(session=session, series_id=sid, frame=old)
@@ -186,53 +158,6 @@ def test_large_upsert_is_chunked(session_factory: sessionmaker[Session]) -> None
         assert observations_db.count_observations(session=session, series_id=sid) == 12_000
 
 
-def test_summaries_report_variables_range_timestamps_and_values(
-    session_factory: sessionmaker[Session],
-) -> None:
-    with session_factory.begin() as session:
-        sid = series_db.register_series(
-            session=session, key="AAPL", source="yahoo", frequency="B"
-        ).id
-        series_db.register_series(session=session, key="empty", source="csv")
-        observations_db.upsert_observations(session=session, series_id=sid, frame=_frame())
-        summaries = {s["key"]: s for s in series_db.series_summaries(session=session)}
-        one = series_db.series_summary(session=session, key="AAPL")
-    assert one == summaries["AAPL"]
-    assert summaries["AAPL"]["variables"] == ["close", "volume"]
-    assert (summaries["AAPL"]["timestamps"], summaries["AAPL"]["values"]) == (10, 20)
-    assert summaries["AAPL"]["first"] == datetime(2024, 1, 1)
-    assert summaries["empty"]["values"] == summaries["empty"]["timestamps"] == 0
-    assert summaries["empty"]["last"] is None
-
-
-def test_unknown_series_message_lists_known_keys(
-    session_factory: sessionmaker[Session],
-) -> None:
-    with session_factory.begin() as session:
-        series_db.register_series(session=session, key="AAPL", source="yahoo")
-        with pytest.raises(UnknownSeries) as err:
-            series_db.get_series(session=session, key="MSFT")
-    assert (
-        str(err.value)
-        == "unknown series 'MSFT'; known series: AAPL (GET /api/v1/series lists them)"
-    )
-
-
-@pytest.mark.parametrize(
-    ("key", "source"),
-    [
-        ("bad key", "csv"),  # space
-        ("", "csv"),  # empty
-        ("ok", "ftp"),  # unknown source
-    ],
-)
-def test_register_rejects_bad_input(
-    session_factory: sessionmaker[Session], key: str, source: str
-) -> None:
-    with session_factory.begin() as session, pytest.raises(InvalidData):
-        series_db.register_series(session=session, key=key, source=source)
-
-
 def test_reversed_date_range_is_rejected(
     session_factory: sessionmaker[Session],
 ) -> None:
@@ -245,20 +170,3 @@ def test_reversed_date_range_is_rejected(
                 start=datetime(2024, 2, 1),
                 end=datetime(2024, 1, 1),
             )
-
-
-def test_run_lifecycle(session_factory: sessionmaker[Session]) -> None:
-    with session_factory.begin() as session:
-        run_id = runs_db.create_run(
-            session=session, kind="ingest", parameters={"series": ["AAPL"]}
-        ).id
-        assert [r.id for r in runs_db.active_runs(session=session, kind="ingest")] == [run_id]
-        runs_db.start_run(session=session, run_id=run_id)
-        runs_db.finish_run(session=session, run_id=run_id, status="failed", error="boom")
-    with session_factory.begin() as session:
-        run = runs_db.get_run(session=session, run_id=run_id)
-        assert (run.status, run.error) == ("failed", "boom")
-        assert run.finished_at is not None and run.started_at is not None
-        assert list(runs_db.active_runs(session=session, kind="ingest")) == []
-        with pytest.raises(UnknownRun):
-            runs_db.get_run(session=session, run_id=999)
