@@ -36,9 +36,32 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+class Database:
+    """One database: its engine, the session factory bound to it, and their disposal.
+
+    `Database(url)` builds the engine (a connection pool; SQLite files get their pragmas) and
+    `.sessions` makes sessions on it; `.dispose()`, or leaving `with Database(url) as db:`,
+    closes the pool's connections. `Database(engine)` adopts an engine built elsewhere.
+    """
+
+    def __init__(self, url: str | Engine) -> None:
+        self.engine: Engine = make_engine(url) if isinstance(url, str) else url
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        """Close the pool's connections (a later session opens new ones)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.dispose()
+
+
 def make_session_factory(url: str | Engine) -> sessionmaker[Session]:
-    engine = make_engine(url) if isinstance(url, str) else url
-    return sessionmaker(engine, expire_on_commit=False)
+    """`Database(url).sessions`, for callers that dispose `factory.kw["bind"]` themselves."""
+    return Database(url).sessions
 
 
 def alembic_config(url: str) -> Config:
