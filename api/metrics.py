@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.pool import ComputePool
-from forecaster.db import repo
-from forecaster.db.forecast_log import champion_summary
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
+from forecaster.db.forecast_log_reads import champion_summary
 from forecaster.db.models import utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -47,10 +48,10 @@ class LastRunCollector(Collector):
     def _last_runs(self) -> dict[tuple[str, str], float]:
         out: dict[tuple[str, str], float] = {}
         with self.factory.begin() as session:
-            every = [s.key for s in repo.list_series(session=session)]
+            every = [s.key for s in series_db.list_series(session=session)]
             for kind in ("ingest", "retrain"):
                 # newest first, so the first sighting of a series is its last run
-                for run in repo.list_runs(
+                for run in runs_db.list_runs(
                     session=session, kind=kind, status="completed", limit=500
                 ):
                     if run.finished_at is None:
@@ -97,7 +98,7 @@ class LoadCollector(Collector):
         try:
             with self.factory() as session:
                 counts: dict[tuple[str, str], int] = {}
-                for run in repo.all_active_runs(session=session):
+                for run in runs_db.all_active_runs(session=session):
                     counts[(run.kind, run.status)] = counts.get((run.kind, run.status), 0) + 1
         except Exception:  # noqa: BLE001 - a scrape must not fail because the DB is down
             counts = {}

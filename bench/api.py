@@ -50,7 +50,8 @@ def free_port() -> int:
 def build_database(url: str) -> int:
     """IBM's bundled daily prices and a small GRU (recursive) champion; returns its version id."""
     from forecaster.app.training import TrainRequest, train_series
-    from forecaster.db import repo
+    from forecaster.db import observations as observations_db
+    from forecaster.db import series as series_db
     from forecaster.db.session import make_session_factory, upgrade
     from forecaster.sources.csv import load_sample
     from forecaster.spec import ModelSpec
@@ -59,10 +60,10 @@ def build_database(url: str) -> int:
     sessions = make_session_factory(url)
     frame = load_sample(SERIES)[["close", "volume"]]
     with sessions.begin() as session:
-        series = repo.register_series(
+        series = series_db.register_series(
             session=session, key=SERIES, source="csv", params={"sample": "IBM.csv"}, frequency="B"
         )
-        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+        observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
     spec = ModelSpec(
         architecture="gru",
         strategy="recursive",

@@ -21,7 +21,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forecaster.db import repo  # noqa: E402
+from forecaster.db import observations as observations_db  # noqa: E402
+from forecaster.db import series as series_db  # noqa: E402
 from forecaster.db.session import make_session_factory, upgrade  # noqa: E402
 from tests.pg import start_cluster  # noqa: E402
 
@@ -48,16 +49,18 @@ def bench(url: str, frame: pd.DataFrame) -> dict[str, float]:
     for label in ("insert", "re-upsert"):
         t0 = time.perf_counter()
         with factory.begin() as session:
-            sid = repo.register_series(session=session, key="bench", source="csv", frequency="h").id
-            n = repo.upsert_observations(session=session, series_id=sid, frame=frame)
+            sid = series_db.register_series(
+                session=session, key="bench", source="csv", frequency="h"
+            ).id
+            n = observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
         dt = time.perf_counter() - t0
         out[f"{label} s"] = dt
         out[f"{label} rows/s"] = n / dt
     with factory.begin() as session:
         t0 = time.perf_counter()
-        wide = repo.read_frame(session=session, series_id=sid)
+        wide = observations_db.read_frame(session=session, series_id=sid)
         out["read wide s"] = time.perf_counter() - t0
-        assert repo.count_observations(session=session, series_id=sid) == n == wide.size
+        assert observations_db.count_observations(session=session, series_id=sid) == n == wide.size
     factory.kw["bind"].dispose()
     return out
 

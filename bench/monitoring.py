@@ -62,7 +62,7 @@ def build_log(url: str, n_series: int, n_origins: int, horizon: int) -> dict[str
     import numpy as np
     from sqlalchemy import insert
 
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
     from forecaster.db.models import Evaluation, ForecastLogPoint, ModelVersion, Observation, Series
     from forecaster.db.session import make_session_factory, upgrade
 
@@ -79,7 +79,7 @@ def build_log(url: str, n_series: int, n_origins: int, horizon: int) -> dict[str
                 for i in range(n_series)
             ],
         )
-        ids = {s.key: s.id for s in repo.list_series(session=session)}
+        ids = {s.key: s.id for s in series_db.list_series(session=session)}
         session.execute(
             insert(ModelVersion),
             [

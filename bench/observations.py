@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from api.main import create_app  # noqa: E402
 from bench.ingest import load_rows  # noqa: E402
 from forecaster.config import Settings  # noqa: E402
-from forecaster.db import repo  # noqa: E402
+from forecaster.db import observations as observations_db  # noqa: E402
+from forecaster.db import series as series_db  # noqa: E402
 from forecaster.db.models import Observation  # noqa: E402
 from forecaster.db.session import make_engine, make_session_factory, upgrade  # noqa: E402
 from tests.pg import start_cluster  # noqa: E402
@@ -55,8 +56,10 @@ def bench(url: str, n_cells: int) -> dict[str, float]:
     factory = make_session_factory(url)
     frame = load_rows(n_cells)
     with factory.begin() as session:
-        sid = repo.register_series(session=session, key="bench", source="csv", frequency="h").id
-        cells = repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        sid = series_db.register_series(
+            session=session, key="bench", source="csv", frequency="h"
+        ).id
+        cells = observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
     if url.startswith("postgresql"):
         with factory.begin() as session:
             session.execute(text("ANALYZE observation"))  # as autovacuum would have by now

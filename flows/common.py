@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster import runs
 from forecaster.config import get_settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run
 from forecaster.db.session import make_session_factory
 
@@ -60,10 +60,10 @@ def open_run(
                 # a deployment's run is the schedule's (or run_deployment's); else the shell's
                 trigger="schedule" if deployment.id else "cli",
             ).id
-        run = repo.get_run(session=session, run_id=run_id)
+        run = runs_db.get_run(session=session, run_id=run_id)
         if run.status not in ACTIVE_RUN_STATUSES:
             raise runs.RunCancelled(f"run {run_id} is already {run.status}; not starting it")
-        repo.start_run(
+        runs_db.start_run(
             session=session,
             run_id=run_id,
             flow_run_id=str(flow_run.get_id() or "") or None,
@@ -96,11 +96,11 @@ def close_status(
     release its lease."""
     try:
         with factory.begin() as session:
-            run = repo.get_run(session=session, run_id=run_id)
+            run = runs_db.get_run(session=session, run_id=run_id)
             if run.status in ACTIVE_RUN_STATUSES:
                 if run.cancel_requested_at is not None and status == "failed":
                     status = "cancelled"
-                repo.finish_run(
+                runs_db.finish_run(
                     session=session, run_id=run_id, status=status, result=result, error=error
                 )
             else:
@@ -132,11 +132,11 @@ def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
         run_id = params.get("run_id")
         run = session.get(Run, run_id) if isinstance(run_id, int) else None
         if run is None:
-            run = repo.run_of_flow_run(session=session, flow_run_id=str(flow_run_obj.id))
+            run = runs_db.run_of_flow_run(session=session, flow_run_id=str(flow_run_obj.id))
         if run is None or run.status not in ACTIVE_RUN_STATUSES:
             return
         status = "cancelled" if state_name == "Cancelled" else "failed"
-        repo.finish_run(
+        runs_db.finish_run(
             session=session, run_id=run.id, status=status, result=run.result, error=reason.strip()
         )
         runs.release(run.id)

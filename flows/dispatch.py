@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
 from forecaster import runs
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
 from forecaster.errors import Unavailable
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class Dispatcher:
             )
             return None
         with self.factory.begin() as session:
-            repo.get_run(session=session, run_id=run_id).flow_run_id = str(flow_run.id)
+            runs_db.get_run(session=session, run_id=run_id).flow_run_id = str(flow_run.id)
         return flow_run
 
     def _execute(
@@ -297,9 +297,9 @@ class Dispatcher:
     def _fail_if_unfinished(self, run_id: int, error: str) -> None:
         """The flow records its own crashes; this covers failing before it got that far."""
         with self.factory.begin() as session:
-            run = repo.get_run(session=session, run_id=run_id)
+            run = runs_db.get_run(session=session, run_id=run_id)
             if run.status in ACTIVE:
-                repo.finish_run(session=session, run_id=run_id, status="failed", error=error)
+                runs_db.finish_run(session=session, run_id=run_id, status="failed", error=error)
 
     def running(self) -> int:
         return sum(t.is_alive() for t in list(self._threads.values()))
@@ -324,13 +324,13 @@ class Dispatcher:
         failed = []
         with self.factory.begin() as session:
             for kind in KINDS:
-                for run in repo.active_runs(session=session, kind=kind):
+                for run in runs_db.active_runs(session=session, kind=kind):
                     executor = run.parameters.get("executor") or {}
                     pid = executor.get("pid")
                     if executor.get("host") != host or not isinstance(pid, int):
                         continue
                     if pid != me and not _alive(pid):
-                        repo.finish_run(
+                        runs_db.finish_run(
                             session=session,
                             run_id=run.id,
                             status="failed",
@@ -378,5 +378,5 @@ class Dispatcher:
             ) from exc
         assert not inspect.isawaitable(flow_run)  # sync context: the sync implementation ran
         with self.factory.begin() as session:
-            run = repo.get_run(session=session, run_id=run_id)
+            run = runs_db.get_run(session=session, run_id=run_id)
             run.flow_run_id = str(flow_run.id)

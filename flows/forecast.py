@@ -14,7 +14,8 @@ from prefect.logging import get_run_logger
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster.app.training import precompute_forecasts
 from forecaster.config import Settings, get_settings
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log
+from forecaster.db import series as series_db
 from forecaster.errors import Conflict, TooBusy
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.retrain_config import load_retrain_config
@@ -82,7 +83,7 @@ def forecast(
 
     def body() -> dict[str, Any]:
         with factory.begin() as session:
-            keys = series or [s.key for s in repo.list_series(session=session)]
+            keys = series or [s.key for s in series_db.list_series(session=session)]
         done = {}
         for key in keys:
             with factory.begin() as session:

@@ -11,7 +11,7 @@ from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
 from forecaster.config import get_settings
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.errors import SourceError
 from forecaster.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
 from forecaster.runs import LeasePolicy
@@ -60,9 +60,9 @@ def ingest(
     def body() -> dict[str, Any]:
         with factory.begin() as session:
             rows = (
-                [repo.get_series(session=session, key=k) for k in series]
+                [series_db.get_series(session=session, key=k) for k in series]
                 if series
-                else repo.list_series(session=session)
+                else series_db.list_series(session=session)
             )
             plans = [plan_fetch(session=session, series=s, start=start) for s in rows]
         result = IngestResult()

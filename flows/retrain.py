@@ -38,7 +38,8 @@ from forecaster.app.training import (
 from forecaster.app.versions import promote_best, record_failure, record_global_failure
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.retrain_config import load_retrain_config
 from forecaster.retrain_plan import (
     CandidateJob,
@@ -122,7 +123,7 @@ def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
         with sessions.begin() as session:
             version = record_failure(
                 session=session,
-                series_id=repo.get_series(session=session, key=job.series_key).id,
+                series_id=series_db.get_series(session=session, key=job.series_key).id,
                 architecture=spec.architecture,
                 strategy=spec.strategy,
                 spec=spec.to_dict(),
@@ -167,7 +168,7 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
             ids = {
                 key: record_failure(
                     session=session,
-                    series_id=repo.get_series(session=session, key=key).id,
+                    series_id=series_db.get_series(session=session, key=key).id,
                     architecture=spec.architecture,
                     strategy=spec.strategy,
                     spec=spec.to_dict(),
@@ -227,8 +228,8 @@ def commit_series(
     """Promote the series' winners and refresh its forecasts in one transaction."""
     runs.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
-        repo.lock_series(session=session, keys=[series_key])
-        status = repo.get_run(session=session, run_id=run_id).status
+        series_db.lock_series(session=session, keys=[series_key])
+        status = runs_db.get_run(session=session, run_id=run_id).status
         if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
             raise runs.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
         promoted = promote_best(session=session, decisions=decisions)
@@ -245,9 +246,9 @@ def _plan(
     config = load_retrain_config(Path(path) if path else None)
     with session_factory(database_url).begin() as session:
         rows = (
-            [repo.get_series(session=session, key=k) for k in series]
+            [series_db.get_series(session=session, key=k) for k in series]
             if series
-            else repo.list_series(session=session)
+            else series_db.list_series(session=session)
         )
         pairs = [(s.key, s.frequency) for s in rows]
     return plan_retrain(config, pairs, quick=quick)

@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.models import Series
 
 logger = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def plan_fetch(
 ) -> FetchPlan:
     """From `start` if given, else from the last stored timestamp less an overlap, to today."""
     if start is None:
-        latest = repo.latest_timestamp(session=session, series_id=series.id)
+        latest = observations_db.latest_timestamp(session=session, series_id=series.id)
         if latest is not None:
             start = (latest - timedelta(days=overlap_days)).date()
     end: date | None = today or datetime.now().date()
@@ -65,9 +67,9 @@ def store_frame(*, session: Session, series_key: str, frame: pd.DataFrame) -> in
     A variable with no value at all in the fetch (a column the source lacks, such as `pres`
     for a station without a barometer) is not stored; gaps inside a variable are stored as NULL.
     """
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     frame = frame.dropna(axis=1, how="all")
-    written = repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+    written = observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
     if len(frame.index):  # the served forecasts whose targets this fetch covered, (re)scored
         ts = pd.DatetimeIndex(frame.index)
         forecast_log.score(

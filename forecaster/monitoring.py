@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from forecaster.architectures import is_baseline
-from forecaster.db import forecast_log, repo
-from forecaster.db.forecast_log import LiveCell
+from forecaster.db import forecast_log, forecast_log_reads
+from forecaster.db import series as series_db
+from forecaster.db.forecast_log_reads import LiveCell
 from forecaster.db.models import Evaluation, ModelVersion, Run
 from forecaster.errors import InvalidRequest
 
@@ -157,8 +158,8 @@ def accuracy(
         raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
     if steps is not None and steps < 1:
         raise InvalidRequest(f"steps={steps} must be a positive number of steps")
-    series = repo.get_series(session=session, key=series_key)
-    cells = forecast_log.live_cells(
+    series = series_db.get_series(session=session, key=series_key)
+    cells = forecast_log_reads.live_cells(
         session=session, series_id=series.id, strategy=strategy, since=since, steps=steps
     )
     by_version: dict[int, list[LiveCell]] = {}
@@ -302,7 +303,7 @@ def evaluate_policy(
     *, session: Session, series_key: str, policy: RetrainPolicy
 ) -> list[PolicyVerdict]:
     """The policy's verdict on each champion of the series (no action taken)."""
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     after = last_retrain_at(session=session, series_key=series_key)
     verdicts = []
     for version in session.scalars(
@@ -312,14 +313,14 @@ def evaluate_policy(
     ):
         # only what this champion served since it was promoted and since the last retrain
         start = max(t for t in (after, version.promoted_at, version.created_at) if t is not None)
-        recent = forecast_log.last_origins(
+        recent = forecast_log_reads.last_origins(
             session=session, version_id=version.id, n=policy.window, origins_after=start
         )
         verdict = PolicyVerdict(series.key, version.strategy, version.id, len(recent))
         verdicts.append(verdict)
         if not policy.enabled or len(recent) < policy.min_origins:
             continue
-        cells = forecast_log.live_cells(
+        cells = forecast_log_reads.live_cells(
             session=session,
             series_id=series.id,
             version_id=version.id,

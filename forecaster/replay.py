@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster import runs
 from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint
 from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.ingest import store_frame
@@ -126,11 +126,11 @@ def replay(
             f"{index[-1]:%Y-%m-%d}) and before end={end}"
         )
     with sessions.begin() as session:
-        if series_key in {s.key for s in repo.list_series(session=session)}:
+        if series_key in {s.key for s in series_db.list_series(session=session)}:
             raise InvalidRequest(
                 f"series {series_key!r} already exists in this database; replay into an empty one"
             )
-        repo.register_series(
+        series_db.register_series(
             session=session, key=series_key, source="csv", params={}, frequency=frequency or "D"
         )
         store_frame(session=session, series_key=series_key, frame=frame.iloc[:first])
@@ -186,7 +186,7 @@ def summarize(
 
     Where a retrain promoted a new champion on the day, the origin's first forecast (the one
     served on schedule) counts."""
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     log = ForecastLogPoint
     rows = session.execute(
         select(

@@ -27,7 +27,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
 from forecaster.errors import InvalidRequest, RunEnded, RunInProgress, TooBusy
 
@@ -95,7 +96,7 @@ def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) 
     stale_before = now - timedelta(seconds=policy.stale_s)
     pending_before = now - timedelta(seconds=policy.pending_s)
     reaped = []
-    for run in repo.runs_to_reap(
+    for run in runs_db.runs_to_reap(
         session=session, stale_before=stale_before, pending_before=pending_before
     ):
         if run.status == "running":
@@ -124,7 +125,7 @@ def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) 
 
 
 def refuse_overlap(*, session: Session, kind: str, series: Sequence[str], me: int | None) -> None:
-    for run in repo.active_runs(session=session, kind=kind):
+    for run in runs_db.active_runs(session=session, kind=kind):
         if run.id != me and overlaps(run, series):
             theirs = ", ".join(run_series(run)) or "every series"
             raise RunInProgress(
@@ -147,13 +148,13 @@ def claim(
     """Create a pending run for `series` in this transaction: reap stale runs, lock the series,
     refuse an active overlapping run of the same kind when `exclusive`. `trigger` and `reason`
     say who started it and why (the retrain policy records its evidence)."""
-    repo.lock_series(session=session, keys=series)
+    series_db.lock_series(session=session, keys=series)
     for key in series:
-        repo.get_series(session=session, key=key)
+        series_db.get_series(session=session, key=key)
     reap(session=session, policy=policy)
     if exclusive:
         refuse_overlap(session=session, kind=kind, series=series, me=None)
-    active = repo.all_active_runs(session=session)
+    active = runs_db.all_active_runs(session=session)
     if len(active) >= policy.max_active:
         raise TooBusy(
             f"{len(active)} runs are already pending or running, the limit "
@@ -166,14 +167,14 @@ def claim(
             f"(FORECASTER_MAX_RUNS_PER_SERIES={policy.max_per_series}); "
             "try again when one has finished"
         )
-    return repo.create_run(
+    return runs_db.create_run(
         session=session, kind=kind, parameters=parameters, trigger=trigger, reason=reason
     )
 
 
 def request_cancel(*, session: Session, run_id: int) -> Run:
     """Cancel a pending run at once; ask a running one to stop at its next checkpoint."""
-    run = repo.get_run(session=session, run_id=run_id)
+    run = runs_db.get_run(session=session, run_id=run_id)
     if run.status not in ACTIVE_RUN_STATUSES:
         raise RunEnded(
             f"run {run_id} is already {run.status}; only pending or running runs can be cancelled"
@@ -213,7 +214,7 @@ class Lease:
 
     def beat(self) -> None:
         with self.factory.begin() as session:
-            requested = repo.renew_lease(session=session, run_id=self.run_id)
+            requested = runs_db.renew_lease(session=session, run_id=self.run_id)
         if requested is not None:
             self.cancelled.set()
 
@@ -229,7 +230,7 @@ class Lease:
         last beat, so a cancel is seen at once)."""
         if not self.cancelled.is_set():
             with self.factory() as session:
-                if repo.cancel_requested_at(session=session, run_id=self.run_id) is not None:
+                if runs_db.cancel_requested_at(session=session, run_id=self.run_id) is not None:
                     self.cancelled.set()
         if self.cancelled.is_set():
             raise RunCancelled(f"run {self.run_id} was cancelled")
@@ -300,7 +301,7 @@ def recorded(
             policy=LeasePolicy.from_env(),
             exclusive=kind in EXCLUSIVE,
         )
-        repo.start_run(session=session, run_id=row.id)
+        runs_db.start_run(session=session, run_id=row.id)
         run = Recorded(row.id)
     hold(factory, run.id)
     status, error = "completed", None
@@ -315,7 +316,7 @@ def recorded(
     finally:
         release(run.id)
         with factory.begin() as session:
-            if repo.get_run(session=session, run_id=run.id).status in ACTIVE_RUN_STATUSES:
-                repo.finish_run(
+            if runs_db.get_run(session=session, run_id=run.id).status in ACTIVE_RUN_STATUSES:
+                runs_db.finish_run(
                     session=session, run_id=run.id, status=status, result=run.result, error=error
                 )

@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.sources.csv import load_sample, read_csv
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
@@ -36,9 +37,9 @@ def store_group(
             if keys is not None and key not in keys:
                 continue
             frame = load()
-            series = repo.register_series(
+            series = series_db.register_series(
                 session=session, key=key, source="csv", params={}, frequency=freq
             )
-            repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+            observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
             frames[key] = frame
     return frames

@@ -17,8 +17,8 @@ from api.deps import SessionDep
 from api.routers.forecasts import FRESH_S, MEMO_MAX
 from api.schemas.accuracy import AccuracyPublic, PastForecasts
 from api.schemas.common import ErrorDetail, QueryTimestamp, Strategy
-from forecaster.db import repo
-from forecaster.db.forecast_log import accuracy_stamp, past_forecasts
+from forecaster.db import series as series_db
+from forecaster.db.forecast_log_reads import accuracy_stamp, past_forecasts
 from forecaster.monitoring import accuracy
 
 router = APIRouter(prefix="/series", tags=["accuracy"])
@@ -119,7 +119,7 @@ def read_past_forecasts(
     origins: Annotated[int, Query(ge=1, le=500, description="the most recent origins")] = 30,
 ) -> PastForecasts:
     """The forecasts served at the last `origins` origins, each beside what happened."""
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     frame = past_forecasts(
         session=session, series_id=series.id, strategy=strategy.value, origins=origins
     )

@@ -20,7 +20,7 @@ from api.schemas.common import ErrorDetail, ModelRef, SeriesKey, Strategy
 from api.schemas.forecasts import ForecastPublic
 from forecaster.app.forecasts import SeriesForecast, forecast_series, read_key
 from forecaster.checks import MAX_ANY_HORIZON
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ MEMO_MAX = 8192  # remembered lookups (forecast and accuracy reads) before the m
 def _render(session: Session, result: SeriesForecast) -> bytes:
     lookback_ts = None
     if result.attention is not None:  # the heatmap's x axis: the lookback rows' timestamps
-        lookback_ts = repo.last_timestamps(
+        lookback_ts = observations_db.last_timestamps(
             session=session,
             series_id=result.version.series_id,
             n=int(result.attention.shape[-1]) * result.attention_unit,

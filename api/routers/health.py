@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.schemas.runs import HealthPublic
-from forecaster.db import repo
+from forecaster.db.session import schema_revision
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def health(request: Request, response: Response) -> HealthPublic:
     state = request.app.state
     head = state.head_revision
     try:
-        revision = repo.schema_revision(engine=state.session_factory.kw["bind"])
+        revision = schema_revision(engine=state.session_factory.kw["bind"])
         reachable = True
     except SQLAlchemyError as exc:
         logger.warning("health: database unreachable: %s", exc)

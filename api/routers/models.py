@@ -13,7 +13,7 @@ from api.schemas.common import DbId, ErrorDetail
 from api.schemas.models import ModelDetail, ModelList, ModelPublic
 from forecaster.app import catalog
 from forecaster.app.versions import promote
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import Series
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ def list_models(
 ) -> ModelList:
     """Newest first; filter by series key and status. A failed version's `error` is one
     sanitized line unless the request carries the API key."""
-    series_id = repo.get_series(session=session, key=series).id if series else None
-    keys = {s.id: s.key for s in repo.list_series(session=session)}
+    series_id = series_db.get_series(session=session, key=series).id if series else None
+    keys = {s.id: s.key for s in series_db.list_series(session=session)}
     versions = catalog.list_versions(session=session, series_id=series_id, status=status)
     data = [render.model_public(v, keys[v.series_id], full=full) for v in versions]
     return ModelList(data=data, count=len(data))

@@ -12,7 +12,7 @@ from api.deps import ApiKey, DispatcherDep, FullDetail, SessionDep
 from api.schemas.common import DbId
 from api.schemas.runs import RunCreate, RunList, RunPublic
 from forecaster import runs
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
 from forecaster.db.models import Run, utcnow
 from forecaster.errors import InvalidRequest
 
@@ -67,7 +67,7 @@ def create_run(body: RunCreate, dispatcher: DispatcherDep, session: SessionDep) 
         raise InvalidRequest("quick applies to retrain runs only; drop it for an ingest")
     options = {"quick": True} if body.quick else None
     run_id = dispatcher.submit(kind=body.kind, series=body.series, options=options)
-    return run_public(repo.get_run(session=session, run_id=run_id), full=True)
+    return run_public(runs_db.get_run(session=session, run_id=run_id), full=True)
 
 
 @router.get("")
@@ -81,14 +81,14 @@ def list_runs(
     """Newest first. Errors are one sanitized line unless the request carries the API key."""
     runs = [
         run_public(r, full=full)
-        for r in repo.list_runs(session=session, kind=kind, status=status, limit=limit)
+        for r in runs_db.list_runs(session=session, kind=kind, status=status, limit=limit)
     ]
     return RunList(data=runs, count=len(runs))
 
 
 @router.get("/{run_id}", responses={404: {"description": "unknown run"}})
 def read_run(run_id: DbId, session: SessionDep, full: FullDetail) -> RunPublic:
-    return run_public(repo.get_run(session=session, run_id=run_id), full=full)
+    return run_public(runs_db.get_run(session=session, run_id=run_id), full=full)
 
 
 @router.post(

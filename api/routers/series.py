@@ -24,7 +24,8 @@ from api.schemas.series import (
     YahooSeriesCreate,
 )
 from forecaster.app import ingest
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.models import Series
 from forecaster.errors import InvalidRequest
 
@@ -54,13 +55,13 @@ def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
 @router.get("")
 def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
     """Every registered series with its variables and stored range."""
-    rows = [_series_public(r, full=full) for r in repo.series_summaries(session=session)]
+    rows = [_series_public(r, full=full) for r in series_db.series_summaries(session=session)]
     return SeriesList(data=rows, count=len(rows))
 
 
 @router.get("/{series_key}", responses={404: {"description": "unknown series"}})
 def read_series(series_key: SeriesKey, session: SessionDep, full: FullDetail) -> SeriesPublic:
-    return _series_public(repo.series_summary(session=session, key=series_key), full=full)
+    return _series_public(series_db.series_summary(session=session, key=series_key), full=full)
 
 
 @router.get("/{series_key}/observations")
@@ -92,7 +93,7 @@ def read_observations(
 
     Page with `cursor` (each page's `next_cursor`): every page costs the same however deep.
     """
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     wanted = [v.strip() for item in variables or [] for v in item.split(",") if v.strip()]
     after = _parse_cursor(cursor)
     if after is not None and offset:
@@ -131,11 +132,11 @@ def _page(
     revision = (series.id, series.updated_at)  # moves with every ingest that writes rows
     known = facts.get_or_compute(
         (*revision, "variables"),
-        partial(repo.series_variables, session=session, series_id=series.id),
+        partial(series_db.series_variables, session=session, series_id=series.id),
     )
-    repo.check_variables(session=session, series=series, variables=wanted, known=known)
+    series_db.check_variables(session=session, series=series, variables=wanted, known=known)
     chosen = wanted or known
-    rows, more = repo.read_observations_page(
+    rows, more = observations_db.read_observations_page(
         session=session,
         series_id=series.id,
         variables=chosen,
@@ -150,7 +151,7 @@ def _page(
         count = facts.get_or_compute(
             (*revision, "count", start, end, tuple(chosen)),
             partial(
-                repo.count_in_range,
+                observations_db.count_in_range,
                 session=session,
                 series_id=series.id,
                 start=start,
@@ -179,4 +180,4 @@ def _page(
 def create_series(body: SeriesCreate, session: SessionDep) -> SeriesPublic:
     """Register a ticker or a weather station. Nothing is fetched: POST /runs {"kind": "ingest"} does."""
     ingest.register(session=session, registrations=[_registration(body)], exclusive=True)
-    return SeriesPublic(**repo.series_summary(session=session, key=body.key))
+    return SeriesPublic(**series_db.series_summary(session=session, key=body.key))

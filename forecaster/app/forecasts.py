@@ -25,8 +25,9 @@ from forecaster.app.catalog import (
 from forecaster.app.model_cache import ModelCache
 from forecaster.architectures import is_baseline
 from forecaster.checks import DEFAULT_MAX_HORIZON, NO_REACH, HorizonLimits, check_request
-from forecaster.db import repo
-from forecaster.db.forecast_cache import StoredForecast, read_forecast
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
+from forecaster.db.forecast_cache import StoredForecast, forecast_key, read_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import BadModelRef, InvalidData, InvalidRequest, UnknownModel
 from forecaster.monitoring import log_served
@@ -60,7 +61,7 @@ def read_key(
     cached forecast is keyed by. None when there is no such version (forecast_series then
     raises the precise error)."""
     version_id = None if str(model) == "champion" else int(model)
-    return repo.forecast_key(
+    return forecast_key(
         session=session,
         series_key=series_key,
         strategy=read_strategy(strategy, version_id),
@@ -218,11 +219,11 @@ def plan_forecast(
     `strategy` None: recursive for the champion, the version's own for a version id (one that
     contradicts it is an InvalidRequest). `max_horizon` bounds a recursive forecast's steps.
     """
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     version = resolve_version(session=session, series=series, strategy=strategy, model=model)
     limits = version_limits(version)
     h, lvl = check_request(horizon=horizon, level=level, limits=limits, recursive_cap=max_horizon)
-    data_end = repo.latest_timestamp(session=session, series_id=series.id)
+    data_end = observations_db.latest_timestamp(session=session, series_id=series.id)
     if data_end is None:
         raise InvalidData(f"series {series_key!r} has no observations yet; ingest it first")
     return ForecastPlan(series, version, limits, data_end, h, lvl)
@@ -309,7 +310,7 @@ def _run(*, session: Session, plan: ForecastPlan, trained: Predictor) -> Forecas
             plan.level,
             coverage_origins=stored.coverage_origins or 0,
         )
-    history = repo.read_frame(
+    history = observations_db.read_frame(
         session=session, series_id=plan.series.id, variables=trained.variables
     )
     return trained.predict(history, horizon=plan.horizon, level=plan.level)

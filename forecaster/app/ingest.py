@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.models import Series
 
 T = TypeVar("T")
@@ -78,7 +79,7 @@ def register(
 ) -> list[Series]:
     """Register each series. A key already registered has its source updated, or with
     `exclusive` is refused (Conflict)."""
-    add = repo.create_series if exclusive else repo.register_series
+    add = series_db.create_series if exclusive else series_db.register_series
     return [add(session=session, **asdict(r)) for r in registrations]
 
 
@@ -90,8 +91,8 @@ def unregister_unfilled(*, session: Session, keys: Iterable[str]) -> list[str]:
     """
     removed = []
     for key in dict.fromkeys(keys):
-        series = repo.get_series(session=session, key=key)
-        if repo.latest_timestamp(session=session, series_id=series.id) is None:
+        series = series_db.get_series(session=session, key=key)
+        if observations_db.latest_timestamp(session=session, series_id=series.id) is None:
             session.delete(series)
             removed.append(key)
     return removed
@@ -108,7 +109,7 @@ def ingest_sources(
     Returns what `fetch` returned and the keys unregistered.
     """
     with sessions.begin() as session:
-        existing = {s.key for s in repo.list_series(session=session)}
+        existing = {s.key for s in series_db.list_series(session=session)}
         keys = [s.key for s in register(session=session, registrations=registrations)]
     result = fetch(keys)
     with sessions.begin() as session:

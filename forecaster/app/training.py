@@ -19,7 +19,8 @@ from forecaster.app.forecasts import forecast_series
 from forecaster.app.model_cache import ModelCache
 from forecaster.architectures import is_baseline
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import store_forecast
 from forecaster.db.models import Series
 from forecaster.errors import InvalidData, InvalidRequest
@@ -55,8 +56,8 @@ class TrainRequest:
 
 
 def load_training_frame(*, session: Session, series_key: str) -> tuple[Series, pd.DataFrame]:
-    series = repo.get_series(session=session, key=series_key)
-    frame = repo.read_frame(session=session, series_id=series.id)
+    series = series_db.get_series(session=session, key=series_key)
+    frame = observations_db.read_frame(session=session, series_id=series.id)
     if frame.empty:
         raise InvalidData(
             f"series {series_key!r} has no observations; ingest it first (forecaster ingest ...)"
@@ -298,7 +299,7 @@ def served_champions(*, session: Session, series_keys: list[str]) -> list[dict[s
     model beat it)."""
     out = []
     for key in series_keys:
-        series = repo.get_series(session=session, key=key)
+        series = series_db.get_series(session=session, key=key)
         for strategy in STRATEGIES:
             champion = catalog.find_champion(
                 session=session, series_id=series.id, strategy=strategy
@@ -326,7 +327,7 @@ def precompute_forecasts(
     Returns {strategy: version id} for the champions forecast.
     """
     cache = cache or ModelCache()
-    series = repo.get_series(session=session, key=series_key)
+    series = series_db.get_series(session=session, key=series_key)
     done: dict[str, int] = {}
     for strategy in STRATEGIES:
         champion = catalog.find_champion(session=session, series_id=series.id, strategy=strategy)

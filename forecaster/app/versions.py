@@ -21,7 +21,7 @@ from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
 from forecaster.baselines import evaluate_baseline, fit_baseline
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision, Rival
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
 from forecaster.db.versions import (
     add_evaluation,
@@ -46,7 +46,7 @@ def promote(*, session: Session, version_id: int) -> ModelVersion:
     partial unique index `uq_model_version_champion` makes a second champion impossible).
     """
     version = get_version(session=session, version_id=version_id)
-    repo.lock_series(session=session, ids=[version.series_id])
+    series_db.lock_series(session=session, ids=[version.series_id])
     session.refresh(version)  # as of the lock: a concurrent promotion has committed by now
     if version.status == "failed" or (
         not version.trained and not is_baseline(version.architecture)

@@ -42,11 +42,13 @@ RUN_COLUMNS = ["id", "kind", "status", "series", "started_at", "finished_at", "e
 
 def print_series(sessions: sessionmaker[Session], keys: list[str] | None, *, as_json: bool) -> None:
     """The stored series (those in `keys`, or all) as a table or JSON."""
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     with sessions.begin() as session:
         rows = [
-            r for r in repo.series_summaries(session=session) if keys is None or r["key"] in keys
+            r
+            for r in series_db.series_summaries(session=session)
+            if keys is None or r["key"] in keys
         ]
     if as_json:
         print(json.dumps(rows, default=json_default, indent=2))
@@ -71,11 +73,11 @@ def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.app import catalog
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     with open_sessions(settings) as sessions, sessions.begin() as session:
-        series_id = repo.get_series(session=session, key=args.key).id if args.key else None
-        keys = {s.id: s.key for s in repo.list_series(session=session)}
+        series_id = series_db.get_series(session=session, key=args.key).id if args.key else None
+        keys = {s.id: s.key for s in series_db.list_series(session=session)}
         rows = [
             {
                 "id": v.id,
@@ -107,7 +109,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.db import repo
+    from forecaster.db import runs as runs_db
 
     if args.limit < 1:
         raise InvalidRequest(
@@ -125,7 +127,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
                 "error": r.error,
                 "result": r.result,
             }
-            for r in repo.list_runs(session=session, limit=args.limit)
+            for r in runs_db.list_runs(session=session, limit=args.limit)
         ]
     if args.json:
         print(json.dumps(rows, default=json_default, indent=2))

@@ -17,13 +17,13 @@ OUTCOME_COLUMNS = ["series", "model", "strategy", "version", "promoted", "outcom
 
 def check_keys(settings: Settings, keys: list[str]) -> None:
     """Before the flow starts: an unknown key is one line, not a Prefect traceback."""
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     with open_sessions(settings) as sessions:
         if not keys:
             return
         with sessions.begin() as session:
-            known = [s.key for s in repo.list_series(session=session)]
+            known = [s.key for s in series_db.list_series(session=session)]
     unknown = [k for k in keys if k not in known]
     if unknown:
         stored = ", ".join(known) if known else "none yet (`forecaster ingest` stores one)"

@@ -89,7 +89,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.app import catalog
-    from forecaster.db import repo
+    from forecaster.db import series as series_db
 
     print(f"1/4 database: {settings.database_url}")
     with open_sessions(settings, migrate=True) as sessions:
@@ -104,7 +104,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                 for k in keys
                 if catalog.find_champion(
                     session=session,
-                    series_id=repo.get_series(session=session, key=k).id,
+                    series_id=series_db.get_series(session=session, key=k).id,
                     strategy="direct",
                 )
                 is None

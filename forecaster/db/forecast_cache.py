@@ -1,4 +1,5 @@
-"""The `forecast` table: a champion's precomputed forecast, so reads need no model at all."""
+"""The `forecast` table: a champion's precomputed forecast, so reads need no model at all, and
+the key (version, status, data revision) a cached forecast read is valid for."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from forecaster.db.models import ForecastPoint
+from forecaster.db.models import ForecastPoint, ModelVersion, Series
 
 COLUMNS = ["step", "ts", "variable", "value", "lower", "upper"]
 COVERAGE = ["coverage", "width"]  # adaptive intervals: measured coverage and width per step
@@ -94,3 +95,45 @@ def read_forecast(
         {c: "float64" for c in frame.columns if c in ("lower", "upper", *COVERAGE)}
     )
     return StoredForecast(points, int(origins) if covered else None)
+
+
+_CHAMPION_KEY = (
+    select(ModelVersion.id, ModelVersion.status, Series.revision)
+    .join(Series, ModelVersion.series_id == Series.id)
+    .where(
+        Series.key == bindparam("key"),
+        ModelVersion.strategy == bindparam("strategy"),
+        ModelVersion.status == "champion",
+    )
+    .limit(1)
+)
+
+
+_VERSION_KEY = (
+    select(ModelVersion.id, ModelVersion.status, Series.revision, ModelVersion.strategy)
+    .join(Series, ModelVersion.series_id == Series.id)
+    .where(Series.key == bindparam("key"), ModelVersion.id == bindparam("version_id"))
+)
+
+
+def forecast_key(
+    *, session: Session, series_key: str, strategy: str | None, version_id: int | None = None
+) -> tuple[int, str, int] | None:
+    """(version id, status, series.revision) of the model a forecast read would use, in one
+    query: the strategy's champion (None: recursive), or `version_id` when it belongs to the
+    series and has that strategy (None: any).
+
+    Every ingest that adds or changes a value bumps `revision`, so the triple changes with new
+    or revised data or a new champion: a cache keyed by it needs no other invalidation. None when there is no such
+    model (the caller then raises the precise error). Built once and run on the session's
+    connection (Core, not ORM): this is the whole database cost of a cached forecast read.
+    """
+    conn = session.connection()
+    if version_id is None:
+        params = {"key": series_key, "strategy": strategy or "recursive"}
+        row = conn.execute(_CHAMPION_KEY, params).first()
+        return None if row is None else (row[0], row[1], row[2])
+    found = conn.execute(_VERSION_KEY, {"key": series_key, "version_id": version_id}).first()
+    if found is None or (strategy is not None and found[3] != strategy):
+        return None  # none, or a strategy that contradicts it: the caller raises the precise error
+    return (found[0], found[1], found[2])

@@ -18,7 +18,8 @@ from api.main import create_app
 from forecaster.app.versions import promote
 from forecaster.backtest import EvaluationReport
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.versions import add_evaluation, save_version
 from forecaster.forecasting.train import TrainOutcome, evaluate_model, train_model
 from forecaster.sources.csv import load_sample
@@ -53,14 +54,14 @@ def store_sample(
     sample = {"seattle-weather": "seattle_daily.csv", "IBM": "IBM.csv", "AAPL": "AAPL.csv"}
     frame = load_sample(key).iloc[:rows]
     with factory.begin() as session:
-        series = repo.register_series(
+        series = series_db.register_series(
             session=session,
             key=key,
             source="csv",
             params={"sample": sample[key]},
             frequency="D" if key == "seattle-weather" else "B",
         )
-        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+        observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
     return frame
 
 
@@ -172,7 +173,7 @@ def trained(session_factory: sessionmaker[Session], tiny_models: dict[str, Tiny]
     ids = {}
     with session_factory.begin() as session:
         for name, tiny in tiny_models.items():
-            series = repo.get_series(session=session, key=tiny.series_key)
+            series = series_db.get_series(session=session, key=tiny.series_key)
             version = save_version(session=session, series_id=series.id, outcome=tiny.outcome)
             add_evaluation(session=session, version_id=version.id, report=tiny.backtest)
             version.primary_metric = "mase"

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api import redact
 from forecaster.app.versions import record_failure
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.api.conftest import AUTH
 
 
@@ -29,7 +30,7 @@ def stored(session_factory: sessionmaker[Session], tmp_path) -> dict[str, object
     csv = tmp_path / "private" / "prices.csv"
     error = _traceback_text()
     with session_factory.begin() as session:
-        series = repo.register_series(
+        series = series_db.register_series(
             session=session, key="mine", source="csv", params={"path": str(csv), "freq": "D"}
         )
         version = record_failure(
@@ -41,8 +42,8 @@ def stored(session_factory: sessionmaker[Session], tmp_path) -> dict[str, object
             error=error,
             run_id=None,
         )
-        run = repo.create_run(session=session, kind="ingest", parameters={"series": ["mine"]})
-        repo.finish_run(
+        run = runs_db.create_run(session=session, kind="ingest", parameters={"series": ["mine"]})
+        runs_db.finish_run(
             session=session,
             run_id=run.id,
             status="failed",

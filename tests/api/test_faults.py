@@ -28,7 +28,9 @@ from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.app.versions import promote as promote_version
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.db.models import ForecastPoint, ModelVersion, Observation, Run
 from forecaster.db.session import make_session_factory
 from tests.api.conftest import AUTH, TestClient, start_api_server, store_sample
@@ -283,7 +285,7 @@ def test_run_caps_answer_429_with_the_limit(
     monkeypatch.setenv("FORECASTER_MAX_RUNS_PER_SERIES", "2")
     with session_factory.begin() as session:
         for _ in range(2):
-            repo.create_run(session=session, kind="ingest", parameters={"series": ["IBM"]})
+            runs_db.create_run(session=session, kind="ingest", parameters={"series": ["IBM"]})
     from api.main import create_app
 
     with TestClient(create_app(settings)) as client:
@@ -298,7 +300,7 @@ def test_two_concurrent_promotions_leave_one_champion(
 ) -> None:
     """Ten rounds of two promotions of the same series and strategy at the same moment."""
     with session_factory() as session:
-        weather = repo.get_series(session=session, key="seattle-weather").id
+        weather = series_db.get_series(session=session, key="seattle-weather").id
     with session_factory.begin() as session:
         base = session.get(ModelVersion, trained["gru-recursive"])
         assert base is not None
@@ -396,13 +398,13 @@ def test_concurrent_ingests_of_the_same_file(
         outputs = [p.communicate(timeout=180)[0].decode() for p in procs]
         assert [p.returncode for p in procs] == [0, 0], (round_, outputs)
         with session_factory() as session:
-            series = repo.get_series(session=session, key="chicago")
+            series = series_db.get_series(session=session, key="chicago")
             stored = session.scalar(
                 select(func.count())
                 .select_from(Observation)
                 .where(Observation.series_id == series.id)
             )
-            variables = repo.series_variables(session=session, series_id=series.id)
+            variables = series_db.series_variables(session=session, series_id=series.id)
             distinct = session.scalar(
                 select(func.count(func.distinct(Observation.ts))).where(
                     Observation.series_id == series.id
@@ -427,19 +429,19 @@ def test_every_horizon_follows_a_revision_of_the_data(
         old = forecast_series(
             session=session, series_key="seattle-weather", strategy="recursive", cache=cache
         )
-        revision = repo.get_series(session=session, key="seattle-weather").revision
+        revision = series_db.get_series(session=session, key="seattle-weather").revision
     with session_factory.begin() as session:  # the same values again: nothing changes
-        series = repo.get_series(session=session, key="seattle-weather")
-        frame = repo.read_frame(session=session, series_id=series.id).iloc[-3:].copy()
-        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+        series = series_db.get_series(session=session, key="seattle-weather")
+        frame = observations_db.read_frame(session=session, series_id=series.id).iloc[-3:].copy()
+        observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
     with session_factory() as session:
-        assert repo.get_series(session=session, key="seattle-weather").revision == revision
+        assert series_db.get_series(session=session, key="seattle-weather").revision == revision
     frame[["tmax", "tmin"]] += 8.0  # the source revised its last three days
     with session_factory.begin() as session:
-        series = repo.get_series(session=session, key="seattle-weather")
-        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+        series = series_db.get_series(session=session, key="seattle-weather")
+        observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
     with session_factory() as session:
-        assert repo.get_series(session=session, key="seattle-weather").revision == revision + 1
+        assert series_db.get_series(session=session, key="seattle-weather").revision == revision + 1
         default = forecast_series(
             session=session, series_key="seattle-weather", strategy="recursive", cache=cache
         )
@@ -479,4 +481,4 @@ def test_prefect_server_down_at_post_is_a_503_with_the_run_ended(
         assert run["finished_at"] is not None
         # nothing is half-written: the series takes the next retrain once the server is back
         with session_factory() as session:
-            assert not list(repo.active_runs(session=session, kind="retrain"))
+            assert not list(runs_db.active_runs(session=session, kind="retrain"))

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
 from forecaster.app import training
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.sources.csv import load_sample
 from forecaster.spec import ModelSpec
@@ -191,8 +192,8 @@ def test_reads_are_cached_and_new_data_from_elsewhere_is_seen_within_fresh_s(
     # one more day of data: the next read is issued from it
     nxt = load_sample("seattle-weather").iloc[SEATTLE_ROWS : SEATTLE_ROWS + 1]
     with session_factory.begin() as session:
-        sid = repo.get_series(session=session, key="seattle-weather").id
-        repo.upsert_observations(session=session, series_id=sid, frame=nxt)
+        sid = series_db.get_series(session=session, key="seattle-weather").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=nxt)
     # written behind the app's back (another process): trusted cache keys expire after FRESH_S
     time.sleep(forecasts.FRESH_S + 0.05)
     fresh = client.get(URL, params={"horizon": 7}).json()
@@ -256,8 +257,8 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     index = pd.date_range("2020-01-01", periods=500, freq="D", name="ts")
     walk = pd.DataFrame({"y": 100.0 + rng.normal(size=500).cumsum()}, index=index)
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="walk", source="csv", frequency="D").id
-        repo.upsert_observations(session=session, series_id=sid, frame=walk)
+        sid = series_db.register_series(session=session, key="walk", source="csv", frequency="D").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=walk)
     spec = ModelSpec(
         architecture="gru", strategy="direct", lookback=14, horizon=5, hidden_size=4, epochs=2
     )
@@ -272,7 +273,7 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
             session=session,
             version_id=decision.served_id,
             issued_at=index[-1],
-            data_revision=repo.get_series(session=session, key="walk").revision,
+            data_revision=series_db.get_series(session=session, key="walk").revision,
         )
         assert stored is not None and list(stored.points["step"]) == [1, 2, 3, 4, 5]
 

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.versions import promote, record_failure
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from tests.api.conftest import AUTH
 
 
@@ -83,7 +83,7 @@ def test_a_failed_version_cannot_be_promoted(
     client: TestClient, session_factory: sessionmaker[Session]
 ) -> None:
     with session_factory.begin() as session:
-        series = repo.get_series(session=session, key="IBM")
+        series = series_db.get_series(session=session, key="IBM")
         failed = record_failure(
             session=session,
             series_id=series.id,

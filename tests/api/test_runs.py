@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
 from forecaster.errors import Unavailable
 from tests.api.conftest import AUTH, store_sample, wait_for_run
 
@@ -58,10 +58,10 @@ def test_second_retrain_of_a_series_is_409_naming_the_running_one(
     store_sample(session_factory, rows=10)
     store_sample(session_factory, key="IBM", rows=10)
     with session_factory.begin() as session:
-        running = repo.create_run(
+        running = runs_db.create_run(
             session=session, kind="retrain", parameters={"series": ["seattle-weather"]}
         ).id
-        repo.start_run(session=session, run_id=running)
+        runs_db.start_run(session=session, run_id=running)
 
     for series in (["seattle-weather"], ["IBM", "seattle-weather"], []):
         r = client.post("/api/v1/runs", json={"kind": "retrain", "series": series}, headers=AUTH)
@@ -78,7 +78,7 @@ def test_a_retrain_of_every_series_blocks_any_other_retrain(
 ) -> None:
     store_sample(session_factory, key="IBM", rows=10)
     with session_factory.begin() as session:
-        pending = repo.create_run(session=session, kind="retrain", parameters={"series": []}).id
+        pending = runs_db.create_run(session=session, kind="retrain", parameters={"series": []}).id
     r = client.post("/api/v1/runs", json={"kind": "retrain", "series": ["IBM"]}, headers=AUTH)
     assert r.status_code == 409
     assert r.json()["detail"] == (
@@ -150,7 +150,7 @@ def test_runs_left_running_by_a_dead_api_process_are_failed_at_start(
     settings: Settings, session_factory: sessionmaker[Session]
 ) -> None:
     with session_factory.begin() as session:
-        dead = repo.create_run(
+        dead = runs_db.create_run(
             session=session,
             kind="retrain",
             parameters={
@@ -158,8 +158,8 @@ def test_runs_left_running_by_a_dead_api_process_are_failed_at_start(
                 "executor": {"mode": "thread", "host": _host(), "pid": 2**22 + 1},
             },
         ).id
-        repo.start_run(session=session, run_id=dead)
-        cli = repo.create_run(session=session, kind="retrain", parameters={"series": []}).id
+        runs_db.start_run(session=session, run_id=dead)
+        cli = runs_db.create_run(session=session, kind="retrain", parameters={"series": []}).id
     with TestClient(create_app(settings)) as client:
         failed = client.get(f"/api/v1/runs/{dead}").json()
         assert failed["status"] == "failed"
@@ -218,7 +218,7 @@ def test_with_a_prefect_server_runs_go_to_its_deployment(
     with pytest.raises(Unavailable, match="could not start: the Prefect server did not accept"):
         dispatcher.submit(kind="ingest", series=["seattle-weather"])
     with session_factory.begin() as session:
-        (run,) = repo.list_runs(session=session)
+        (run,) = runs_db.list_runs(session=session)
         assert run.status == "failed"
         assert run.error is not None and run.error.startswith(
             "could not start Prefect deployment 'ingest/ingest': "
@@ -232,7 +232,7 @@ def test_with_a_prefect_server_runs_go_to_its_deployment(
     ingest.apply()
     run_id = dispatcher.submit(kind="ingest", series=["seattle-weather"])
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=run_id)
+        run = runs_db.get_run(session=session, run_id=run_id)
         assert run.status == "pending" and run.flow_run_id
         flow_run_id = run.flow_run_id
     flow_run, deployment = _flow_run_and_deployment(flow_run_id)

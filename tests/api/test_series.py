@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from tests.api.conftest import AUTH, store_sample
 
 
@@ -305,7 +305,7 @@ def test_out_of_range_timestamps_are_a_422_and_paths_are_not_shown(
         assert r.status_code == 422, r.text
         assert "outside the valid range" in r.json()["detail"]
     with session_factory.begin() as session:
-        repo.register_series(
+        series_db.register_series(
             session=session,
             key="mine",
             source="csv",

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.main import create_app
 from forecaster.app.training import TrainRequest, train_series
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.db.session import make_session_factory, upgrade
 from forecaster.sources.csv import load_sample
 from forecaster.sources.samples import SAMPLES
@@ -103,24 +104,24 @@ def _store_samples(factory: sessionmaker[Session]) -> None:
     """The bundled samples, whole, as `forecaster ingest sample` registers them; plus a stub."""
     with factory.begin() as session:
         for sample in SAMPLES:
-            series = repo.register_series(
+            series = series_db.register_series(
                 session=session,
                 key=sample.key,
                 source="csv",
                 params={"sample": sample.filename},
                 frequency=sample.frequency,
             )
-            repo.upsert_observations(
+            observations_db.upsert_observations(
                 session=session, series_id=series.id, frame=load_sample(sample.key)
             )
-        short = repo.register_series(
+        short = series_db.register_series(
             session=session,
             key=SHORT_SERIES,
             source="csv",
             params={"sample": "IBM.csv"},
             frequency="B",
         )
-        repo.upsert_observations(
+        observations_db.upsert_observations(
             session=session, series_id=short.id, frame=load_sample("IBM").iloc[:20]
         )
 

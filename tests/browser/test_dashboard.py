@@ -12,7 +12,9 @@ import httpx
 import pandas as pd
 import pytest
 
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.browser.conftest import (
     API_KEY,
     SHORT_SERIES,
@@ -303,7 +305,7 @@ def test_retrain_runs_the_flow_and_the_new_champion_appears(dash: Dash, live_app
     dash.wait_idle()
     run_id = int(dash.page.get_attribute("#run-status", "data-run") or 0)
     with live_app.factory.begin() as session:
-        run = repo.get_run(session=session, run_id=run_id)
+        run = runs_db.get_run(session=session, run_id=run_id)
         assert run.status == "completed" and run.kind == "retrain", run.error
         versions, [served] = run.result["versions"], run.result["served"]
     assert len(versions) == 1 and served["strategy"] == "direct"
@@ -400,12 +402,14 @@ def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
     from forecaster.monitoring import log_served
 
     with live_app.factory.begin() as session:
-        series = repo.get_series(session=session, key="seattle-weather")
+        series = series_db.get_series(session=session, key="seattle-weather")
         champion = catalog.get_champion(
             session=session, series_id=series.id, strategy="recursive", series_key=series.key
         )
         model = load_version(champion)
-        frame = repo.read_frame(session=session, series_id=series.id, variables=model.variables)
+        frame = observations_db.read_frame(
+            session=session, series_id=series.id, variables=model.variables
+        )
         origins = []
         for back in range(6, 0, -1):
             fc = model.predict(frame.iloc[: len(frame) - 5 - back])

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from forecaster.db import repo
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.browser.conftest import Dash, LiveApp
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,9 @@ OVERFLOW = """() => {
 @pytest.fixture(scope="module")
 def with_empty_series(live_app: LiveApp) -> LiveApp:
     with live_app.factory.begin() as session:
-        repo.register_series(session=session, key=EMPTY, source="yahoo", params={"ticker": EMPTY})
+        series_db.register_series(
+            session=session, key=EMPTY, source="yahoo", params={"ticker": EMPTY}
+        )
     return live_app
 
 
@@ -160,12 +163,12 @@ def test_the_run_banner_is_about_the_series_in_view(dash: Dash, live_app: LiveAp
     """A run over every series that produced nothing for IBM is not IBM's banner; one that
     trained AAPL is AAPL's, naming AAPL's versions only."""
     with live_app.factory.begin() as session:
-        aapl = repo.get_series(session=session, key="AAPL").id
+        aapl = series_db.get_series(session=session, key="AAPL").id
         ours = sorted(
             v.id for v in repo_versions(session) if v.series_id == aapl and v.weights is not None
         )
-        run = repo.create_run(session=session, kind="retrain", parameters={"series": []})
-        repo.finish_run(
+        run = runs_db.create_run(session=session, kind="retrain", parameters={"series": []})
+        runs_db.finish_run(
             session=session,
             run_id=run.id,
             status="completed",

@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.ingest import ingest
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.conftest import REPO_DATA
 from tests.fixtures.meteostat import patch_meteostat
 from tests.fixtures.yahoo import patch_yahoo
@@ -25,7 +27,7 @@ NO_WAIT = [0.0, 0.0, 0.0]
 def _register(factory: sessionmaker[Session], *tickers: str) -> None:
     with factory.begin() as session:
         for t in tickers:
-            repo.register_series(
+            series_db.register_series(
                 session=session,
                 key=t,
                 source="yahoo",
@@ -36,8 +38,8 @@ def _register(factory: sessionmaker[Session], *tickers: str) -> None:
 
 def _snapshot(factory: sessionmaker[Session], key: str):  # type: ignore[no-untyped-def]
     with factory.begin() as session:
-        series = repo.get_series(session=session, key=key)
-        return repo.read_frame(session=session, series_id=series.id)
+        series = series_db.get_series(session=session, key=key)
+        return observations_db.read_frame(session=session, series_id=series.id)
 
 
 def test_ingest_twice_is_idempotent(
@@ -64,7 +66,7 @@ def test_ingest_twice_is_idempotent(
     assert stored.index[0].date() == date(2012, 1, 3)  # first trading day of 2012
     assert _snapshot(session_factory, "AAPL").equals(stored)
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=second["run_id"])
+        run = runs_db.get_run(session=session, run_id=second["run_id"])
         assert (run.kind, run.status, run.result["rows"]) == (
             "ingest",
             "completed",
@@ -108,12 +110,12 @@ def test_unknown_ticker_fails_its_run_and_leaves_other_series_intact(
     assert out["rows"]["IBM"] > 0 and "NOPE" not in out["rows"]
     assert "NOPE" in out["errors"]["NOPE"]
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert run.status == "failed" and run.error.startswith("NOPE: ")
         assert (
-            repo.count_observations(
+            observations_db.count_observations(
                 session=session,
-                series_id=repo.get_series(session=session, key="NOPE").id,
+                series_id=series_db.get_series(session=session, key="NOPE").id,
             )
             == 0
         )
@@ -157,7 +159,7 @@ def test_network_down_marks_run_failed_and_keeps_earlier_data(
     assert out["rows"] == {}
     assert "SourceUnavailable" in out["errors"]["AAPL"]
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert run.status == "failed" and "AAPL: SourceUnavailable" in run.error
     assert _snapshot(session_factory, "AAPL").equals(before)
 
@@ -170,7 +172,7 @@ def test_weather_station_ingest_keeps_gaps(
 ) -> None:
     patch_meteostat(monkeypatch, tmp_path, {"72530": CHICAGO})
     with session_factory.begin() as session:
-        repo.register_series(
+        series_db.register_series(
             session=session,
             key="chicago",
             source="meteostat",

@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows.forecast import forecast
 from flows.retrain import retrain
 from forecaster.app import catalog, training
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import read_forecast
 from forecaster.sources.csv import load_sample
 
@@ -41,10 +43,10 @@ def _config(tmp_path: Path, name: str, candidates: list[dict], **defaults: objec
 def weather(session_factory: sessionmaker[Session]) -> int:
     frame = load_sample("seattle-weather")[["tmax", "tmin"]]
     with session_factory.begin() as session:
-        sid = repo.register_series(
+        sid = series_db.register_series(
             session=session, key="sea", source="csv", params={"sample": "seattle-weather"}
         )
-        repo.upsert_observations(session=session, series_id=sid.id, frame=frame)
+        observations_db.upsert_observations(session=session, series_id=sid.id, frame=frame)
         return sid.id
 
 
@@ -70,7 +72,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     served = {s["strategy"]: s for s in out["served"]}
     assert set(served) == {"recursive", "direct"}
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert (run.kind, run.status, run.error) == ("retrain", "completed", None)
         versions = catalog.list_versions(session=session, series_id=weather)
         baselines = sorted((v.strategy, v.architecture) for v in versions if v.weights is None)
@@ -95,8 +97,8 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
             cached = read_forecast(
                 session=session,
                 version_id=champion.id,
-                issued_at=repo.latest_timestamp(session=session, series_id=weather),
-                data_revision=repo.get_series(session=session, key="sea").revision,
+                issued_at=observations_db.latest_timestamp(session=session, series_id=weather),
+                data_revision=series_db.get_series(session=session, key="sea").revision,
             )
             assert cached is not None and list(cached.points["step"].unique()) == list(range(1, 8))
     # the weather's recursive GRU has skill (tests/forecaster/test_champion.py has the rule)
@@ -170,7 +172,7 @@ def test_crashing_candidate_leaves_the_champion_serving(
     out = retrain(series=["sea"], database_url=database_url, config_path=crashing)
     assert len(out["failed"]) == 2 and len(out["versions"]) == 3
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert run.status == "failed"
         assert run.error == (
             "sea gru/recursive: InvalidData: lookback=5000 is longer than the history (1461 rows); "
@@ -204,7 +206,7 @@ def test_a_candidate_cut_by_the_time_budget_is_recorded_on_the_run(
         "training cut short by the time budget (1e-06 s) after 1 of 3 epochs"
     ]
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert run.result["cut_short"] == out["versions"]
         version = catalog.get_version(session=session, version_id=out["versions"][0])
         assert version.feature_spec["fit"]["cut_short"] is True
@@ -220,8 +222,8 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
 
     frame = load_sample("seattle-weather").iloc[:400][["tmax", "tmin"]]
     with session_factory.begin() as session:
-        sid = repo.register_series(session=session, key="seattle", source="csv").id
-        repo.upsert_observations(session=session, series_id=sid, frame=frame)
+        sid = series_db.register_series(session=session, key="seattle", source="csv").id
+        observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
     path = tmp_path / "policy.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -253,7 +255,7 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
     deadline = time.monotonic() + 300
     while True:
         with session_factory.begin() as session:
-            run = repo.get_run(session=session, run_id=started["run_id"])
+            run = runs_db.get_run(session=session, run_id=started["run_id"])
             if run.status not in ("pending", "running"):
                 break
         assert time.monotonic() < deadline, "the policy's retrain did not finish in 300 s"

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from flows import runners
 from flows.retrain import retrain
 from forecaster.app import catalog
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.conftest import REPO_DATA
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -37,10 +39,12 @@ def stations(session_factory: sessionmaker[Session]) -> dict[str, int]:
     ids = {}
     with session_factory.begin() as session:
         for name in STATIONS:
-            series = repo.register_series(
+            series = series_db.register_series(
                 session=session, key=name, source="csv", params={}, frequency="D"
             )
-            repo.upsert_observations(session=session, series_id=series.id, frame=_station(name))
+            observations_db.upsert_observations(
+                session=session, series_id=series.id, frame=_station(name)
+            )
             ids[name] = series.id
     return ids
 
@@ -103,7 +107,7 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
     failed = by_series["beijing"]
     assert failed["failed"] and out["failed"] == [failed["version_id"]]
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert run.status == "failed"
         assert run.error == (
             "beijing gru/direct: InvalidData: lookback=5000 is longer than the history "

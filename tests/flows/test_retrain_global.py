@@ -14,7 +14,7 @@ from api.main import create_app
 from flows.retrain import retrain
 from forecaster.app import catalog
 from forecaster.config import Settings
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from tests.api.conftest import TestClient
 from tests.groups import store_group
 
@@ -54,7 +54,7 @@ def test_a_group_trains_once_and_competes_for_each_members_champion(
     assert len({c["global_model_id"] for c in shared.values()}) == 1  # registered once
     with session_factory.begin() as session:
         for key in MEMBERS:
-            series = repo.get_series(session=session, key=key)
+            series = series_db.get_series(session=session, key=key)
             champion = catalog.get_champion(session=session, series_id=series.id, strategy="direct")
             winners = [c for c in (own[key], shared[key]) if c["promoted"]]
             if winners:  # the better of the two (each beat the baselines and the old champion)

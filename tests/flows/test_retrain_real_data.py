@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows.retrain import retrain
 from forecaster.app import catalog, forecasts
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from tests.conftest import REPO_DATA
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -40,10 +42,10 @@ def _station() -> pd.DataFrame:
 
 def _store(factory: sessionmaker[Session], key: str, frame: pd.DataFrame, freq: str) -> int:
     with factory.begin() as session:
-        series = repo.register_series(
+        series = series_db.register_series(
             session=session, key=key, source="csv", params={}, frequency=freq
         )
-        repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+        observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
         return series.id
 
 
@@ -58,7 +60,7 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
     assert out["failed"] == [] and len(out["versions"]) == 12, out["candidates"]
     assert out["cut_short"] == []
     with session_factory.begin() as session:
-        run = repo.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert (run.status, run.error) == ("completed", None)
         stock_versions = [  # the learned candidates (the naive baselines are versions too)
             v

@@ -9,7 +9,10 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log
+from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
+from forecaster.db import series as series_db
 from forecaster.db.models import Evaluation, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
@@ -22,8 +25,8 @@ def _champion(factory: sessionmaker[Session], architecture: str = "gru") -> tupl
     """A series observed at 100 + day, and a champion whose backtest MAE is 1 and MASE ratio 0.8."""
     idx = pd.date_range(START, periods=40, freq="D", name="ts")
     with factory.begin() as session:
-        sid = repo.register_series(session=session, key="S", source="csv", frequency="D").id
-        repo.upsert_observations(
+        sid = series_db.register_series(session=session, key="S", source="csv", frequency="D").id
+        observations_db.upsert_observations(
             session=session,
             series_id=sid,
             frame=pd.DataFrame({"y": 100.0 + pd.RangeIndex(40)}, index=idx),
@@ -117,7 +120,7 @@ def test_only_evidence_since_the_last_retrain_counts(
     sid, vid = _champion(session_factory)
     _serve(session_factory, sid, vid, origins=12, error=2.0, half=1.5)
     with session_factory.begin() as session:
-        repo.create_run(session=session, kind="retrain", parameters={"series": ["S"]})
+        runs_db.create_run(session=session, kind="retrain", parameters={"series": ["S"]})
     verdict = _verdict(session_factory, RetrainPolicy(window=10, min_origins=5))
     assert verdict.origins == 0 and not verdict.retrain  # the retrain acted on that evidence
 

@@ -15,14 +15,14 @@ from forecaster.app.catalog import (
     metrics_table,
 )
 from forecaster.app.forecasts import resolve_version
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.models import Evaluation, ModelVersion, Series
 from forecaster.errors import InvalidRequest, NoChampion, UnknownModel
 
 
 def _store(session: Session) -> tuple[Series, dict[str, ModelVersion]]:
-    series = repo.register_series(session=session, key="s", source="csv", params={})
-    other = repo.register_series(session=session, key="t", source="csv", params={})
+    series = series_db.register_series(session=session, key="s", source="csv", params={})
+    other = series_db.register_series(session=session, key="t", source="csv", params={})
     rows = {
         "champion": ModelVersion(
             series_id=series.id, architecture="naive", strategy="recursive", status="champion"

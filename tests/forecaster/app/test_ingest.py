@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import ingest
 from forecaster.app.ingest import Registration
-from forecaster.db import repo
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
 from forecaster.errors import Conflict, InvalidData
 
 
@@ -78,12 +79,12 @@ def test_a_first_ingest_that_stores_nothing_leaves_no_series(
 
     def fetch(keys: list[str]) -> str:
         with session_factory.begin() as session:  # only IBM's fetch stores something
-            series = repo.get_series(session=session, key="IBM")
-            repo.upsert_observations(session=session, series_id=series.id, frame=frame)
+            series = series_db.get_series(session=session, key="IBM")
+            observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
         return ",".join(keys)
 
     wanted = [ingest.yahoo(k, k) for k in ("OLD", "IBM", "NOPE")]
     result, removed = ingest.ingest_sources(session_factory, wanted, fetch)
     assert (result, removed) == ("OLD,IBM,NOPE", ["NOPE"])
     with session_factory.begin() as session:
-        assert sorted(s.key for s in repo.list_series(session=session)) == ["IBM", "OLD"]
+        assert sorted(s.key for s in series_db.list_series(session=session)) == ["IBM", "OLD"]

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import catalog
 from forecaster.app.versions import promote, record_failure, register_candidate
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.versions import load_version
 from forecaster.errors import NoChampion
 from forecaster.forecasting.train import TrainOutcome, train_model
@@ -55,7 +55,7 @@ def untrained(frame: pd.DataFrame) -> TrainOutcome:
 @pytest.fixture
 def series_id(session_factory: sessionmaker[Session]) -> int:
     with session_factory.begin() as session:
-        return repo.register_series(session=session, key="sea", source="csv", frequency="D").id
+        return series_db.register_series(session=session, key="sea", source="csv", frequency="D").id
 
 
 def test_a_model_that_beats_the_baselines_becomes_champion_then_a_worse_one_does_not(

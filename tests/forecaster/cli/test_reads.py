@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
 from forecaster.cli.main import main
-from forecaster.db import repo
-from forecaster.db.forecast_cache import read_forecast
+from forecaster.db import observations as observations_db
+from forecaster.db import series as series_db
+from forecaster.db.forecast_cache import forecast_key, read_forecast
 from forecaster.db.models import ForecastPoint
 from forecaster.db.session import (
     _file_head,
@@ -72,11 +73,13 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     upgrade(url)
     factory = make_session_factory(url)
     with factory.begin() as session:
-        aapl = repo.register_series(
+        aapl = series_db.register_series(
             session=session, key="AAPL", source="csv", params={"sample": "AAPL.csv"}, frequency="B"
         )
-        repo.upsert_observations(session=session, series_id=aapl.id, frame=load_sample("AAPL"))
-        repo.register_series(
+        observations_db.upsert_observations(
+            session=session, series_id=aapl.id, frame=load_sample("AAPL")
+        )
+        series_db.register_series(
             session=session, key="IBM", source="csv", params={"sample": "IBM.csv"}, frequency="B"
         )
     for strategy in ("direct", "recursive"):
@@ -154,13 +157,13 @@ def test_stored_forecast_reads_as_the_computed_one(
     from_store = json.loads(capsys.readouterr().out)
     factory: sessionmaker[Session] = make_session_factory(stored)
     with factory.begin() as session:
-        version = repo.forecast_key(session=session, series_key="AAPL", strategy="recursive")
+        version = forecast_key(session=session, series_key="AAPL", strategy="recursive")
         assert version is not None
-        series = repo.get_series(session=session, key="AAPL")
+        series = series_db.get_series(session=session, key="AAPL")
         kept = read_forecast(
             session=session,
             version_id=version[0],
-            issued_at=repo.latest_timestamp(session=session, series_id=series.id),  # type: ignore[arg-type]
+            issued_at=observations_db.latest_timestamp(session=session, series_id=series.id),  # type: ignore[arg-type]
             data_revision=series.revision,
         )
         assert kept is not None and kept.coverage_origins == from_store["coverage_origins"] > 0
@@ -267,7 +270,7 @@ def test_user_errors_are_one_line_naming_what_is_valid(
 ) -> None:
     factory = make_session_factory(stored)
     with factory.begin() as session:
-        key = repo.forecast_key(session=session, series_key="AAPL", strategy="direct")
+        key = forecast_key(session=session, series_key="AAPL", strategy="direct")
     factory.kw["bind"].dispose()
     assert key is not None
     args = [a.format(direct=key[0]) for a in args]

@@ -11,7 +11,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db import forecast_log, repo
+from forecaster.db import forecast_log, forecast_log_reads
+from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint, ModelVersion
 from forecaster.ingest import store_frame
 from forecaster.monitoring import accuracy, live_figures
@@ -24,7 +25,7 @@ def _setup(factory: sessionmaker[Session]) -> tuple[int, int]:
     """A daily series observed up to ORIGIN (close = 100) and one champion version."""
     idx = pd.date_range("2024-01-01", ORIGIN, freq="D", name="ts")
     with factory.begin() as session:
-        sid = repo.register_series(
+        sid = series_db.register_series(
             session=session, key="S", source="csv", params={}, frequency="D"
         ).id
         store_frame(
@@ -133,7 +134,7 @@ def test_live_figures_beside_the_naive_forecast_of_the_same_origin(
     # actuals: errors of the model 1, -3, 0.5, (gap); of the naive forecast (100) 2, -1, 3.5
     _ingest(session_factory, {1: 102.0, 2: 99.0, 3: 103.5, 4: float("nan")})
     with session_factory.begin() as session:
-        cells = forecast_log.live_cells(session=session, series_id=sid, strategy="recursive")
+        cells = forecast_log_reads.live_cells(session=session, series_id=sid, strategy="recursive")
         report = accuracy(session=session, series_key="S", strategy="recursive", steps=2)
     pooled = live_figures(cells)
     assert pooled["n"] == 3  # the gap is not a point

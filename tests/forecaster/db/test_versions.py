@@ -11,7 +11,7 @@ import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import catalog
-from forecaster.db import repo
+from forecaster.db import series as series_db
 from forecaster.db.versions import load_version, save_version
 from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.sources.csv import load_sample
@@ -45,7 +45,7 @@ def trained(frame: pd.DataFrame) -> TrainOutcome:
 @pytest.fixture
 def series_id(session_factory: sessionmaker[Session]) -> int:
     with session_factory.begin() as session:
-        return repo.register_series(session=session, key="sea", source="csv", frequency="D").id
+        return series_db.register_series(session=session, key="sea", source="csv", frequency="D").id
 
 
 def test_saved_version_loads_to_identical_predictions(

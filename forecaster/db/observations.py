@@ -1,0 +1,267 @@
+"""The observation table: a series' values, written as idempotent upserts, read as wide frames,
+counts and keyset pages. Functions take the session as a keyword and never commit or close it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Select, func, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from forecaster.db.models import Observation, Series, utcnow
+from forecaster.db.series import lock_series
+from forecaster.errors import BadDateRange, InvalidData
+
+UPSERT_CHUNK = 5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
+
+
+def _naive_utc(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
+
+
+def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Long rows from a wide frame (time index, one float column per variable); NaN -> NULL.
+
+    Raises:
+        InvalidData: a value is +-inf (it would be stored, then break every model and metric).
+    """
+    if frame.empty:
+        return []
+    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    values = frame.to_numpy(dtype="float64")
+    infinite = np.isinf(values)
+    if infinite.any():  # from any source: NaN is a gap, an infinity is a broken value
+        row, col = (int(i[0]) for i in infinite.nonzero())
+        raise InvalidData(
+            f"variable {str(frame.columns[col])!r} has the infinite value {values[row, col]} at "
+            f"{index[row].isoformat()} ({int(infinite.sum())} infinite value(s) in all): only "
+            "finite numbers are stored; use NaN (a gap) where there is no value"
+        )
+    ts = np.repeat(index.to_pydatetime(), values.shape[1])
+    variables = np.tile(np.asarray(frame.columns, dtype=object), values.shape[0])
+    flat = values.reshape(-1)
+    return [
+        {
+            "series_id": series_id,
+            "variable": v,
+            "ts": t,
+            "value": None if np.isnan(x) else float(x),
+        }
+        for t, v, x in zip(ts, variables, flat, strict=True)
+    ]
+
+
+def _changes_values(*, session: Session, series_id: int, frame: pd.DataFrame) -> bool:
+    """Whether upserting `frame` adds a cell or changes a stored value (NULL = NaN)."""
+    if frame.empty:
+        return False
+    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    stored = session.execute(
+        select(Observation.ts, Observation.variable, Observation.value).where(
+            Observation.series_id == series_id,
+            Observation.variable.in_([str(c) for c in frame.columns]),
+            Observation.ts >= index.min().to_pydatetime(),
+            Observation.ts <= index.max().to_pydatetime(),
+        )
+    ).all()
+    if len(stored) < frame.size:
+        return True  # some cell is new
+    old = (
+        pd.DataFrame(stored, columns=["ts", "variable", "value"])
+        .pivot(index="ts", columns="variable", values="value")
+        .astype("float64")
+    )
+    new = frame.set_axis(index, axis=0).astype("float64")
+    old = old.reindex(index=new.index, columns=new.columns)
+    a, b = new.to_numpy(), old.to_numpy()
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    return not bool(same.all())
+
+
+def upsert_observations(*, session: Session, series_id: int, frame: pd.DataFrame) -> int:
+    """Idempotent bulk upsert of a wide frame: re-running a range never duplicates or loses a row.
+
+    The series row is write-locked first (concurrent ingests of one series serialize); when the
+    frame adds a cell or changes a value, `series.revision` is bumped, which invalidates every
+    cached and precomputed forecast of the series. Returns the number of cells written.
+    """
+    lock_series(session=session, ids=[series_id])
+    changed = _changes_values(session=session, series_id=series_id, frame=frame)
+    rows = frame_to_rows(series_id, frame)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Observation)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["series_id", "variable", "ts"],
+        set_={"value": stmt.excluded.value},
+    )
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        # executemany: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+        session.execute(stmt, rows[start : start + UPSERT_CHUNK])
+    if rows:
+        values: dict[str, Any] = {"updated_at": utcnow()}
+        if changed:
+            values["revision"] = Series.revision + 1
+        session.execute(update(Series).where(Series.id == series_id).values(**values))
+    return len(rows)
+
+
+def latest_timestamp(*, session: Session, series_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.max(Observation.ts)).where(Observation.series_id == series_id)
+    )
+
+
+def count_observations(*, session: Session, series_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).select_from(Observation).where(Observation.series_id == series_id)
+        )
+        or 0
+    )
+
+
+def last_timestamps(
+    *,
+    session: Session,
+    series_id: int,
+    n: int,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+) -> list[datetime]:
+    """The last `n` distinct timestamps up to `end` (ascending): a forecast's lookback rows."""
+    q = select(Observation.ts).where(Observation.series_id == series_id)
+    if end is not None:
+        q = q.where(Observation.ts <= end)
+    if variables:
+        q = q.where(Observation.variable.in_(list(variables)))
+    return sorted(session.scalars(q.distinct().order_by(Observation.ts.desc()).limit(n)))
+
+
+def _range_query(
+    series_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    variables: Sequence[str] | None,
+) -> Select[tuple[datetime, str, float | None]]:
+    if start is not None and end is not None and start > end:
+        raise BadDateRange(f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end")
+    q = select(Observation.ts, Observation.variable, Observation.value).where(
+        Observation.series_id == series_id
+    )
+    if start is not None:
+        q = q.where(Observation.ts >= start)
+    if end is not None:
+        q = q.where(Observation.ts <= end)
+    if variables:
+        q = q.where(Observation.variable.in_(list(variables)))
+    return q
+
+
+def read_frame(
+    *,
+    session: Session,
+    series_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A time range as a wide frame: naive-UTC DatetimeIndex named `ts`, one float column per variable."""
+    rows = session.execute(_range_query(series_id, start, end, variables)).all()
+    if not rows:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="ts"), dtype="float64")
+    long = pd.DataFrame(rows, columns=["ts", "variable", "value"])
+    wide = long.pivot(index="ts", columns="variable", values="value").astype("float64")
+    wide.columns.name = None
+    wide.index = pd.DatetimeIndex(wide.index, name="ts")
+    return wide.sort_index()
+
+
+ObservationRow = tuple[datetime, str, float | None]
+
+
+def count_in_range(
+    *,
+    session: Session,
+    series_id: int,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    variables: Sequence[str] | None = None,
+) -> int:
+    """Stored (variable, ts) cells in a range: a scan of the range, so callers cache it."""
+    q = _range_query(series_id, start, end, variables)
+    return session.scalar(select(func.count()).select_from(q.subquery())) or 0
+
+
+def read_observations_page(
+    *,
+    session: Session,
+    series_id: int,
+    variables: Sequence[str],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    after: tuple[datetime, str | None] | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[ObservationRow], bool]:
+    """One page of long rows ordered by (ts, variable), and whether more follow.
+
+    Keyset pagination: `after` is the (ts, variable) of the last row already read (variable
+    None: every variable at ts was read). Each variable is read from the primary key
+    (series_id, variable, ts) as its own short range (at most offset + limit + 1 rows, and no
+    later than a bound found first), so the cost is the page's, not the series' size. Rows are ordered in Python (code-point order), the same
+    on SQLite and PostgreSQL whatever the database's collation.
+    """
+    if start is not None and end is not None and start > end:
+        raise BadDateRange(f"start={start:%Y-%m-%d} is after end={end:%Y-%m-%d}; give start <= end")
+    if not variables:
+        return [], False
+    take = offset + limit + 1
+
+    def variable_rows(variable: str) -> Select[tuple[datetime, str, float | None]]:
+        q = select(Observation.ts, Observation.variable, Observation.value).where(
+            Observation.series_id == series_id, Observation.variable == variable
+        )
+        if start is not None:
+            q = q.where(Observation.ts >= start)
+        if end is not None:
+            q = q.where(Observation.ts <= end)
+        if after is not None:
+            ts, last_variable = after
+            # at ts itself, only the variables after the cursor's are still to come
+            done_at_ts = last_variable is None or variable <= last_variable
+            q = q.where(Observation.ts > ts if done_at_ts else Observation.ts >= ts)
+        return q.order_by(Observation.ts)
+
+    # A bound on the page's last timestamp, so that aligned variables are not each read `take`
+    # rows deep: when every variable has a k-th row (k = take / variables, rounded up), the
+    # first `take` rows all lie at or before the latest of those k-th timestamps.
+    k = -(-take // len(variables))
+    kth = session.execute(
+        select(
+            *(
+                variable_rows(v)
+                .with_only_columns(Observation.ts)
+                .offset(k - 1)
+                .limit(1)
+                .scalar_subquery()
+                for v in variables
+            )
+        )
+    ).one()
+    bound = max(kth) if all(t is not None for t in kth) else None
+    parts = []
+    for variable in variables:
+        q = variable_rows(variable)
+        if bound is not None:
+            q = q.where(Observation.ts <= bound)
+        parts.append(q.limit(take).subquery().select())
+    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = sorted(((r[0], r[1], r[2]) for r in session.execute(stmt)), key=lambda r: r[:2])
+    page = rows[offset : offset + limit]
+    return page, len(rows) > offset + limit
