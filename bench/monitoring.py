@@ -282,8 +282,8 @@ def bench_replay(args: argparse.Namespace) -> None:
     config.write_text(REPLAY_YAML)
 
     from flows.retrain import retrain
+    from forecaster.app.replay import history, replay
     from forecaster.db.session import make_session_factory, upgrade
-    from forecaster.replay import history, replay
     from forecaster.retrain_config import load_retrain_config
 
     # the policy the service ships (forecaster/retrain.yaml), not one tuned for the replay

@@ -1,5 +1,5 @@
 """What every flow shares: resolving the database from settings, and the run row's lifecycle
-(claimed, leased while it runs, closed with a status; see forecaster.runs)."""
+(claimed, leased while it runs, closed with a status; see forecaster.app.runs)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from prefect.runtime import deployment, flow_run
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.config import get_settings
 from forecaster.db import runs as runs_db
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.config import Settings
 from forecaster.db import runs as runs_db
 from forecaster.errors import Unavailable

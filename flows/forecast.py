@@ -12,6 +12,7 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster.app.runs import LeasePolicy
 from forecaster.app.training import precompute_forecasts
 from forecaster.config import Settings, get_settings
 from forecaster.db import forecast_log
@@ -19,7 +20,6 @@ from forecaster.db import series as series_db
 from forecaster.errors import Conflict, TooBusy
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.retrain_config import load_retrain_config
-from forecaster.runs import LeasePolicy
 
 
 @task

@@ -26,7 +26,7 @@ from prefect.logging import get_run_logger
 
 from flows import runners
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,

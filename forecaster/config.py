@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     ingest_cron: str = "30 22 * * 1-5"  # 22:30 UTC, after the 16:00 ET US market close
     retrain_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
     forecast_cron: str = "0 23 * * 1-5"  # after each ingest
-    # Run leases (forecaster.runs): a running flow renews its lease every run_heartbeat_s; one
+    # Run leases (forecaster.app.runs): a running flow renews its lease every run_heartbeat_s; one
     # not renewed for run_stale_s fails, as does a run no worker picked up within run_pending_s.
     run_heartbeat_s: float = Field(default=5.0, gt=0)
     run_stale_s: float = Field(default=30.0, gt=0)

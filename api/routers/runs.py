@@ -11,7 +11,7 @@ from api import redact
 from api.deps import ApiKey, DispatcherDep, FullDetail, SessionDep
 from api.schemas.common import DbId
 from api.schemas.runs import RunCreate, RunList, RunPublic
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.db import runs as runs_db
 from forecaster.db.models import Run, utcnow
 from forecaster.errors import InvalidRequest

@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import runs
-from forecaster.app import catalog, versions
+from forecaster.app import catalog, runs, versions
 from forecaster.app.catalog import STRATEGIES
 from forecaster.app.forecasts import forecast_series
 from forecaster.app.model_cache import ModelCache

@@ -25,12 +25,12 @@ def _policy(args: argparse.Namespace) -> Any:
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.replay import history
+    from forecaster.app.replay import history
 
     history(args.key)  # an unknown key is one line before anything starts
     quiet_prefect(settings)
     from flows.retrain import retrain
-    from forecaster.replay import replay
+    from forecaster.app.replay import replay
 
     policy = _policy(args)
 

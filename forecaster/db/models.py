@@ -189,7 +189,7 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # rows written, versions produced
     # The lease: a running flow renews it every few seconds; a lapsed lease means the process
-    # running it is gone, and the reaper fails the run (forecaster.runs).
+    # running it is gone, and the reaper fails the run (forecaster.app.runs).
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

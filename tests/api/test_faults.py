@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.app.forecasts import forecast_series
 from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts

@@ -50,7 +50,7 @@ def test_metrics_count_requests_per_route_template(client: TestClient) -> None:
 
 
 def test_metrics_count_active_runs(client: TestClient, session_factory: Any) -> None:
-    from forecaster import runs
+    from forecaster.app import runs
     from tests.api.conftest import store_sample
 
     store_sample(session_factory, rows=10)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flows.schedules import DEPLOYMENTS, crons
+from forecaster.app.runs import LeasePolicy
 from forecaster.config import Settings
 from forecaster.errors import InvalidRequest
-from forecaster.runs import LeasePolicy
 
 
 def test_crons_default_and_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

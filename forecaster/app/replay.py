@@ -3,7 +3,7 @@
 report what a user would have seen: live error per week, each retrain with its reason, coverage.
 
 The retrain itself is the caller's (the CLI passes the real retrain flow): this module claims the
-run with its trigger and reason through the same path as the API (forecaster.runs.claim).
+run with its trigger and reason through the same path as the API (forecaster.app.runs.claim).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster import runs
+from forecaster.app import runs
 from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.db import series as series_db
