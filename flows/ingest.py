@@ -10,11 +10,11 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster.app.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
 from forecaster.app.runs import LeasePolicy
 from forecaster.config import get_settings
 from forecaster.db import series as series_db
 from forecaster.errors import SourceError
-from forecaster.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
 from forecaster.sources.base import SourceUnavailable, get_source
 
 RETRY_DELAYS: list[float] = [2, 10, 30]

@@ -20,12 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import runs
+from forecaster.app.ingest import store_frame
 from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint
 from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
-from forecaster.ingest import store_frame
 from forecaster.monitoring import RetrainPolicy, evaluate_policy
 from forecaster.sources.csv import load_sample
 from forecaster.sources.samples import SAMPLES, get_sample

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
-from forecaster.ingest import store_frame
+from forecaster.app.ingest import store_frame
 from forecaster.sources.csv import load_sample
 from tests.api.conftest import SEATTLE_ROWS, TestClient
 
