@@ -110,7 +110,7 @@ class LoadCollector(Collector):
 
 class LiveAccuracyCollector(Collector):
     """At scrape time, per series and strategy, the champion's live accuracy (its served forecasts
-    scored against what happened; forecaster.monitoring)."""
+    scored against what happened; forecaster.app.accuracy)."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory

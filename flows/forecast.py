@@ -1,7 +1,7 @@
 """Forecast flow: precompute each champion's forecast into the `forecast` table (after an ingest
 or a promotion), so reads are instant even right after a restart; each one is logged to be scored
 live, and the retrain policy then looks at each series' live accuracy and starts the retrains its
-evidence calls for (forecaster.monitoring), recording why on the run."""
+evidence calls for (forecaster.app.accuracy), recording why on the run."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from prefect import flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from forecaster.app.accuracy import evaluate_policy
 from forecaster.app.runs import LeasePolicy
 from forecaster.app.training import precompute_forecasts
 from forecaster.config import Settings, get_settings
 from forecaster.db import forecast_log
 from forecaster.db import series as series_db
 from forecaster.errors import Conflict, TooBusy
-from forecaster.monitoring import RetrainPolicy, evaluate_policy
+from forecaster.policy import RetrainPolicy
 from forecaster.retrain_config import load_retrain_config
 
 

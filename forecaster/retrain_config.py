@@ -13,7 +13,7 @@ import yaml
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC
 from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM
-from forecaster.monitoring import RetrainPolicy
+from forecaster.policy import RetrainPolicy
 from forecaster.spec import ModelSpec
 
 SPEC_FIELDS = {f.name for f in fields(ModelSpec)}

@@ -17,9 +17,9 @@ from api.deps import SessionDep
 from api.routers.forecasts import FRESH_S, MEMO_MAX
 from api.schemas.accuracy import AccuracyPublic, PastForecasts
 from api.schemas.common import ErrorDetail, QueryTimestamp, Strategy
+from forecaster.app.accuracy import accuracy
 from forecaster.db import series as series_db
 from forecaster.db.forecast_log_reads import accuracy_stamp, past_forecasts
-from forecaster.monitoring import accuracy
 
 router = APIRouter(prefix="/series", tags=["accuracy"])
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from forecaster.app.accuracy import log_served
 from forecaster.app.catalog import (
     MAX_VERSION_ID,
     STRATEGIES,
@@ -30,7 +31,6 @@ from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import StoredForecast, forecast_key, read_forecast
 from forecaster.db.models import ModelVersion, Series
 from forecaster.errors import BadModelRef, InvalidData, InvalidRequest, UnknownModel
-from forecaster.monitoring import log_served
 from forecaster.skill import has_skill, restrict_steps, skill_sentence
 
 if TYPE_CHECKING:

@@ -20,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import runs
+from forecaster.app.accuracy import evaluate_policy
 from forecaster.app.ingest import store_frame
 from forecaster.app.model_cache import ModelCache
 from forecaster.app.training import precompute_forecasts
 from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint
 from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
-from forecaster.monitoring import RetrainPolicy, evaluate_policy
+from forecaster.policy import RetrainPolicy
 from forecaster.sources.csv import load_sample
 from forecaster.sources.samples import SAMPLES, get_sample
 
@@ -106,7 +107,7 @@ def replay(
     The database gets the history before `start` and a first champion (a retrain, trigger
     "replay"); then each day: that day's rows are ingested (scoring what they settle), the
     champions' forecasts are precomputed (and logged), and retrains start per `schedule`:
-    "policy" (forecaster.monitoring), "weekly" (each Monday, or the first day of a week),
+    "policy" (forecaster.app.accuracy), "weekly" (each Monday, or the first day of a week),
     "both" (the policy with the weekly fallback) or "never".
 
     Raises:

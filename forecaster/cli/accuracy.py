@@ -13,7 +13,7 @@ from forecaster.config import Settings
 
 
 def cmd_accuracy(args: argparse.Namespace, settings: Settings) -> int:
-    from forecaster.monitoring import accuracy
+    from forecaster.app.accuracy import accuracy
 
     with open_sessions(settings) as sessions, sessions.begin() as session:
         report = accuracy(

@@ -14,7 +14,7 @@ from forecaster.config import Settings
 
 def _policy(args: argparse.Namespace) -> Any:
     """The retrain config's policy, with --window and --min-origins applied."""
-    from forecaster.monitoring import RetrainPolicy
+    from forecaster.policy import RetrainPolicy
     from forecaster.retrain_config import load_retrain_config
 
     policy = load_retrain_config(args.config).policy

@@ -397,9 +397,9 @@ def test_forecasts_vs_what_happened_panel_draws_past_forecasts_over_the_actuals(
     """The champion's forecasts from six earlier origins (its real predictions on the history to
     each origin), logged and scored as the service does, drawn over what happened."""
     from forecaster.app import catalog
+    from forecaster.app.accuracy import log_served
     from forecaster.db import forecast_log
     from forecaster.db.versions import load_version
-    from forecaster.monitoring import log_served
 
     with live_app.factory.begin() as session:
         series = series_db.get_series(session=session, key="seattle-weather")

@@ -11,11 +11,11 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.app.accuracy import accuracy, live_figures
 from forecaster.app.ingest import store_frame
 from forecaster.db import forecast_log, forecast_log_reads
 from forecaster.db import series as series_db
 from forecaster.db.models import ForecastLogPoint, ModelVersion
-from forecaster.monitoring import accuracy, live_figures
 
 DAY = timedelta(days=1)
 ORIGIN = datetime(2024, 1, 10)

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.app.accuracy import evaluate_policy
 from forecaster.db import forecast_log
 from forecaster.db import observations as observations_db
 from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Evaluation, ModelVersion, utcnow
 from forecaster.errors import InvalidRequest
-from forecaster.monitoring import RetrainPolicy, evaluate_policy
+from forecaster.policy import RetrainPolicy
 
 DAY = timedelta(days=1)
 START = datetime(2024, 1, 1)
