@@ -30,8 +30,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# ruff; the layering contract (pyproject's [tool.importlinter]); no module past 400 lines
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
+	@find forecaster api flows -name '*.py' | xargs wc -l | \
+	  awk '$$2 != "total" && $$1 > 400 {print "too long (max 400 lines): " $$2 " " $$1; bad=1} END {exit bad}'
 
 typecheck: $(STAMP)
 	$(BIN)/mypy forecaster api flows
