@@ -6,7 +6,8 @@ both strategies with their forecasts stored by the forecast flow's function).
     .venv/bin/python bench/cli.py --runs 15
 
 Prints min / median / max seconds per command (target: under 1.5 s on 2 cores), whether the
-command imported torch or Prefect (it must not), and the load average before and after.
+command imported torch or Prefect (it must not), the same for obvious argument errors that must
+be refused before any model loads (exit 2, target under 1 s), and the load average.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ COMMANDS = [
     ["forecast", "AAPL"],
     ["forecast", "AAPL", "--strategy", "direct", "--json"],
 ]
+# Obvious argument errors: refused before any model loads (exit 2), target under 1 s.
+REFUSALS = [
+    ["forecast", "AAPL", "--level", "95"],
+    ["forecast", "AAPL", "--strategy", "direct", "--horizon", "50"],
+    ["forecast", "nope"],
+]
 TARGET_S = 1.5
+REFUSAL_TARGET_S = 1.0
 FORECASTER = Path(sys.executable).with_name("forecaster")
 PROBE = (
     "import sys; from forecaster.cli.main import main; main(sys.argv[1:]); "
@@ -69,31 +77,44 @@ def main() -> None:
         env = {**os.environ, "FORECASTER_DATABASE_URL": url}
         print(f"load average before: {loadavg()}")
         print(f"{'command':<48} {'min':>6} {'median':>7} {'max':>6}  heavy imports")
-        worst = 0.0
-        for command in COMMANDS:
-            heavy = subprocess.run(
-                [sys.executable, "-c", PROBE, *command],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stderr.splitlines()[-1]
-            times = []
-            for _ in range(args.runs):
-                start = time.perf_counter()
-                subprocess.run(
-                    [str(FORECASTER), *command], env=env, capture_output=True, check=True
-                )
-                times.append(time.perf_counter() - start)
-            worst = max(worst, statistics.median(times))
-            name = "forecaster " + " ".join(command)
-            print(
-                f"{name:<48} {min(times):6.2f} {statistics.median(times):7.2f} "
-                f"{max(times):6.2f}  {json.loads(heavy.replace(chr(39), chr(34))) or 'none'}"
-            )
+        worst = max(time_commands(COMMANDS, env, runs=args.runs, code=0), default=0.0)
+        slowest_refusal = max(time_commands(REFUSALS, env, runs=args.runs, code=2), default=0.0)
         print(f"load average after: {loadavg()}")
         verdict = "under" if worst < TARGET_S else "OVER"
         print(f"slowest median {worst:.2f} s: {verdict} the {TARGET_S} s target")
+        verdict = "under" if slowest_refusal < REFUSAL_TARGET_S else "OVER"
+        print(
+            f"slowest refusal median {slowest_refusal:.2f} s: "
+            f"{verdict} the {REFUSAL_TARGET_S} s target"
+        )
+
+
+def time_commands(
+    commands: list[list[str]], env: dict[str, str], *, runs: int, code: int
+) -> list[float]:
+    """Print min / median / max wall seconds of each command (which must exit with `code`) and
+    the heavy modules it imported; return the medians."""
+    medians = []
+    for command in commands:
+        probe = subprocess.run(
+            [sys.executable, "-c", PROBE, *command], env=env, capture_output=True, text=True
+        )
+        # the probe's last line starting "[" lists the heavy modules the command imported
+        heavy = next((ln for ln in reversed(probe.stderr.splitlines()) if ln.startswith("[")), "[]")
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            done = subprocess.run([str(FORECASTER), *command], env=env, capture_output=True)
+            times.append(time.perf_counter() - start)
+            if done.returncode != code:
+                raise SystemExit(f"{command}: exit {done.returncode}, expected {code}")
+        medians.append(statistics.median(times))
+        name = "forecaster " + " ".join(command)
+        print(
+            f"{name:<48} {min(times):6.2f} {statistics.median(times):7.2f} "
+            f"{max(times):6.2f}  {json.loads(heavy.replace(chr(39), chr(34))) or 'none'}"
+        )
+    return medians
 
 
 if __name__ == "__main__":
