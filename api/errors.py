@@ -1,16 +1,19 @@
-"""Errors as JSON {"detail": message}: domain errors by class, FastAPI's validation made readable."""
+"""Errors as JSON {"detail": message}: domain errors by class, FastAPI's validation made readable,
+and a database that cannot be reached as a 503 with Retry-After (an outage is a state, not a crash)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from forecaster.errors import (
@@ -41,6 +44,12 @@ STATUS_OF: tuple[tuple[type[ForecasterError], int], ...] = (
     (TooBusy, 429),
     (Unavailable, 503),
     (Overloaded, 503),
+)
+
+DB_RETRY_AFTER_S = 5  # what a client is told to wait while the database is unreachable
+DB_UNAVAILABLE = (
+    "the database is unavailable right now (restarting, or an outage); "
+    f"retry in {DB_RETRY_AFTER_S} seconds"
 )
 
 MAX_ECHO = 120  # characters of a refused value quoted back in the error
@@ -171,8 +180,52 @@ async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class OutageLog:
+    """Logs a database outage once, when it starts, instead of a traceback per request.
+
+    An outage ends after `quiet_s` with no database error; the next error starts a new one.
+    """
+
+    def __init__(self, quiet_s: float = 30.0) -> None:
+        self.quiet_s = quiet_s
+        self._last: float | None = None
+        self._lock = threading.Lock()
+        self.outages = 0
+
+    def seen(self, exc: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            new = self._last is None or now - self._last > self.quiet_s
+            self._last = now
+            if new:
+                self.outages += 1
+        if new:
+            orig = getattr(exc, "orig", None) or exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            logger.warning(
+                "database unavailable, answering 503 until it is back: %s: %s",
+                type(orig).__name__,
+                reason[:200],
+            )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (stopped, restarting, the network, SQLite's write lock):
+    a 503 the client may retry, not a 500 and a traceback."""
+    request.app.state.outage_log.seen(exc)
+    return JSONResponse(
+        {"detail": DB_UNAVAILABLE},
+        status_code=503,
+        headers={"Retry-After": str(DB_RETRY_AFTER_S)},
+    )
+
+
 def install(app: FastAPI) -> None:
-    """One handler for the domain hierarchy, one for validation, one for routing errors."""
+    """One handler for the domain hierarchy, one for validation, one for routing errors, one
+    for a database out of reach."""
+    app.state.outage_log = OutageLog()
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(ForecasterError, _forecaster_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(IntegrityError, _integrity_error)

@@ -33,6 +33,7 @@ class Cluster:
     port: int
     bindir: Path
     as_user: list[str]
+    opts: str = ""  # the server options it was started with (resume starts it the same way)
 
     @property
     def admin_url(self) -> str:
@@ -40,6 +41,29 @@ class Cluster:
 
     def url(self, db: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
+
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def pause(self) -> None:
+        """Stop the server as a restart does: every connection drops; the data stays (a fast
+        shutdown: the cluster runs with synchronous_commit=off, so an immediate one may lose
+        the last commits, which no production server would)."""
+        done = self._pg_ctl("-m", "fast", "-w", "stop")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stderr}")
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port, and wait until it accepts connections."""
+        log = self.datadir.parent / "log"
+        done = self._pg_ctl("-o", self.opts, "-l", str(log), "-w", "-t", "60", "start")
+        if done.returncode != 0:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr}")
 
     def stop(self) -> None:
         subprocess.run(
@@ -114,7 +138,7 @@ def start_cluster() -> Cluster:
     if proc.returncode != 0:
         log = (root / "log").read_text() if (root / "log").exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {proc.stderr}\n{log}")
-    cluster = Cluster(datadir, port, bindir, as_user)
+    cluster = Cluster(datadir, port, bindir, as_user, opts)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
