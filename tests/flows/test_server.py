@@ -13,6 +13,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from flows.server import prefect_home, running_server
 from tests.pg import free_port
 
@@ -85,3 +87,40 @@ def test_serve_runs_the_project_prefect_server_and_sigterm_stops_it(tmp_path: Pa
     assert not _pids_alive(worker), "the schedule worker outlived `forecaster serve`"
     assert running_server(tmp_path) is None
     assert not (prefect_home(tmp_path) / "server.json").exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_schedule_worker_stops_on_sigterm_without_the_supervisors_sigkill(
+    tmp_path: Path,
+) -> None:
+    """`python -m flows.deploy` ends its runner on SIGTERM (Prefect's own handler left the async
+    stop unawaited and took 6-43 s, often until the supervisor's SIGKILL)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    env = {**os.environ, "PREFECT_API_URL": url}
+    env["FORECASTER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'f.db'}"
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flows.deploy"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while (check := _deployments_ready(url)).returncode != 0:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, check.stdout + check.stderr
+                time.sleep(1)
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=8)  # a supervisor waits 10 s before its SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert code == 0, log_path.read_text()
+    text = log_path.read_text()
+    assert "serving deployments ingest/ingest, retrain/retrain, forecast/forecast" in text
+    assert "never awaited" not in text
