@@ -20,6 +20,7 @@ such servers can lock. Here instead:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -62,12 +63,35 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: SIGTERM it when the process that started it dies, however it
+    dies (kill -9 included), so no Prefect server or worker outlives `forecaster serve` (Linux
+    PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+
 def running_server(data_dir: Path) -> str | None:
-    """The API URL of the project's Prefect server, when one is up."""
+    """The API URL of the project's Prefect server, when one is up and its owner (the `serve`
+    that started it) is alive: a server left by a killed owner is not reused."""
     state = prefect_home(data_dir) / "server.json"
     try:
-        url = str(json.loads(state.read_text())["url"])
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = json.loads(state.read_text())
+        url = str(recorded["url"])
+        owner = int(recorded.get("owner", 0))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if owner and not _alive(owner):
         return None
     return url if _healthy(url) else None
 
@@ -116,6 +140,7 @@ def project_server(data_dir: Path) -> Iterator[str | None]:
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads yet; nothing else runs here
     )
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)  # run the cleanup below
     state = home / "server.json"
@@ -127,7 +152,7 @@ def project_server(data_dir: Path) -> Iterator[str | None]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Prefect server did not start in {STARTUP_TIMEOUT_S} s")
             time.sleep(0.25)
-        state.write_text(json.dumps({"url": url, "pid": proc.pid}))
+        state.write_text(json.dumps({"url": url, "pid": proc.pid, "owner": os.getpid()}))
         os.environ["PREFECT_API_URL"] = url
         logger.info("Prefect server for this project at %s (home %s)", url, home)
         yield url
@@ -145,14 +170,34 @@ def project_server(data_dir: Path) -> Iterator[str | None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def running_worker(data_dir: Path) -> int | None:
+    """The pid of the project's schedule worker, when one is alive."""
+    try:
+        pid = int(json.loads((prefect_home(data_dir) / "worker.json").read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return pid if _alive(pid) else None
+
+
 @contextlib.contextmanager
-def schedule_worker(data_dir: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def schedule_worker(
+    data_dir: Path, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes] | None]:
     """Serve the deployments and their schedules (`python -m flows.deploy`) while in the block.
 
     The worker runs in its own process group: on exit the group gets SIGTERM (then SIGKILL
-    after 10 s), so neither the worker nor a scheduled flow run it started outlives the block.
+    after 10 s), so neither the worker nor a scheduled flow run it started outlives the block;
+    it also gets SIGTERM when this process dies without running the block's exit (kill -9).
+    When the project's worker already runs (another `serve`), none is started (yields None).
     A scheduled run cut short that way is ended by the API's reaper when its lease lapses.
     """
+    other = running_worker(data_dir)
+    if other is not None:  # never two schedule workers on one project: each would run them all
+        logger.warning(
+            "the project's schedule worker already runs (pid %d); not starting one", other
+        )
+        yield None
+        return
     home = prefect_home(data_dir)
     log = (home / "worker.log").open("ab")
     proc = subprocess.Popen(
@@ -162,6 +207,7 @@ def schedule_worker(data_dir: Path, env: dict[str, str]) -> Iterator[subprocess.
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - see project_server
     )
     (home / "worker.json").write_text(json.dumps({"pid": proc.pid}))
     try:

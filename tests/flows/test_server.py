@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.server import prefect_home, running_server
+from flows.server import prefect_home, running_server, running_worker, schedule_worker
 from tests.pg import free_port
 
 CLI = str(Path(sys.executable).parent / "forecaster")
@@ -124,3 +124,54 @@ def test_the_schedule_worker_stops_on_sigterm_without_the_supervisors_sigkill(
     text = log_path.read_text()
     assert "serving deployments ingest/ingest, retrain/retrain, forecast/forecast" in text
     assert "never awaited" not in text
+
+
+def _start_serve(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")} | {
+        "FORECASTER_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"
+    }
+    log = (tmp_path / "serve.log").open("ab")
+    proc = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=log
+    )
+    log.close()
+    home = prefect_home(tmp_path)
+    deadline = time.monotonic() + 120
+    while not ((home / "server.json").exists() and (home / "worker.json").exists()):
+        assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+        assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+        time.sleep(0.3)
+    pids = {
+        "server": json.loads((home / "server.json").read_text())["pid"],
+        "worker": json.loads((home / "worker.json").read_text())["pid"],
+    }
+    return proc, pids
+
+
+def test_kill_9_of_serve_takes_its_prefect_server_and_worker_with_it(tmp_path: Path) -> None:
+    proc, pids = _start_serve(tmp_path, free_port())
+    try:
+        proc.kill()  # SIGKILL: serve's own clean-up never runs
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while any(_pids_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _pids_alive(pids["server"]), "the Prefect server outlived a killed serve"
+        assert not _pids_alive(pids["worker"]), "the schedule worker outlived a killed serve"
+        # what the killed serve left on disk names a dead owner: never reused
+        assert (prefect_home(tmp_path) / "server.json").exists()
+        assert running_server(tmp_path) is None
+    finally:
+        for pid in pids.values():
+            if _pids_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_second_schedule_worker_is_never_started_for_one_project(tmp_path: Path) -> None:
+    home = prefect_home(tmp_path)
+    home.mkdir(parents=True)
+    (home / "worker.json").write_text(json.dumps({"pid": os.getpid()}))  # a live worker
+    with schedule_worker(tmp_path, {}) as proc:
+        assert proc is None
+    (home / "worker.json").write_text(json.dumps({"pid": 2**22 + 1}))  # a dead one: replaced
+    assert running_worker(tmp_path) is None
