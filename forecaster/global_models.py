@@ -153,31 +153,10 @@ def fit_global_model(
         InvalidRequest, InvalidData: fewer than two members, a segment model (it reads no
             covariates, so no embedding), a member too short for the spec; the message names it.
     """
-    if len(frames) < 2:
-        raise InvalidRequest(
-            f"a global model needs at least two series, got {len(frames)}: {', '.join(frames)}"
-        )
-    if spec.segment_len is not None:
-        raise InvalidRequest(
-            "a global model needs a model that reads covariates (its series embedding joins "
-            "them): leave segment_len unset"
-        )
-    if embedding_dim < 1:
-        raise InvalidRequest(f"embedding_dim={embedding_dim} must be at least 1")
+    _check_group(frames, spec, embedding_dim)
     spec = replace(spec, inputs=shared_inputs(frames, spec))
-    parts = []
-    for key, frame in frames.items():
-        try:
-            parts.append(prepare_data(frame, spec, freq=freq))
-        except (InvalidData, InvalidRequest) as exc:
-            raise type(exc)(f"group member {key!r}: {exc}") from exc
+    parts = _prepare_members(frames, spec, freq)
     first = parts[0]
-    for key, d in zip(frames, parts, strict=True):
-        if d.inputs != first.inputs or d.pipeline.n_calendar != first.pipeline.n_calendar:
-            raise InvalidData(
-                f"group member {key!r} trains on {d.inputs}, the first member on {first.inputs}; "
-                "give the group's inputs explicitly"
-            )
     cfg = train_config(spec, threads=threads)
     with seeded(spec.seed):  # its own seed's initial weights, whatever other threads do
         net = _build_net(first, n_series=len(parts), embedding_dim=embedding_dim)
@@ -196,6 +175,42 @@ def fit_global_model(
     return GlobalFit(
         spec, members, embedding_dim, net, result, dict(zip(members, parts, strict=True))
     )
+
+
+def _check_group(frames: Mapping[str, pd.DataFrame], spec: ModelSpec, embedding_dim: int) -> None:
+    """A global model needs two members or more, a model that reads covariates and an embedding."""
+    if len(frames) < 2:
+        raise InvalidRequest(
+            f"a global model needs at least two series, got {len(frames)}: {', '.join(frames)}"
+        )
+    if spec.segment_len is not None:
+        raise InvalidRequest(
+            "a global model needs a model that reads covariates (its series embedding joins "
+            "them): leave segment_len unset"
+        )
+    if embedding_dim < 1:
+        raise InvalidRequest(f"embedding_dim={embedding_dim} must be at least 1")
+
+
+def _prepare_members(
+    frames: Mapping[str, pd.DataFrame], spec: ModelSpec, freq: str
+) -> list[TrainingData]:
+    """Each member's training data, in order; every member must train on the first's inputs and
+    calendar (an error names the member)."""
+    parts = []
+    for key, frame in frames.items():
+        try:
+            parts.append(prepare_data(frame, spec, freq=freq))
+        except (InvalidData, InvalidRequest) as exc:
+            raise type(exc)(f"group member {key!r}: {exc}") from exc
+    first = parts[0]
+    for key, d in zip(frames, parts, strict=True):
+        if d.inputs != first.inputs or d.pipeline.n_calendar != first.pipeline.n_calendar:
+            raise InvalidData(
+                f"group member {key!r} trains on {d.inputs}, the first member on {first.inputs}; "
+                "give the group's inputs explicitly"
+            )
+    return parts
 
 
 def train_global_model(

@@ -154,10 +154,7 @@ def accuracy(
 ) -> dict[str, Any]:
     """Live figures of every version that served this series and strategy (champion first),
     per variable and step (0: pooled), beside the version's backtest figures."""
-    if strategy not in STRATEGIES:
-        raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if steps is not None and steps < 1:
-        raise InvalidRequest(f"steps={steps} must be a positive number of steps")
+    _check_request(strategy=strategy, steps=steps)
     series = series_db.get_series(session=session, key=series_key)
     cells = forecast_log_reads.live_cells(
         session=session, series_id=series.id, strategy=strategy, since=since, steps=steps
@@ -165,54 +162,16 @@ def accuracy(
     by_version: dict[int, list[LiveCell]] = {}
     for c in cells:
         by_version.setdefault(c.version_id, []).append(c)
-    champion = session.scalar(
-        select(ModelVersion.id).where(
-            ModelVersion.series_id == series.id,
-            ModelVersion.strategy == strategy,
-            ModelVersion.status == "champion",
-        )
+    champion, ids = _served_versions(
+        session=session, series_id=series.id, strategy=strategy, served=by_version
     )
-    ids = sorted(by_version, key=lambda v: (v != champion, -v))
-    if champion is not None and champion not in by_version:
-        ids.insert(0, champion)
     versions = []
     for vid in ids:
         version = session.get(ModelVersion, vid)
         if version is None:
             continue
-        mine = by_version.get(vid, [])
         split, backtest = backtest_figures(session=session, version_id=vid, steps=steps)
-        rows = []
-        for variable in sorted({c.variable for c in mine} | {v for v, _ in backtest}):
-            var_cells = [c for c in mine if c.variable == variable]
-            for step in sorted(
-                {0} | {c.step for c in var_cells} | {s for v, s in backtest if v == variable}
-            ):
-                chosen = var_cells if step == 0 else [c for c in var_cells if c.step == step]
-                rows.append(
-                    {
-                        "variable": variable,
-                        "step": step,
-                        "live": live_figures(chosen),
-                        "backtest": backtest.get((variable, step)),
-                    }
-                )
-        versions.append(
-            {
-                "version_id": vid,
-                "architecture": version.architecture,
-                "status": version.status,
-                "baseline": is_baseline(version.architecture),
-                "origins": max((c.origins for c in mine), default=0),
-                "first_origin": min((c.first_origin for c in mine), default=None),
-                "last_origin": max((c.last_origin for c in mine), default=None),
-                "last_scored_at": max(
-                    (c.last_scored_at for c in mine if c.last_scored_at is not None), default=None
-                ),
-                "backtest_split": split,
-                "figures": rows,
-            }
-        )
+        versions.append(_version_report(version, by_version.get(vid, []), split, backtest))
     return {
         "series": series.key,
         "strategy": strategy,
@@ -222,6 +181,76 @@ def accuracy(
         "versions": versions,
         "count": len(versions),
     }
+
+
+def _check_request(*, strategy: str, steps: int | None) -> None:
+    if strategy not in STRATEGIES:
+        raise InvalidRequest(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
+    if steps is not None and steps < 1:
+        raise InvalidRequest(f"steps={steps} must be a positive number of steps")
+
+
+def _served_versions(
+    *, session: Session, series_id: int, strategy: str, served: dict[int, list[LiveCell]]
+) -> tuple[int | None, list[int]]:
+    """(champion id, the ids to report): the champion first (even if it served nothing yet),
+    then the versions that served, newest first."""
+    champion = session.scalar(
+        select(ModelVersion.id).where(
+            ModelVersion.series_id == series_id,
+            ModelVersion.strategy == strategy,
+            ModelVersion.status == "champion",
+        )
+    )
+    ids = sorted(served, key=lambda v: (v != champion, -v))
+    if champion is not None and champion not in served:
+        ids.insert(0, champion)
+    return champion, ids
+
+
+def _version_report(
+    version: ModelVersion,
+    mine: list[LiveCell],
+    split: str,
+    backtest: dict[tuple[str, int], dict[str, Any]],
+) -> dict[str, Any]:
+    """One version's entry: what it served, and its figures beside its backtest."""
+    return {
+        "version_id": version.id,
+        "architecture": version.architecture,
+        "status": version.status,
+        "baseline": is_baseline(version.architecture),
+        "origins": max((c.origins for c in mine), default=0),
+        "first_origin": min((c.first_origin for c in mine), default=None),
+        "last_origin": max((c.last_origin for c in mine), default=None),
+        "last_scored_at": max(
+            (c.last_scored_at for c in mine if c.last_scored_at is not None), default=None
+        ),
+        "backtest_split": split,
+        "figures": _figure_rows(mine, backtest),
+    }
+
+
+def _figure_rows(
+    mine: list[LiveCell], backtest: dict[tuple[str, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per variable, step 0 (pooled) then each step live or backtested: live beside backtest."""
+    rows = []
+    for variable in sorted({c.variable for c in mine} | {v for v, _ in backtest}):
+        var_cells = [c for c in mine if c.variable == variable]
+        for step in sorted(
+            {0} | {c.step for c in var_cells} | {s for v, s in backtest if v == variable}
+        ):
+            chosen = var_cells if step == 0 else [c for c in var_cells if c.step == step]
+            rows.append(
+                {
+                    "variable": variable,
+                    "step": step,
+                    "live": live_figures(chosen),
+                    "backtest": backtest.get((variable, step)),
+                }
+            )
+    return rows
 
 
 # --- the retrain policy, applied ------------------------------------------------------------

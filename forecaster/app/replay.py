@@ -119,56 +119,21 @@ def replay(
         frame, frequency = history(series_key)
     rule = policy or RetrainPolicy()
     index = pd.DatetimeIndex(frame.index)
-    first = int(index.searchsorted(pd.Timestamp(start)))
-    last = len(index) if end is None else int(index.searchsorted(pd.Timestamp(end), side="right"))
-    if not 0 < first < last:
-        raise InvalidRequest(
-            f"start={start} must fall inside the history ({index[0]:%Y-%m-%d} .. "
-            f"{index[-1]:%Y-%m-%d}) and before end={end}"
-        )
-    with sessions.begin() as session:
-        if series_key in {s.key for s in series_db.list_series(session=session)}:
-            raise InvalidRequest(
-                f"series {series_key!r} already exists in this database; replay into an empty one"
-            )
-        series_db.register_series(
-            session=session, key=series_key, source="csv", params={}, frequency=frequency or "D"
-        )
-        store_frame(session=session, series_key=series_key, frame=frame.iloc[:first])
-    events: list[RetrainEvent] = []
-
-    def do_retrain(day: date, trigger: str, reason: str) -> None:
-        try:
-            run_id = _claim(sessions, series_key, trigger, reason)
-        except RunInProgress:  # one per series at a time
-            return
-        out = retrain(run_id)
-        served = [
-            f"{c['strategy']} v{c['version_id']} ({c['architecture']})"
-            for c in out.get("served", [])
-        ]
-        events.append(
-            RetrainEvent(day, trigger, reason, run_id, list(out.get("promoted", [])), served)
-        )
-        logger.info("%s %s: retrain %d (%s): %s", series_key, day, run_id, trigger, reason)
-
+    first, last = _window(index, start, end)
+    _seed(sessions, series_key, frame.iloc[:first], frequency or "D")
+    do_retrain = _Retrainer(sessions, series_key, retrain)
     first_day = index[first - 1].date()
     do_retrain(first_day, "replay", f"the first champion, trained on the data to {first_day}")
     cache = ModelCache()
     week = None
     for row in range(first, last):
         day = index[row].date()
-        with sessions.begin() as session:  # ingest: scores the logged forecasts it settles
-            store_frame(session=session, series_key=series_key, frame=frame.iloc[row : row + 1])
-        with sessions.begin() as session:  # the scheduled forecast: logged to be scored
-            precompute_forecasts(session=session, series_key=series_key, cache=cache)
+        _serve_day(sessions, series_key, frame.iloc[row : row + 1], cache)
         new_week = day.isocalendar()[:2] != week
         week = day.isocalendar()[:2]
         reasons: list[str] = []
         if schedule in ("policy", "both"):
-            with sessions.begin() as session:
-                verdicts = evaluate_policy(session=session, series_key=series_key, policy=rule)
-            reasons = [v.reason for v in verdicts if v.retrain]
+            reasons = _policy_reasons(sessions, series_key, rule)
         if reasons:
             do_retrain(day, "policy", " | ".join(reasons))
         elif schedule in ("weekly", "both") and new_week and row > first:
@@ -177,7 +142,81 @@ def replay(
             progress(day)
     with sessions.begin() as session:
         weeks, totals = summarize(session=session, series_key=series_key)
-    return ReplayReport(series_key, schedule, last - first, weeks, events, totals)
+    return ReplayReport(series_key, schedule, last - first, weeks, do_retrain.events, totals)
+
+
+def _window(index: pd.DatetimeIndex, start: date, end: date | None) -> tuple[int, int]:
+    """The rows [first, last) to replay: from `start` to `end` (inclusive; None: to the end)."""
+    first = int(index.searchsorted(pd.Timestamp(start)))
+    last = len(index) if end is None else int(index.searchsorted(pd.Timestamp(end), side="right"))
+    if not 0 < first < last:
+        raise InvalidRequest(
+            f"start={start} must fall inside the history ({index[0]:%Y-%m-%d} .. "
+            f"{index[-1]:%Y-%m-%d}) and before end={end}"
+        )
+    return first, last
+
+
+def _seed(
+    sessions: sessionmaker[Session], series_key: str, before: pd.DataFrame, frequency: str
+) -> None:
+    """Register the series in an empty database and store the history before the replay."""
+    with sessions.begin() as session:
+        if series_key in {s.key for s in series_db.list_series(session=session)}:
+            raise InvalidRequest(
+                f"series {series_key!r} already exists in this database; replay into an empty one"
+            )
+        series_db.register_series(
+            session=session, key=series_key, source="csv", params={}, frequency=frequency
+        )
+        store_frame(session=session, series_key=series_key, frame=before)
+
+
+@dataclass
+class _Retrainer:
+    """Claims a retrain run (skipped while one is in progress), runs it, records the event."""
+
+    sessions: sessionmaker[Session]
+    series_key: str
+    retrain: Retrain
+    events: list[RetrainEvent] = field(default_factory=list)
+
+    def __call__(self, day: date, trigger: str, reason: str) -> None:
+        try:
+            run_id = _claim(self.sessions, self.series_key, trigger, reason)
+        except RunInProgress:  # one per series at a time
+            return
+        out = self.retrain(run_id)
+        served = [
+            f"{c['strategy']} v{c['version_id']} ({c['architecture']})"
+            for c in out.get("served", [])
+        ]
+        self.events.append(
+            RetrainEvent(day, trigger, reason, run_id, list(out.get("promoted", [])), served)
+        )
+        logger.info("%s %s: retrain %d (%s): %s", self.series_key, day, run_id, trigger, reason)
+
+
+def _serve_day(
+    sessions: sessionmaker[Session], series_key: str, rows: pd.DataFrame, cache: ModelCache
+) -> None:
+    """One day of service: ingest its rows, then the scheduled forecast."""
+    with sessions.begin() as session:  # ingest: scores the logged forecasts it settles
+        store_frame(session=session, series_key=series_key, frame=rows)
+    with sessions.begin() as session:  # the scheduled forecast: logged to be scored
+        precompute_forecasts(session=session, series_key=series_key, cache=cache)
+
+
+def _policy_reasons(
+    sessions: sessionmaker[Session], series_key: str, rule: RetrainPolicy
+) -> list[str]:
+    """The policy's reasons to retrain now (empty: no retrain)."""
+    with sessions.begin() as session:
+        verdicts = evaluate_policy(session=session, series_key=series_key, policy=rule)
+    return [v.reason for v in verdicts if v.retrain]
+
+
+_WEEK_COLUMNS = ["week", "strategy", "origins", "points", "mae", "naive_mae", "mase", "coverage"]
 
 
 def summarize(
@@ -188,6 +227,25 @@ def summarize(
     Where a retrain promoted a new champion on the day, the origin's first forecast (the one
     served on schedule) counts."""
     series = series_db.get_series(session=session, key=series_key)
+    df = _scored_points(session=session, series_id=series.id)
+    if df.empty:
+        return pd.DataFrame(columns=_WEEK_COLUMNS), {}
+    weeks = pd.DataFrame(
+        [
+            {"week": w, "strategy": s, **_figures(g)}
+            for (w, s), g in df.groupby(["week", "strategy"])
+        ]
+    )
+    totals = {
+        str(s): {str(k): _finite(v) for k, v in _figures(g).items()}
+        for s, g in df.groupby("strategy")
+    }
+    return weeks, totals
+
+
+def _scored_points(*, session: Session, series_id: int) -> pd.DataFrame:
+    """The series' scored logged points, each origin's first forecast only, with their errors,
+    whether inside the interval, and the week of the origin (empty: nothing scored yet)."""
     log = ForecastLogPoint
     rows = session.execute(
         select(
@@ -201,47 +259,37 @@ def summarize(
             log.naive,
             log.actual,
             log.logged_at,
-        ).where(log.series_id == series.id)
+        ).where(log.series_id == series_id)
     ).all()
     cols = ["origin", "strategy", "step", "variable", "value", "lower", "upper", "naive", "actual"]
     df = pd.DataFrame(rows, columns=[*cols, "logged_at"])
-    empty = pd.DataFrame(
-        columns=["week", "strategy", "origins", "points", "mae", "naive_mae", "mase", "coverage"]
-    )
     if df.empty:
-        return empty, {}
+        return df
     df = df.sort_values("logged_at").drop_duplicates(
         ["origin", "strategy", "step", "variable"], keep="first"
     )
     df = df[df["actual"].notna()].astype(dict.fromkeys(cols[4:], "float64"))
     if df.empty:
-        return empty, {}
+        return df
     df["err"] = (df["actual"] - df["value"]).abs()
     df["nerr"] = (df["actual"] - df["naive"]).abs()
     bounded = df["lower"].notna() & df["upper"].notna()
     df["inside"] = ((df["actual"] >= df["lower"]) & (df["actual"] <= df["upper"])).where(bounded)
     df["week"] = pd.to_datetime(df["origin"]).dt.to_period("W-SUN").dt.start_time.dt.date
+    return df
 
-    def figures(g: pd.DataFrame) -> dict[str, Any]:
-        paired = g["nerr"].notna()
-        naive = float(g.loc[paired, "nerr"].sum())
-        return {
-            "origins": int(g["origin"].nunique()),
-            "points": len(g),
-            "mae": float(g["err"].mean()),
-            "naive_mae": float(g["nerr"].mean()) if paired.any() else math.nan,
-            "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
-            "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
-        }  # plain values: the counts stay integers
 
-    weeks = pd.DataFrame(
-        [{"week": w, "strategy": s, **figures(g)} for (w, s), g in df.groupby(["week", "strategy"])]
-    )
-    totals = {
-        str(s): {str(k): _finite(v) for k, v in figures(g).items()}
-        for s, g in df.groupby("strategy")
-    }
-    return weeks, totals
+def _figures(g: pd.DataFrame) -> dict[str, Any]:
+    paired = g["nerr"].notna()
+    naive = float(g.loc[paired, "nerr"].sum())
+    return {
+        "origins": int(g["origin"].nunique()),
+        "points": len(g),
+        "mae": float(g["err"].mean()),
+        "naive_mae": float(g["nerr"].mean()) if paired.any() else math.nan,
+        "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
+        "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
+    }  # plain values: the counts stay integers
 
 
 def _finite(value: Any) -> float | int | None:

@@ -116,23 +116,7 @@ def refresh_baselines(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
         )
-        state = model.state()
-        hyper, _ = state.pop("spec"), state.pop("normalization")
-        if old is not None and old.hyperparameters == hyper and old.feature_spec == state:
-            version = old
-        else:
-            version = save_baseline(
-                session=session,
-                series_id=series_id,
-                model=model,
-                train_start=frame.index[0],
-                run_id=run_id,
-            )
-            if old is not None:
-                if old.status == "champion":
-                    promote(session=session, version_id=version.id)
-                else:
-                    old.status = "archived"
+        version = _keep_or_replace(session, old, model, series_id, frame.index[0], run_id)
         report = evaluate_baseline(model, frame, origins=origins)
         add_evaluation(session=session, version_id=version.id, report=report)
         version.primary_metric = metric
@@ -140,6 +124,31 @@ def refresh_baselines(
         session.flush()
         out[architecture] = version
     return out
+
+
+def _keep_or_replace(
+    session: Session,
+    old: ModelVersion | None,
+    model: Predictor,
+    series_id: int,
+    train_start: pd.Timestamp,
+    run_id: int | None,
+) -> ModelVersion:
+    """The old baseline if its state is unchanged, else a new version in its place (taking its
+    champion seat if it held one; the old one archived otherwise)."""
+    state = model.state()
+    hyper, _ = state.pop("spec"), state.pop("normalization")
+    if old is not None and old.hyperparameters == hyper and old.feature_spec == state:
+        return old
+    version = save_baseline(
+        session=session, series_id=series_id, model=model, train_start=train_start, run_id=run_id
+    )
+    if old is not None:
+        if old.status == "champion":
+            promote(session=session, version_id=version.id)
+        else:
+            old.status = "archived"
+    return version
 
 
 def _load_champion(champion: ModelVersion | None, horizon: int) -> tuple[Predictor | None, int]:
@@ -161,7 +170,6 @@ def _champion_rival(
     champion: ModelVersion | None,
     model: Predictor | None,
     backtest: EvaluationReport,
-    *,
     frame: pd.DataFrame,
     metric: str,
     origins: int,
@@ -231,33 +239,43 @@ def register_candidate(
         metric=metric,
         run_id=run_id,
     )
-    champion = find_champion(session=session, series_id=series_id, strategy=spec.strategy)
-    champion_model, horizon = _load_champion(champion, spec.horizon)
+    decision = _decide(session, version, candidate, baselines, frame, metric, origins, force, apply)
+    logger.info("version %s: %s", version.id, decision.reason)
+    return decision
+
+
+def _decide(
+    session: Session,
+    version: ModelVersion,
+    candidate: TrainedModel,
+    baselines: dict[str, ModelVersion],
+    frame: pd.DataFrame,
+    metric: str,
+    origins: int,
+    force: bool,
+    apply: bool,
+) -> Decision:
+    """Backtest the candidate (its rows and score stored with it) and the champion on the same
+    recent window, apply the rule and write its verdict (when `apply`)."""
+    champion = find_champion(
+        session=session, series_id=version.series_id, strategy=candidate.spec.strategy
+    )
+    champion_model, horizon = _load_champion(champion, candidate.spec.horizon)
     backtest = evaluate_model(candidate, frame, origins=origins, horizon=horizon)
     add_evaluation(session=session, version_id=version.id, report=backtest)
     version.primary_metric = metric
     version.primary_score = rule.finite(backtest.score(metric, split="backtest"))
-    rival = _champion_rival(
-        champion,
-        champion_model,
-        backtest,
-        frame=frame,
-        metric=metric,
-        origins=origins,
-        horizon=horizon,
-    )
+    rival = _champion_rival(champion, champion_model, backtest, frame, metric, origins, horizon)
     decision, verdict = rule.judge(
         backtest,
         version_id=version.id,
-        strategy=spec.strategy,
+        strategy=candidate.spec.strategy,
         metric=metric,
         champion=rival,
         baseline_ids={name: v.id for name, v in baselines.items()},
         force=force,
     )
-    decision = _serve(session, decision, verdict.served, version, champion, baselines, apply)
-    logger.info("version %s: %s", version.id, decision.reason)
-    return decision
+    return _serve(session, decision, verdict.served, version, champion, baselines, apply)
 
 
 def _serve(

@@ -54,10 +54,33 @@ def live_cells(
 
     `origins_after` keeps points first logged after that time (the policy's evidence about a
     champion since its last retrain)."""
-    err = LOG.actual - LOG.value
-    nerr = LOG.actual - LOG.naive
-    has_naive = LOG.naive.is_not(None)
-    has_interval = and_(LOG.lower.is_not(None), LOG.upper.is_not(None))
+    where = _live_filters(
+        series_id=series_id,
+        strategy=strategy,
+        since=since,
+        steps=steps,
+        version_id=version_id,
+        origins_after=origins_after,
+    )
+    q = (
+        select(LOG.model_version_id, LOG.variable, LOG.step, *_live_sums())
+        .where(*where)
+        .group_by(LOG.model_version_id, LOG.variable, LOG.step)
+        .order_by(LOG.model_version_id, LOG.variable, LOG.step)
+    )
+    return [_live_cell(r) for r in session.execute(q).all()]
+
+
+def _live_filters(
+    *,
+    series_id: int,
+    strategy: str | None,
+    since: datetime | None,
+    steps: int | None,
+    version_id: int | None,
+    origins_after: datetime | None,
+) -> list[Any]:
+    """The WHERE clauses of `live_cells`: the series' scored points, narrowed by what is given."""
     where = [LOG.series_id == series_id, LOG.actual.is_not(None)]
     if strategy is not None:
         where.append(LOG.strategy == strategy)
@@ -69,54 +92,53 @@ def live_cells(
         where.append(LOG.model_version_id == version_id)
     if origins_after is not None:
         where.append(LOG.logged_at > origins_after)
-    q = (
-        select(
-            LOG.model_version_id,
-            LOG.variable,
-            LOG.step,
-            func.count(),
-            func.sum(func.abs(err)),
-            func.sum(err * err),
-            func.sum(case((has_naive, 1), else_=0)),
-            func.sum(case((has_naive, func.abs(nerr)), else_=0.0)),
-            func.sum(case((has_naive, nerr * nerr), else_=0.0)),
-            func.sum(case((has_naive, func.abs(err)), else_=0.0)),
-            func.sum(case((has_interval, 1), else_=0)),
-            func.sum(
-                case((and_(has_interval, LOG.actual.between(LOG.lower, LOG.upper)), 1), else_=0)
-            ),
-            func.max(LOG.level),
-            func.count(func.distinct(LOG.origin)),
-            func.min(LOG.origin),
-            func.max(LOG.origin),
-            func.max(LOG.scored_at),
-        )
-        .where(*where)
-        .group_by(LOG.model_version_id, LOG.variable, LOG.step)
-        .order_by(LOG.model_version_id, LOG.variable, LOG.step)
+    return where
+
+
+def _live_sums() -> tuple[Any, ...]:
+    """The aggregates of one LiveCell, in its field order after (version, variable, step)."""
+    err = LOG.actual - LOG.value
+    nerr = LOG.actual - LOG.naive
+    has_naive = LOG.naive.is_not(None)
+    has_interval = and_(LOG.lower.is_not(None), LOG.upper.is_not(None))
+    return (
+        func.count(),
+        func.sum(func.abs(err)),
+        func.sum(err * err),
+        func.sum(case((has_naive, 1), else_=0)),
+        func.sum(case((has_naive, func.abs(nerr)), else_=0.0)),
+        func.sum(case((has_naive, nerr * nerr), else_=0.0)),
+        func.sum(case((has_naive, func.abs(err)), else_=0.0)),
+        func.sum(case((has_interval, 1), else_=0)),
+        func.sum(case((and_(has_interval, LOG.actual.between(LOG.lower, LOG.upper)), 1), else_=0)),
+        func.max(LOG.level),
+        func.count(func.distinct(LOG.origin)),
+        func.min(LOG.origin),
+        func.max(LOG.origin),
+        func.max(LOG.scored_at),
     )
-    return [
-        LiveCell(
-            version_id=int(r[0]),
-            variable=str(r[1]),
-            step=int(r[2]),
-            n=int(r[3]),
-            abs_err=float(r[4] or 0.0),
-            sq_err=float(r[5] or 0.0),
-            n_naive=int(r[6] or 0),
-            abs_naive=float(r[7] or 0.0),
-            sq_naive=float(r[8] or 0.0),
-            abs_paired=float(r[9] or 0.0),
-            n_interval=int(r[10] or 0),
-            inside=int(r[11] or 0),
-            level=None if r[12] is None else float(r[12]),
-            origins=int(r[13]),
-            first_origin=r[14],
-            last_origin=r[15],
-            last_scored_at=r[16],
-        )
-        for r in session.execute(q).all()
-    ]
+
+
+def _live_cell(r: Any) -> LiveCell:
+    return LiveCell(
+        version_id=int(r[0]),
+        variable=str(r[1]),
+        step=int(r[2]),
+        n=int(r[3]),
+        abs_err=float(r[4] or 0.0),
+        sq_err=float(r[5] or 0.0),
+        n_naive=int(r[6] or 0),
+        abs_naive=float(r[7] or 0.0),
+        sq_naive=float(r[8] or 0.0),
+        abs_paired=float(r[9] or 0.0),
+        n_interval=int(r[10] or 0),
+        inside=int(r[11] or 0),
+        level=None if r[12] is None else float(r[12]),
+        origins=int(r[13]),
+        first_origin=r[14],
+        last_origin=r[15],
+        last_scored_at=r[16],
+    )
 
 
 def last_origins(

@@ -222,42 +222,10 @@ def read_observations_page(
     if not variables:
         return [], False
     take = offset + limit + 1
-
-    def variable_rows(variable: str) -> Select[tuple[datetime, str, float | None]]:
-        q = select(Observation.ts, Observation.variable, Observation.value).where(
-            Observation.series_id == series_id, Observation.variable == variable
-        )
-        if start is not None:
-            q = q.where(Observation.ts >= start)
-        if end is not None:
-            q = q.where(Observation.ts <= end)
-        if after is not None:
-            ts, last_variable = after
-            # at ts itself, only the variables after the cursor's are still to come
-            done_at_ts = last_variable is None or variable <= last_variable
-            q = q.where(Observation.ts > ts if done_at_ts else Observation.ts >= ts)
-        return q.order_by(Observation.ts)
-
-    # A bound on the page's last timestamp, so that aligned variables are not each read `take`
-    # rows deep: when every variable has a k-th row (k = take / variables, rounded up), the
-    # first `take` rows all lie at or before the latest of those k-th timestamps.
-    k = -(-take // len(variables))
-    kth = session.execute(
-        select(
-            *(
-                variable_rows(v)
-                .with_only_columns(Observation.ts)
-                .offset(k - 1)
-                .limit(1)
-                .scalar_subquery()
-                for v in variables
-            )
-        )
-    ).one()
-    bound = max(kth) if all(t is not None for t in kth) else None
+    queries = [_variable_rows(series_id, v, start, end, after) for v in variables]
+    bound = _page_bound(session, queries, take)
     parts = []
-    for variable in variables:
-        q = variable_rows(variable)
+    for q in queries:
         if bound is not None:
             q = q.where(Observation.ts <= bound)
         parts.append(q.limit(take).subquery().select())
@@ -265,3 +233,44 @@ def read_observations_page(
     rows = sorted(((r[0], r[1], r[2]) for r in session.execute(stmt)), key=lambda r: r[:2])
     page = rows[offset : offset + limit]
     return page, len(rows) > offset + limit
+
+
+def _variable_rows(
+    series_id: int,
+    variable: str,
+    start: datetime | None,
+    end: datetime | None,
+    after: tuple[datetime, str | None] | None,
+) -> Select[tuple[datetime, str, float | None]]:
+    """One variable's rows of a page, in ts order: a short range of the primary key."""
+    q = select(Observation.ts, Observation.variable, Observation.value).where(
+        Observation.series_id == series_id, Observation.variable == variable
+    )
+    if start is not None:
+        q = q.where(Observation.ts >= start)
+    if end is not None:
+        q = q.where(Observation.ts <= end)
+    if after is not None:
+        ts, last_variable = after
+        # at ts itself, only the variables after the cursor's are still to come
+        done_at_ts = last_variable is None or variable <= last_variable
+        q = q.where(Observation.ts > ts if done_at_ts else Observation.ts >= ts)
+    return q.order_by(Observation.ts)
+
+
+def _page_bound(
+    session: Session, queries: Sequence[Select[tuple[datetime, str, float | None]]], take: int
+) -> datetime | None:
+    """A bound on the page's last timestamp, so that aligned variables are not each read `take`
+    rows deep: when every variable has a k-th row (k = take / variables, rounded up), the first
+    `take` rows all lie at or before the latest of those k-th timestamps (None: no bound)."""
+    k = -(-take // len(queries))
+    kth = session.execute(
+        select(
+            *(
+                q.with_only_columns(Observation.ts).offset(k - 1).limit(1).scalar_subquery()
+                for q in queries
+            )
+        )
+    ).one()
+    return max(kth) if all(t is not None for t in kth) else None

@@ -191,64 +191,78 @@ def train_model(
 def finish_training(data: TrainingData, module: nn.Module, result: FitResult) -> TrainOutcome:
     """The fitted module as a TrainedModel of this series: intervals calibrated and the figures
     scored on its own validation and test splits, beside the baselines."""
-    spec, enc, borders = data.spec, data.enc, data.borders
-    tgt = [data.inputs.index(t) for t in data.targets]
-    idx = enc.index
-    data_range = {
-        "start": idx[0].isoformat(),
-        "end": idx[-1].isoformat(),
-        "train_end": idx[borders.train_end - 1].isoformat(),
-        "valid_end": idx[borders.valid_end - 1].isoformat(),
-    }
-    model = TrainedModel(
-        spec=spec,
-        freq=data.freq,
-        pipeline=data.pipeline,
-        module=module,
-        data_range=data_range,
-        fit_summary=result.to_dict(),
-    )
-    insample = enc.raw[: borders.train_end, tgt]
-    valid_o = eval_origins(
-        enc, model, horizon=spec.horizon, lo=borders.train_end, hi=borders.valid_end
-    )
-    rows: list[EvalRow] = []
-    if len(valid_o):
-        valid_rows, abs_res = _backtest_rows(
-            model,
-            enc,
-            valid_o,
-            split="valid",
-            horizon=spec.horizon,
-            insample=insample,
-            coverage=False,
-        )
-        rows += valid_rows
-        finite = np.isfinite(abs_res).all(axis=(1, 2))
-        model.calibration = Calibration.fit(
-            abs_res[finite], levels=(*CALIBRATION_LEVELS, spec.level)
-        )
-        model.intervals = _setup_intervals(
-            model, enc, valid_o, abs_res, train_end=borders.train_end
-        )
-    test_o = eval_origins(enc, model, horizon=spec.horizon, lo=borders.valid_end, hi=borders.n_rows)
-    if len(test_o):
-        test_rows, _ = _backtest_rows(
-            model,
-            enc,
-            test_o,
-            split="test",
-            horizon=spec.horizon,
-            insample=insample,
-            coverage=True,
-        )
-        rows += test_rows
+    model = _trained_model(data, module, result)
+    borders, idx = data.borders, data.enc.index
+    insample = data.enc.raw[: borders.train_end, [data.inputs.index(t) for t in data.targets]]
+    rows = _calibrate(model, data, insample)  # first: the test split's coverage uses it
+    rows += _score_test(model, data, insample)
     return TrainOutcome(
         model=model,
         report=EvaluationReport(rows),
         fit=result,
         train_range=(pd.Timestamp(idx[0]), pd.Timestamp(idx[borders.train_end - 1])),
     )
+
+
+def _trained_model(data: TrainingData, module: nn.Module, result: FitResult) -> TrainedModel:
+    """The fitted module with its spec, pipeline, data range and fit summary (not calibrated)."""
+    idx, borders = data.enc.index, data.borders
+    data_range = {
+        "start": idx[0].isoformat(),
+        "end": idx[-1].isoformat(),
+        "train_end": idx[borders.train_end - 1].isoformat(),
+        "valid_end": idx[borders.valid_end - 1].isoformat(),
+    }
+    return TrainedModel(
+        spec=data.spec,
+        freq=data.freq,
+        pipeline=data.pipeline,
+        module=module,
+        data_range=data_range,
+        fit_summary=result.to_dict(),
+    )
+
+
+def _calibrate(model: TrainedModel, data: TrainingData, insample: np.ndarray) -> list[EvalRow]:
+    """Score the validation split and calibrate the model's intervals on its residuals (left
+    uncalibrated when the split has no origin); returns the validation rows."""
+    spec, enc, borders = data.spec, data.enc, data.borders
+    valid_o = eval_origins(
+        enc, model, horizon=spec.horizon, lo=borders.train_end, hi=borders.valid_end
+    )
+    if not len(valid_o):
+        return []
+    valid_rows, abs_res = _backtest_rows(
+        model,
+        enc,
+        valid_o,
+        split="valid",
+        horizon=spec.horizon,
+        insample=insample,
+        coverage=False,
+    )
+    finite = np.isfinite(abs_res).all(axis=(1, 2))
+    model.calibration = Calibration.fit(abs_res[finite], levels=(*CALIBRATION_LEVELS, spec.level))
+    model.intervals = _setup_intervals(model, enc, valid_o, abs_res, train_end=borders.train_end)
+    return valid_rows
+
+
+def _score_test(model: TrainedModel, data: TrainingData, insample: np.ndarray) -> list[EvalRow]:
+    """The test split's rows, coverage included (none when the split has no origin)."""
+    spec, enc, borders = data.spec, data.enc, data.borders
+    test_o = eval_origins(enc, model, horizon=spec.horizon, lo=borders.valid_end, hi=borders.n_rows)
+    if not len(test_o):
+        return []
+    test_rows, _ = _backtest_rows(
+        model,
+        enc,
+        test_o,
+        split="test",
+        horizon=spec.horizon,
+        insample=insample,
+        coverage=True,
+    )
+    return test_rows
 
 
 def evaluate_model(

@@ -198,17 +198,7 @@ class SegmentSeq2Seq(nn.Module):
         x = x.index_select(2, self.out_idx)  # (B, L, V): channel-independent
         b, _, v = x.shape
         w, m_out = self.cfg.segment_len or 1, self.n_out_segments
-        stats, last = None, None
-        if self.revin is not None:
-            stats = self.revin.stats(x)
-            x = self.revin.normalize(x, stats)
-            if target is not None:
-                target = self.revin.normalize(target, stats)
-        else:
-            last = x[:, -1:].detach()
-            x = x - last
-            if target is not None:
-                target = target - last
+        x, target, stats, last = self._normalize(x, target)
         seg = x.permute(0, 2, 1).reshape(b * v, self.n_in, w)  # (B, L, V) -> (B*V, N, w)
         memory, state = self.rnn(self.embed(seg) + self.in_pos)  # (B*V, N, d)
         keys = self.attn.keys(memory)
@@ -220,15 +210,7 @@ class SegmentSeq2Seq(nn.Module):
         y_prev = seg[:, -1]  # (B*V, w): the last observed segment
         outputs, weights = [], []
         for m in range(m_out):  # one decoder step per output segment
-            inp = self.embed(y_prev) + self.out_pos[m] + channel  # (B*V, d)
-            if self.context_in is not None:  # Bahdanau: attend from the previous state
-                context, a = self.attn(_top(state), keys, memory)
-                out, state = self.rnn((inp + self.context_in(context)).unsqueeze(1), state)
-            else:  # Luong: step, then attend from the new state
-                out, state = self.rnn(inp.unsqueeze(1), state)
-                context, a = self.attn(out[:, 0], keys, memory)
-            hidden = torch.tanh(self.combine(torch.cat([context, out[:, 0]], dim=1)))
-            y_m = self.head(self.drop(hidden))  # (B*V, w)
+            y_m, a, state = self._step(m, y_prev, state, keys, memory, channel)  # (B*V, w)
             outputs.append(y_m)
             weights.append(a)
             if truth is not None and m + 1 < m_out:
@@ -245,6 +227,39 @@ class SegmentSeq2Seq(nn.Module):
             y = y + last
         per_channel = torch.stack(weights, dim=1).view(b, v, m_out, self.n_in)  # (B, V, M, N)
         return Seq2SeqOutput(y, per_channel.mean(dim=1), w, per_channel)
+
+    def _normalize(
+        self, x: Tensor, target: Tensor | None
+    ) -> tuple[Tensor, Tensor | None, tuple[Tensor, Tensor] | None, Tensor | None]:
+        """x (B, L, V) and target (B, H, V) scaled by RevIN's statistics of x (stats), or without
+        RevIN less each window's last value (last, (B, 1, V)): SegRNN's normalization."""
+        stats, last = None, None
+        if self.revin is not None:
+            stats = self.revin.stats(x)
+            x = self.revin.normalize(x, stats)
+            if target is not None:
+                target = self.revin.normalize(target, stats)
+        else:
+            last = x[:, -1:].detach()
+            x = x - last
+            if target is not None:
+                target = target - last
+        return x, target, stats, last
+
+    def _step(
+        self, m: int, y_prev: Tensor, state: State, keys: Tensor, memory: Tensor, channel: Tensor
+    ) -> tuple[Tensor, Tensor, State]:
+        """One decoder step: y_prev (B*V, w) -> the m-th output segment (B*V, w), its attention
+        over the input segments (B*V, N) and the new state."""
+        inp = self.embed(y_prev) + self.out_pos[m] + channel  # (B*V, d)
+        if self.context_in is not None:  # Bahdanau: attend from the previous state
+            context, a = self.attn(_top(state), keys, memory)
+            out, state = self.rnn((inp + self.context_in(context)).unsqueeze(1), state)
+        else:  # Luong: step, then attend from the new state
+            out, state = self.rnn(inp.unsqueeze(1), state)
+            context, a = self.attn(out[:, 0], keys, memory)
+        hidden = torch.tanh(self.combine(torch.cat([context, out[:, 0]], dim=1)))  # (B*V, d)
+        return self.head(self.drop(hidden)), a, state
 
 
 def build_seq2seq(cfg: Seq2SeqConfig) -> nn.Module:
