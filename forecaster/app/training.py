@@ -179,27 +179,13 @@ def train_group(
     """
     with sessions.begin() as session:
         loaded = {key: load_training_frame(session=session, series_key=key) for key in members}
-    freqs = sorted({series.frequency for series, _ in loaded.values()})
-    if len(freqs) != 1:
-        raise InvalidRequest(
-            f"group {group!r} mixes frequencies {', '.join(freqs)}; a global model's members "
-            "share one frequency"
-        )
+    freq = _group_frequency(group, [series.frequency for series, _ in loaded.values()])
     frames = {key: frame for key, (_, frame) in loaded.items()}
-    targets = tuple(spec.targets or default_targets(frames[members[0]]))
-    # the inputs every member has mostly observed (train_global_model screens them further)
-    each = [
-        set(default_inputs(f, targets)) if set(targets) <= set(f) else set()
-        for f in frames.values()
-    ]
-    inputs = spec.inputs or tuple(
-        v for v in default_inputs(frames[members[0]], targets) if all(v in e for e in each)
-    )
-    spec = replace(spec, targets=targets, inputs=inputs)
+    spec = _group_spec(spec, frames, first=members[0])
     outcome = train_global_model(
         frames,
         spec,
-        freq=freqs[0],
+        freq=freq,
         embedding_dim=embedding_dim,
         device=device,
         threads=threads,
@@ -220,6 +206,31 @@ def train_group(
         global_id = row.id
     facts = {key: training_facts(outcome.outcomes[key]) for key in decisions}
     return global_id, {key: replace(d, extra=facts[key]) for key, d in decisions.items()}
+
+
+def _group_frequency(group: str, frequencies: list[str]) -> str:
+    """The one frequency a global model's members share (InvalidRequest when they differ)."""
+    freqs = sorted(set(frequencies))
+    if len(freqs) != 1:
+        raise InvalidRequest(
+            f"group {group!r} mixes frequencies {', '.join(freqs)}; a global model's members "
+            "share one frequency"
+        )
+    return freqs[0]
+
+
+def _group_spec(spec: ModelSpec, frames: dict[str, pd.DataFrame], *, first: str) -> ModelSpec:
+    """The group's targets (the spec's, else the first member's defaults) and the inputs every
+    member has mostly observed (train_global_model screens them further)."""
+    targets = tuple(spec.targets or default_targets(frames[first]))
+    each = [
+        set(default_inputs(f, targets)) if set(targets) <= set(f) else set()
+        for f in frames.values()
+    ]
+    inputs = spec.inputs or tuple(
+        v for v in default_inputs(frames[first], targets) if all(v in e for e in each)
+    )
+    return replace(spec, targets=targets, inputs=inputs)
 
 
 def training_facts(outcome: TrainOutcome) -> dict[str, Any]:
