@@ -30,6 +30,7 @@ from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.policy import RetrainPolicy
 from forecaster.sources.csv import load_sample
 from forecaster.sources.samples import SAMPLES, get_sample
+from forecaster.values import finite_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -238,14 +239,9 @@ def summarize(
         [{"week": w, "strategy": s, **figures(g)} for (w, s), g in df.groupby(["week", "strategy"])]
     )
     totals = {
-        str(s): {str(k): _finite(v) for k, v in figures(g).items()}
+        str(s): {
+            str(k): v if isinstance(v, int) else finite_or_none(v) for k, v in figures(g).items()
+        }
         for s, g in df.groupby("strategy")
     }
     return weeks, totals
-
-
-def _finite(value: Any) -> float | int | None:
-    if isinstance(value, int):
-        return value
-    v = float(value)
-    return v if math.isfinite(v) else None
