@@ -28,7 +28,7 @@ from api.pool import ComputePool
 from api.routers import accuracy, dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
 from forecaster.config import Settings, get_settings
-from forecaster.db.session import current_revision, head_revision, make_session_factory
+from forecaster.db.session import Database, current_revision, head_revision
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class SchemaBehind(RuntimeError):
 
 
 def _check_schema(app: FastAPI) -> None:
-    engine = app.state.session_factory.kw["bind"]
+    engine = app.state.db.engine
     try:
         revision = current_revision(engine)
     except SQLAlchemyError as exc:
@@ -75,7 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     reaper.cancel()
     dispatcher.join(SHUTDOWN_GRACE_S)
-    app.state.session_factory.kw["bind"].dispose()
+    app.state.db.dispose()
 
 
 async def _reap_forever(dispatcher: Dispatcher) -> None:
@@ -121,9 +121,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # api/openapi.py serves /docs and /redoc from vendored assets
         redoc_url=None,
     )
-    factory = make_session_factory(settings.database_url)
+    db = Database(settings.database_url)
+    factory = db.sessions
     app.state.settings = settings
-    app.state.session_factory = factory
+    app.state.db = db  # owns the engine: disposed when the app stops
+    app.state.session_factory = factory  # what routers and dependencies open sessions with
     app.state.head_revision = head_revision(settings.database_url)
     # forecast bodies, loaded models and the read memo: one owner, one invalidate(...)
     app.state.caches = ForecastCaches()

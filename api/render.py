@@ -15,15 +15,9 @@ from api.schemas.forecasts import AttentionPublic, ForecastPointPublic, Forecast
 from api.schemas.models import GlobalModelRef, ModelDetail, ModelPublic, StepMetrics
 from forecaster.app.forecasts import SeriesForecast
 from forecaster.db.models import Evaluation, ModelVersion
+from forecaster.values import finite_or_none
 
 BASELINES = ("model", "naive", "seasonal_naive")
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def model_public(version: ModelVersion, series_key: str, *, full: bool = False) -> ModelPublic:
@@ -77,7 +71,7 @@ def step_metrics(cells: Iterable[dict[str, Any]]) -> list[StepMetrics]:
                 variable=key[0], step=key[1], model={}, naive={}, seasonal_naive={}
             )
         for who in BASELINES:
-            getattr(row, who)[str(cell["metric"])] = _finite(cell.get(who))
+            getattr(row, who)[str(cell["metric"])] = finite_or_none(cell.get(who))
     return [grouped[k] for k in sorted(grouped)]
 
 
@@ -136,10 +130,10 @@ def forecast_public(
             ts=_ts(ts),
             variable=str(variable),
             value=float(value),
-            lower=_finite(lower),
-            upper=_finite(upper),
-            coverage=_finite(cov),
-            width=_finite(width),
+            lower=finite_or_none(lower),
+            upper=finite_or_none(upper),
+            coverage=finite_or_none(cov),
+            width=finite_or_none(width),
         )
         for step, ts, variable, value, lower, upper, cov, width in zip(
             p["step"].tolist(),

@@ -15,19 +15,19 @@ from forecaster.app import runs
 from forecaster.config import get_settings
 from forecaster.db import runs as runs_db
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run
-from forecaster.db.session import make_session_factory
+from forecaster.db.session import Database
 
 logger = logging.getLogger(__name__)
 
-_FACTORIES: dict[str, sessionmaker[Session]] = {}
+_DATABASES: dict[str, Database] = {}
 
 
 def session_factory(database_url: str | None) -> sessionmaker[Session]:
     """One engine per URL per process (flows run many times in a long-lived server)."""
     url = database_url or get_settings().database_url
-    if url not in _FACTORIES:
-        _FACTORIES[url] = make_session_factory(url)
-    return _FACTORIES[url]
+    if url not in _DATABASES:
+        _DATABASES[url] = Database(url)
+    return _DATABASES[url].sessions
 
 
 def open_run(

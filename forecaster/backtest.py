@@ -23,6 +23,7 @@ from forecaster.metrics import (
     seasonal_naive_forecast,
     smape,
 )
+from forecaster.values import finite_or_none
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase", "coverage")
 MODELS = ("model", "naive", "seasonal_naive")
@@ -90,9 +91,7 @@ class EvaluationReport:
 
     def to_records(self) -> list[dict[str, Any]]:
         """Rows as JSON-safe dicts (NaN -> None), ready for the evaluation table."""
-        return [
-            {**asdict(r), "value": r.value if math.isfinite(r.value) else None} for r in self.rows
-        ]
+        return [{**asdict(r), "value": finite_or_none(r.value)} for r in self.rows]
 
 
 def last_origins(candidates: np.ndarray, n: int) -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.errors import InvalidRequest
+from forecaster.values import finite_or_none
 
 if TYPE_CHECKING:
     from forecaster.backtest import EvaluationReport
@@ -26,11 +27,6 @@ METRICS = ("mae", "rmse", "mape", "smape", "mase")
 BASELINE_WORDS = {"naive": "naive (last value)", "seasonal_naive": "seasonal-naive"}
 
 Served = Literal["candidate", "champion", "baseline"]
-
-
-def finite(value: float) -> float | None:
-    """The figure, or None where it is undefined (NaN, infinite)."""
-    return value if math.isfinite(value) else None
 
 
 def check_metric(metric: str) -> None:
@@ -226,10 +222,10 @@ def judge(
         verdict.promoted,
         verdict.reason,
         metric,
-        candidate_score=finite(score),
+        candidate_score=finite_or_none(score),
         champion_id=None if champion is None else champion.version_id,
-        champion_score=None if champion is None else finite(champion.score),
-        naive_score=finite(backtest.score(metric, split="backtest", model="naive")),
+        champion_score=None if champion is None else finite_or_none(champion.score),
+        naive_score=finite_or_none(backtest.score(metric, split="backtest", model="naive")),
         baseline=best,
         baseline_id=None if baseline is None else baseline.version_id,
         baseline_score=None if baseline is None else base_score,

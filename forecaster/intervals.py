@@ -268,7 +268,3 @@ def choose_scale(
         )
         chosen.append(best[0])
     return chosen
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from forecaster.architectures import is_baseline
+from forecaster.values import finite_or_none
 
 WHO = ("model", "naive", "seasonal_naive")
 WORDS = {"naive": "naive (last value)", "seasonal_naive": "seasonal-naive"}
@@ -55,7 +56,7 @@ def restrict_steps(
         row = {k: v for k, v in cell.items() if not k.startswith("_")}
         for who in WHO:
             value = _pool(row["metric"], cell[f"_{who}"])
-            row[who] = value if math.isfinite(value) else None
+            row[who] = finite_or_none(value)
         out.append(row)
     return sorted(out + kept, key=lambda c: (c["variable"], c["step"], c["metric"])), steps
 

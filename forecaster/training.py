@@ -21,6 +21,7 @@ from forecaster.data.windows import WindowSet
 from forecaster.errors import InvalidRequest
 from forecaster.models.seq2seq import Seq2SeqOutput
 from forecaster.seeding import seed_process
+from forecaster.values import finite_or_none
 
 Progress = Callable[[dict[str, Any]], None]
 Loss = Literal["mse", "l1", "huber"]
@@ -83,13 +84,10 @@ class FitResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: a non-finite loss (a diverged run) becomes None."""
 
-        def safe(v: float) -> float | None:
-            return v if math.isfinite(v) else None
-
         out = asdict(self)
-        out["best_val_loss"] = safe(self.best_val_loss)
-        out["train_losses"] = [safe(v) for v in self.train_losses]
-        out["val_losses"] = [safe(v) for v in self.val_losses]
+        out["best_val_loss"] = finite_or_none(self.best_val_loss)
+        out["train_losses"] = [finite_or_none(v) for v in self.train_losses]
+        out["val_losses"] = [finite_or_none(v) for v in self.val_losses]
         out["cut_short"] = self.cut_short
         return out
 

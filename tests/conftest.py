@@ -15,7 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
-from forecaster.db.session import make_engine, make_session_factory, upgrade  # noqa: E402
+from forecaster.db.session import Database, make_engine, upgrade  # noqa: E402
 from tests.pg import Cluster, start_cluster  # noqa: E402
 
 # The real data sets the tests read, inside the repository (see data/README.md for credit).
@@ -70,9 +70,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
-    factory = make_session_factory(database_url)
-    yield factory
-    factory.kw["bind"].dispose()
+    with Database(database_url) as db:
+        yield db.sessions
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def health(request: Request, response: Response) -> HealthPublic:
     state = request.app.state
     head = state.head_revision
     try:
-        revision = schema_revision(engine=state.session_factory.kw["bind"])
+        revision = schema_revision(engine=state.db.engine)
         reachable = True
     except SQLAlchemyError as exc:
         logger.warning("health: database unreachable: %s", exc)

@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel
 
+from forecaster import values
+
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
 # A database id in a path: a larger number cannot exist, and the database would reject it.
@@ -74,7 +76,7 @@ def naive_utc(value: datetime) -> datetime:
     """An offset is honoured, then dropped (the database stores naive UTC); ValueError outside
     TS_MIN .. TS_MAX, including a date an offset pushes past year 1 or 9999."""
     try:
-        utc = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+        utc = values.naive_utc(value)
     except OverflowError:
         utc = None
     if utc is None or not TS_MIN <= utc <= TS_MAX:

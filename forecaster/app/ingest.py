@@ -18,6 +18,7 @@ from forecaster.db import forecast_log
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Series
+from forecaster.values import naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -182,14 +183,7 @@ def store_frame(*, session: Session, series_key: str, frame: pd.DataFrame) -> in
         forecast_log.score(
             session=session,
             series_id=series.id,
-            ts_from=_naive(ts.min()),
-            ts_to=_naive(ts.max()),
+            ts_from=naive_utc(ts.min()),
+            ts_to=naive_utc(ts.max()),
         )
     return written
-
-
-def _naive(ts: pd.Timestamp) -> datetime:
-    """Naive UTC, as the database stores timestamps."""
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return ts.to_pydatetime()

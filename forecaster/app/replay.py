@@ -30,6 +30,7 @@ from forecaster.errors import InvalidRequest, RunInProgress, UnknownSeries
 from forecaster.policy import RetrainPolicy
 from forecaster.sources.csv import load_sample
 from forecaster.sources.samples import SAMPLES, get_sample
+from forecaster.values import finite_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +238,9 @@ def summarize(
         ]
     )
     totals = {
-        str(s): {str(k): _finite(v) for k, v in _figures(g).items()}
+        str(s): {
+            str(k): v if isinstance(v, int) else finite_or_none(v) for k, v in _figures(g).items()
+        }
         for s, g in df.groupby("strategy")
     }
     return weeks, totals
@@ -290,10 +293,3 @@ def _figures(g: pd.DataFrame) -> dict[str, Any]:
         "mase": float(g.loc[paired, "err"].sum()) / naive if naive > 0 else math.nan,
         "coverage": float(g["inside"].mean()) if g["inside"].notna().any() else math.nan,
     }  # plain values: the counts stay integers
-
-
-def _finite(value: Any) -> float | int | None:
-    if isinstance(value, int):
-        return value
-    v = float(value)
-    return v if math.isfinite(v) else None

@@ -35,6 +35,7 @@ from forecaster.errors import InvalidRequest
 from forecaster.forecasting.predictor import Predictor, TrainedModel
 from forecaster.forecasting.train import TrainOutcome, evaluate_model
 from forecaster.global_models import GlobalOutcome
+from forecaster.values import finite_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def refresh_baselines(
         report = evaluate_baseline(model, frame, origins=origins)
         add_evaluation(session=session, version_id=version.id, report=report)
         version.primary_metric = metric
-        version.primary_score = rule.finite(report.score(metric, split="backtest"))
+        version.primary_score = finite_or_none(report.score(metric, split="backtest"))
         session.flush()
         out[architecture] = version
     return out
@@ -264,7 +265,7 @@ def _decide(
     backtest = evaluate_model(candidate, frame, origins=origins, horizon=horizon)
     add_evaluation(session=session, version_id=version.id, report=backtest)
     version.primary_metric = metric
-    version.primary_score = rule.finite(backtest.score(metric, split="backtest"))
+    version.primary_score = finite_or_none(backtest.score(metric, split="backtest"))
     rival = _champion_rival(champion, champion_model, backtest, frame, metric, origins, horizon)
     decision, verdict = rule.judge(
         backtest,

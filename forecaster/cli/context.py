@@ -20,14 +20,11 @@ def open_sessions(settings: Settings, *, migrate: bool = False) -> Iterator[sess
     The schema is brought to head first: `migrate` runs the migrations (a command that writes);
     otherwise a read checks the revision in one query and migrates only an old schema.
     """
-    from forecaster.db.session import ensure_schema, make_session_factory, upgrade
+    from forecaster.db.session import Database, ensure_schema, upgrade
 
     (upgrade if migrate else ensure_schema)(settings.database_url)
-    factory = make_session_factory(settings.database_url)
-    try:
-        yield factory
-    finally:
-        factory.kw["bind"].dispose()
+    with Database(settings.database_url) as db:
+        yield db.sessions
 
 
 def quiet_prefect(settings: Settings) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from forecaster.db.models import ForecastLogPoint, Observation, utcnow
+from forecaster.values import finite_or_none
 
 CHUNK = 2000  # rows per INSERT (SQLite allows 32766 bound parameters; 13 columns a row)
 LOG = ForecastLogPoint
@@ -83,8 +84,8 @@ def log_forecast(
             "strategy": strategy,
             "ts": pd.Timestamp(r["ts"]).to_pydatetime(),
             "value": float(r["value"]),
-            "lower": _float(r.get("lower")),
-            "upper": _float(r.get("upper")),
+            "lower": finite_or_none(r.get("lower")),
+            "upper": finite_or_none(r.get("upper")),
             "level": level,
             "naive": naive.get(str(r["variable"])),
             "logged_at": now,
@@ -109,13 +110,6 @@ def log_rows(*, session: Session, rows: Sequence[dict[str, Any]]) -> int:
         )
         written += len(session.execute(stmt).all())
     return written
-
-
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    return v if np.isfinite(v) else None
 
 
 def score(

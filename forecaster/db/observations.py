@@ -16,12 +16,9 @@ from sqlalchemy.orm import Session
 from forecaster.db.models import Observation, Series, utcnow
 from forecaster.db.series import lock_series
 from forecaster.errors import BadDateRange, InvalidData
+from forecaster.values import naive_utc_index
 
 UPSERT_CHUNK = 5_000  # rows per INSERT statement: well under SQLite's 32,766 bound parameters
-
-
-def _naive_utc(ts: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tz is not None else ts
 
 
 def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -32,7 +29,7 @@ def frame_to_rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """
     if frame.empty:
         return []
-    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    index = naive_utc_index(pd.DatetimeIndex(frame.index))
     values = frame.to_numpy(dtype="float64")
     infinite = np.isinf(values)
     if infinite.any():  # from any source: NaN is a gap, an infinity is a broken value
@@ -60,7 +57,7 @@ def _changes_values(*, session: Session, series_id: int, frame: pd.DataFrame) ->
     """Whether upserting `frame` adds a cell or changes a stored value (NULL = NaN)."""
     if frame.empty:
         return False
-    index = _naive_utc(pd.DatetimeIndex(frame.index))
+    index = naive_utc_index(pd.DatetimeIndex(frame.index))
     stored = session.execute(
         select(Observation.ts, Observation.variable, Observation.value).where(
             Observation.series_id == series_id,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -23,12 +22,7 @@ from forecaster.errors import UnknownModel
 from forecaster.forecasting.predictor import Predictor, TrainedModel
 from forecaster.forecasting.train import TrainOutcome
 from forecaster.global_models import GlobalOutcome
-
-
-def naive_utc(ts: pd.Timestamp) -> datetime:
-    """A timestamp as the naive datetime the database stores."""
-    stamp = pd.Timestamp(ts)
-    return (stamp.tz_localize(None) if stamp.tz else stamp).to_pydatetime()
+from forecaster.values import finite_or_none, naive_utc
 
 
 def save_version(
@@ -131,7 +125,7 @@ def add_evaluation(*, session: Session, version_id: int, report: EvaluationRepor
             variable=r.variable,
             step=r.step,
             metric=r.metric,
-            value=None if r.value is None or not math.isfinite(r.value) else float(r.value),
+            value=finite_or_none(r.value),
         )
         for r in report.rows
     )

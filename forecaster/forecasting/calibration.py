@@ -3,7 +3,6 @@ version's adaptive intervals are made (IntervalSetup)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from forecaster.backtest import conformal_quantiles
+from forecaster.values import finite_or_none
 
 CALIBRATION_LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)
 RECURSIVE_REACH = 4  # a recursive version is checked, and served, up to 4 x its H at most
@@ -41,7 +41,9 @@ class Calibration:
         return np.full(self.half_widths.shape[1:], np.nan)
 
     def state(self) -> dict[str, Any]:
-        widths = [[[_json_float(v) for v in row] for row in lv] for lv in self.half_widths.tolist()]
+        widths = [
+            [[finite_or_none(v) for v in row] for row in lv] for lv in self.half_widths.tolist()
+        ]
         return {"n": self.n, "levels": list(self.levels), "half_widths": widths}
 
     @classmethod
@@ -54,10 +56,6 @@ class Calibration:
             dtype=np.float64,
         )
         return cls(n=int(state["n"]), levels=tuple(state["levels"]), half_widths=widths)
-
-
-def _json_float(v: float) -> float | None:
-    return v if math.isfinite(v) else None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.errors import InvalidData, SourceError
+from forecaster.values import naive_utc_index
 
 INDEX_NAME = "ts"
 
@@ -95,8 +96,7 @@ def normalize_frame(frame: pd.DataFrame, *, daily: bool = False) -> pd.DataFrame
         raise InvalidData(
             f"{int(np.count_nonzero(index.isna()))} row(s) have no timestamp: every row needs one"
         )
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+    index = naive_utc_index(index)
     if daily:
         index = index.normalize()
     index = index.as_unit("ns")  # one resolution for every source (pandas 3 parses to "us")
