@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from forecaster.errors import echo
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
     def _known_level(cls, value: str) -> str:
         level = value.upper()
         if level not in LOG_LEVELS:
-            raise ValueError(f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}")
+            raise ValueError(f"log_level={echo(value)} is not one of {', '.join(LOG_LEVELS)}")
         return level
 
     @field_validator("dask_address")
@@ -68,7 +70,7 @@ class Settings(BaseSettings):
     def _scheduler_url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
             raise ValueError(
-                f"dask_address={value!r}: give the scheduler's URL, e.g. tcp://dask-scheduler:8786"
+                f"dask_address={echo(value)}: give the scheduler's URL, e.g. tcp://dask-scheduler:8786"
             )
         return value or None
 
@@ -82,7 +84,7 @@ class Settings(BaseSettings):
     def _supported_url(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError(
-                f"database_url={value!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+                f"database_url={echo(value)}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
             )
         return value
 

@@ -206,3 +206,23 @@ class Overloaded(ForecasterError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- quoting what was given -----------------------------------------------------------------
+
+MAX_ECHO = 120  # characters of a refused value quoted back in an error (a field, a parameter)
+
+
+def clip(text: str, *, length: int | None = None) -> str:
+    """`text` cut to MAX_ECHO characters, saying how long it was (`length`: of the value shown).
+
+    A 200 MB CSV field or a 5,000-character parameter is not worth sending back whole."""
+    if len(text) <= MAX_ECHO:
+        return text
+    return f"{text[:MAX_ECHO]}... ({len(text) if length is None else length} characters)"
+
+
+def echo(value: object) -> str:
+    """repr(value) for an error message, clipped (a long string's repr is never built whole)."""
+    shown = repr(value[: MAX_ECHO + 1] if isinstance(value, str) else value)
+    return clip(shown, length=len(str(value)))

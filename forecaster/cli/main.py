@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from forecaster.cli.parser import build_parser
 from forecaster.cli.render import cli_message
 from forecaster.config import Settings, get_settings
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, echo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,13 +76,13 @@ def _database_error(exc: Exception, url: str) -> str | None:
         shown = url
     if isinstance(exc, ArgumentError):
         return (
-            f"the database URL {shown!r} cannot be opened ({str(exc).splitlines()[0]}); give "
+            f"the database URL {echo(shown)} cannot be opened ({str(exc).splitlines()[0]}); give "
             "e.g. sqlite:///forecaster.db or postgresql+psycopg://user:password@host/db "
             "(--database-url or FORECASTER_DATABASE_URL)"
         )
     if isinstance(exc, OperationalError):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return f"cannot open the database at {shown!r}: {reason}"
+        return f"cannot open the database at {echo(shown)}: {reason}"
     return None
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecaster.errors import InvalidData
+from forecaster.errors import InvalidData, clip, echo
 from forecaster.sources.base import normalize_frame
 from forecaster.sources.samples import Sample, get_sample, sample_path
 
@@ -95,13 +95,13 @@ def read_table(
         logger.warning(
             "%s: dropped text-only column(s) %s: only numeric columns are forecast",
             path,
-            ", ".join(dropped),
+            ", ".join(map(clip, dropped)),
         )
 
     if not values:
-        text = f" (text columns dropped: {', '.join(dropped)})" if dropped else ""
+        text = f" (text columns dropped: {', '.join(map(clip, dropped))})" if dropped else ""
         raise InvalidData(
-            f"CSV file '{path}' has no numeric column besides its time column {column!r}"
+            f"CSV file '{path}' has no numeric column besides its time column {echo(column)}"
             f"{text}: a series needs at least one numeric variable"
         )
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(timestamps.to_numpy()))
@@ -205,19 +205,18 @@ def _read_raw(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InvalidData(f"CSV file '{path}' has no rows: it is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InvalidData(f"CSV file '{path}' cannot be read as CSV: {exc}") from exc
+        raise InvalidData(f"CSV file '{path}' cannot be read as CSV: {clip(str(exc))}") from exc
 
 
 def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
     columns = [str(c) for c in raw.columns]
+    found = ", ".join(clip(c) for c in columns)
     if given is not None:
         matches = [c for c in columns if c == given] or [
             c for c in columns if c.strip().lower() == given.strip().lower()
         ]
         if not matches:
-            raise InvalidData(
-                f"time column {given!r} not in '{path}': found columns {', '.join(columns)}"
-            )
+            raise InvalidData(f"time column {echo(given)} not in '{path}': found columns {found}")
         return matches[0]
     for column in columns:
         if column.strip().lower() in TIME_COLUMN_NAMES:
@@ -225,7 +224,7 @@ def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
     if columns and _looks_like_dates(raw[columns[0]]):
         return columns[0]
     raise InvalidData(
-        f"no time column in '{path}': found columns {', '.join(columns)}; none is named "
+        f"no time column in '{path}': found columns {found}; none is named "
         f"{'/'.join(TIME_COLUMN_NAMES)} and the first does not hold dates. Name it with "
         "--time-column NAME (time_column=NAME in Python)"
     )
@@ -261,9 +260,9 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         value = values.iloc[row]
-        shown = "an empty value" if pd.isna(value) else f"{value!r}"
+        shown = "an empty value" if pd.isna(value) else echo(value)
         raise InvalidData(
-            f"time column {column!r} in '{path}' has {shown} that is not a date, on line "
+            f"time column {echo(column)} in '{path}' has {shown} that is not a date, on line "
             f"{int(values.index[row]) + _FIRST_DATA_LINE}: use ISO dates such as 2024-01-31 "
             "or 2024-01-31 13:00:00"
         )
@@ -286,7 +285,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         if infinite.any():  # "inf", "-Infinity", "1e309": no model or metric can use them
             row = int(infinite.nonzero()[0][0])
             raise InvalidData(
-                f"column {column!r} in '{path}' has {values.iloc[row]!r} on line "
+                f"column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
                 f"{int(values.index[row]) + _FIRST_DATA_LINE}, which is infinite: use a finite "
                 "number, or empty that field (an empty field is a gap)"
             )
@@ -295,7 +294,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         return None
     row = int(bad.to_numpy().nonzero()[0][0])
     raise InvalidData(
-        f"column {column!r} in '{path}' is numeric but has the text {values.iloc[row]!r} on "
+        f"column {echo(column)} in '{path}' is numeric but has the text {echo(values.iloc[row])} on "
         f"line {int(values.index[row]) + _FIRST_DATA_LINE}: fix or empty that field "
         "(an empty field is a gap)"
     )
@@ -306,7 +305,7 @@ def _check_freq(freq: str) -> str:
         to_offset(freq)
     except ValueError:
         raise InvalidData(
-            f"frequency {freq!r} is not a pandas frequency: use e.g. B (business days), "
+            f"frequency {echo(freq)} is not a pandas frequency: use e.g. B (business days), "
             "D (days), h (hours), 15min, W, MS (month start)"
         ) from None
     return freq

@@ -1,0 +1,25 @@
+"""The `forecaster` command on bad input: one bounded line on stderr and exit 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forecaster.cli.main import main
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--database-url", f"sqlite:///{tmp_path / 'cli.db'}"]
+
+
+def test_a_huge_csv_field_is_not_echoed_whole(
+    db: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text(f"date,value\n2024-01-01,1\n2024-01-02,{'x' * 3_000_000}\n2024-01-03,3\n")
+    assert main([*db, "ingest", "csv", str(path), "--key", "big"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: column 'value'") and err.count("\n") == 1
+    assert len(err) < 1_000 and "(3000000 characters)" in err
