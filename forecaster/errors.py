@@ -17,6 +17,7 @@ CLI: a command). One made from a plain message is shown as it is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 
@@ -226,3 +227,12 @@ def echo(value: object) -> str:
     """repr(value) for an error message, clipped (a long string's repr is never built whole)."""
     shown = repr(value[: MAX_ECHO + 1] if isinstance(value, str) else value)
     return clip(shown, length=len(str(value)))
+
+
+# --- the timestamps a series can hold ---------------------------------------------------------
+
+# What pandas' nanosecond timestamps (and so every stored series) can represent; a CSV date and
+# an API query timestamp are refused outside it, naming TS_RANGE.
+TS_MIN = datetime(1677, 9, 22)
+TS_MAX = datetime(2262, 4, 11)
+TS_RANGE = f"{TS_MIN:%Y-%m-%d} .. {TS_MAX:%Y-%m-%d} (UTC)"

@@ -4,7 +4,8 @@ Rules (each is tested, and each error says what was wrong and how to fix it):
 
 - Time column: the one named by `time_column`, else the first column named date, time,
   timestamp, ts or datetime (any case), else the first column if its values parse as dates.
-  Timestamps with an offset are converted to UTC; naive ones are taken as UTC.
+  Timestamps with an offset are converted to UTC; naive ones are taken as UTC. A date outside
+  1677-09-22 .. 2262-04-11 (forecaster.errors.TS_RANGE) is an error naming its line.
 - Gaps: an empty field (or NA, N/A, NaN, null) is a NaN gap and is kept, as is a row whose
   values are all gaps. Lines that are entirely blank are skipped. An infinite value (inf,
   -Infinity, 1e309) is an error naming its column and line.
@@ -32,7 +33,7 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecaster.errors import InvalidData, clip, echo
+from forecaster.errors import TS_MAX, TS_MIN, TS_RANGE, InvalidData, clip, echo
 from forecaster.sources.base import normalize_frame
 from forecaster.sources.samples import Sample, get_sample, sample_path
 
@@ -135,7 +136,13 @@ def infer_frequency(index: pd.DatetimeIndex, *, path: str | Path = "data") -> st
             inferred: Any = pd.infer_freq(index)
         if inferred is not None:
             return inferred if isinstance(inferred, str) else str(inferred.freqstr)
-    step = pd.Series(index).diff().dropna().mode().iloc[0]
+    try:
+        step = pd.Series(index).diff().dropna().mode().iloc[0]
+    except OverflowError:  # two rows over 292 years apart: no nanosecond spacing holds that
+        raise InvalidData(
+            f"cannot infer the frequency of '{path}': its rows are centuries apart; "
+            "pass the frequency (e.g. freq='D' or --freq D)"
+        ) from None
     if step == pd.Timedelta(days=1) and not (index.day_of_week >= 5).any():
         return "B"
     if step % pd.Timedelta(days=1) == pd.Timedelta(0):
@@ -265,6 +272,14 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
             f"time column {echo(column)} in '{path}' has {shown} that is not a date, on line "
             f"{int(values.index[row]) + _FIRST_DATA_LINE}: use ISO dates such as 2024-01-31 "
             "or 2024-01-31 13:00:00"
+        )
+    outside = (parsed < pd.Timestamp(TS_MIN, tz="UTC")) | (parsed > pd.Timestamp(TS_MAX, tz="UTC"))
+    if outside.any():  # a series holds nanosecond timestamps: 1600-01-01 cannot be stored
+        row = int(outside.to_numpy().nonzero()[0][0])
+        raise InvalidData(
+            f"time column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
+            f"{int(values.index[row]) + _FIRST_DATA_LINE}, outside the dates a series can hold: "
+            f"{TS_RANGE}; drop the rows outside it"
         )
     naive: pd.Series = parsed.dt.tz_localize(None)
     return naive
