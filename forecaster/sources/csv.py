@@ -4,7 +4,10 @@ Rules (each is tested, and each error says what was wrong and how to fix it):
 
 - Time column: the one named by `time_column`, else the first column named date, time,
   timestamp, ts or datetime (any case), else the first column if its values parse as dates.
-  Timestamps with an offset are converted to UTC; naive ones are taken as UTC. A date outside
+  Timestamps with an offset are converted to UTC; naive ones are taken as UTC. A column that
+  mixes offsets (Z and +05:00, or +01:00 and +02:00 across a daylight-saving change) is read the
+  same way, and a warning names the offsets: rows a local day apart may then be 19 hours apart
+  in UTC, and the inferred frequency follows the UTC times. A date outside
   1677-09-22 .. 2262-04-11 (forecaster.errors.TS_RANGE) is an error naming its line.
 - Gaps: an empty field (or NA, N/A, NaN, null) is a NaN gap and is kept, as is a row whose
   values are all gaps. Lines that are entirely blank are skipped. An infinite value (inf,
@@ -40,6 +43,8 @@ from forecaster.sources.samples import Sample, get_sample, sample_path
 logger = logging.getLogger(__name__)
 
 TIME_COLUMN_NAMES = ("date", "time", "timestamp", "ts", "datetime")
+# a time of day, then its UTC offset: Z, +05:00, +0500 or +05
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$"
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
 _FIRST_DATA_LINE = 2  # line 1 is the header
 
@@ -281,8 +286,40 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
             f"{int(values.index[row]) + _FIRST_DATA_LINE}, outside the dates a series can hold: "
             f"{TS_RANGE}; drop the rows outside it"
         )
+    _warn_mixed_offsets(values, path, column)
     naive: pd.Series = parsed.dt.tz_localize(None)
     return naive
+
+
+def _warn_mixed_offsets(values: pd.Series, path: Path, column: str) -> None:
+    """Log a warning when the time column mixes UTC offsets (or offsets and none)."""
+    found = values.str.extract(_OFFSET, expand=False)
+    if found.isna().all():
+        return
+    minutes = {_offset_minutes(str(o)) for o in found.dropna().unique()}
+    naive = bool((found.isna() & values.notna()).any())
+    if len(minutes) + naive < 2:
+        return
+    shown = [
+        f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in sorted(minutes)
+    ]
+    logger.warning(
+        "%s: time column %s mixes UTC offsets (%s): every timestamp was converted to UTC%s, so "
+        "rows at one local hour may fall at different UTC hours; give every timestamp the same "
+        "offset if that is not what the file means",
+        path,
+        echo(column),
+        ", ".join(shown + ["none"] * naive),
+        " (one without an offset is taken as UTC)" if naive else "",
+    )
+
+
+def _offset_minutes(offset: str) -> int:
+    if offset == "Z":
+        return 0
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+    return -minutes if offset[0] == "-" else minutes
 
 
 def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | None:

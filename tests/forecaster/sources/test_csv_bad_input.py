@@ -1,10 +1,11 @@
 """The CSV source against hostile files: huge fields quoted back clipped, dates a series cannot
-hold."""
+hold, a time column that mixes UTC offsets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from forecaster.errors import MAX_ECHO, TS_RANGE, InvalidData, echo
@@ -79,3 +80,60 @@ def test_the_range_ends_are_valid_and_a_span_of_centuries_needs_its_frequency(
     assert len(frame) == 2
     with pytest.raises(InvalidData, match="rows are centuries apart; pass the frequency"):
         read_csv(path)  # their spacing overflows a nanosecond timedelta
+
+
+def test_mixed_utc_offsets_are_read_as_utc_and_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00+05:00", "2024-01-03T00:00:00Z"]
+    path = write(tmp_path, "date,value\n" + "".join(f"{t},{i}\n" for i, t in enumerate(lines)))
+    with caplog.at_level("WARNING", logger="forecaster.sources.csv"):
+        frame, freq = read_csv(path)
+    assert list(frame.index) == [
+        pd.Timestamp("2024-01-01 00:00"),
+        pd.Timestamp("2024-01-01 19:00"),
+        pd.Timestamp("2024-01-03 00:00"),
+    ]
+    assert freq == "19h"  # the UTC spacing, as the warning explains
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: time column 'date' mixes UTC offsets (+00:00, +05:00): every timestamp was "
+        "converted to UTC, so rows at one local hour may fall at different UTC hours; give every "
+        "timestamp the same offset if that is not what the file means"
+    ]
+
+
+def test_a_daylight_saving_change_reads_as_regular_utc_hours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Berlin, 2024-03-31: 02:00 local does not exist, the offset goes from +01:00 to +02:00
+    times = ["00:00:00+01:00", "01:00:00+01:00", "03:00:00+02:00", "04:00:00+02:00"]
+    text = "time,load\n" + "".join(f"2024-03-31 {t},{i}\n" for i, t in enumerate(times))
+    with caplog.at_level("WARNING", logger="forecaster.sources.csv"):
+        frame, freq = read_csv(write(tmp_path, text))
+    assert freq == "h" and frame.index[0] == pd.Timestamp("2024-03-30 23:00")
+    assert "mixes UTC offsets (+01:00, +02:00)" in caplog.text
+
+
+def test_offsets_and_none_mixed_are_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = "date,value\n2024-01-01 00:00,1\n2024-01-01 01:00+0100,2\n2024-01-01 02:00,3\n"
+    with caplog.at_level("WARNING", logger="forecaster.sources.csv"):
+        read_csv(write(tmp_path, text), freq="h")
+    assert "(+01:00, none)" in caplog.text and "without an offset is taken as UTC" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2024-01-01", "2024-01-02", "2024-01-03"],  # dates: "-02" is no offset
+        ["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 02:00"],
+        ["2024-01-01T00:00Z", "2024-01-01T01:00+00:00", "2024-01-01T02:00:00.5Z"],
+        ["2024-01-01T00:00-05:00", "2024-01-01T01:00-0500", "2024-01-01T02:00-05:00"],
+    ],
+)
+def test_one_offset_or_none_says_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, times: list[str]
+) -> None:
+    text = "date,value\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times))
+    with caplog.at_level("WARNING", logger="forecaster.sources.csv"):
+        read_csv(write(tmp_path, text), freq="h")
+    assert caplog.records == []
