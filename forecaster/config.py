@@ -6,12 +6,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from forecaster.errors import echo
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_PRODUCTION_KEY = 16  # characters of FORECASTER_API_KEY that production asks for
 
 
 class Settings(BaseSettings):
@@ -36,7 +37,8 @@ class Settings(BaseSettings):
     # Where training runs, read on the machine that trains: "auto" takes a GPU when torch sees one
     device: Literal["auto", "cpu", "cuda"] = "auto"
     retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
-    # FORECASTER_PRODUCTION=1: `serve` refuses to start without an API key (compose sets it)
+    # FORECASTER_PRODUCTION=1 (compose sets it): no setting is valid without an API key of at
+    # least MIN_PRODUCTION_KEY characters, so no production process starts with none
     production: bool = False
     # Anonymous forecast reads that miss the cache run a model: bound their cost and number.
     forecast_max_horizon: int = Field(default=1000, ge=1, le=100_000)  # recursive models' cap
@@ -78,6 +80,18 @@ class Settings(BaseSettings):
     def runner(self) -> str:
         """The retrain flow's task runner: "threads" or "dask"."""
         return self.task_runner or ("dask" if self.dask_address else "threads")
+
+    @model_validator(mode="after")
+    def _production_key(self) -> Settings:
+        key = self.api_key.get_secret_value().strip() if self.api_key is not None else None
+        if self.production and (key is None or len(key) < MIN_PRODUCTION_KEY):
+            given = "not set" if key is None else f"{len(key)} characters long" if key else "empty"
+            raise ValueError(
+                f"FORECASTER_PRODUCTION is set and FORECASTER_API_KEY is {given}: production "
+                f"needs a key of at least {MIN_PRODUCTION_KEY} characters, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
