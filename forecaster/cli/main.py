@@ -46,8 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class _PrintedByTheCli(logging.Filter):
+    """Drops Prefect's traceback of a flow that ended in a domain error: the error reaches
+    `main`, which prints it as its one line (a refusal is not a crash)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ForecasterError))
+
+
+_PRINTED_BY_THE_CLI = _PrintedByTheCli()
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # the flow engine logs a flow's exception before re-raising it to the command
+    logging.getLogger("prefect.flow_runs").addFilter(_PRINTED_BY_THE_CLI)
     for noisy in ("httpx", "httpcore", "prefect", "alembic"):  # their INFO lines bury ours
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
