@@ -31,6 +31,7 @@ from forecaster.errors import (
     UnknownModel,
     UnknownRun,
     UnknownSeries,
+    echo,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,6 @@ DB_UNAVAILABLE = (
     "the database is unavailable right now (restarting, or an outage); "
     f"retry in {DB_RETRY_AFTER_S} seconds"
 )
-
-MAX_ECHO = 120  # characters of a refused value quoted back in the error
 
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header"}
 
@@ -120,10 +119,7 @@ def describe_validation(errors: Sequence[Any]) -> str:
         elif given is None or isinstance(given, dict | list):
             parts.append(f"{where}: {msg}")
         else:
-            shown = repr(given)
-            if len(shown) > MAX_ECHO:  # a 5,000-character value is not worth sending back
-                shown = f"{shown[:MAX_ECHO]}... ({len(str(given))} characters)"
-            parts.append(f"{where}: {msg} (got {shown})")
+            parts.append(f"{where}: {msg} (got {echo(given)})")
     return "; ".join(parts)
 
 

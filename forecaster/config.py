@@ -6,10 +6,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from forecaster.errors import echo
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_PRODUCTION_KEY = 16  # characters of FORECASTER_API_KEY that production asks for
 
 
 class Settings(BaseSettings):
@@ -34,7 +37,8 @@ class Settings(BaseSettings):
     # Where training runs, read on the machine that trains: "auto" takes a GPU when torch sees one
     device: Literal["auto", "cpu", "cuda"] = "auto"
     retrain_config: Path | None = None  # YAML with the candidate list; None: built-in defaults
-    # FORECASTER_PRODUCTION=1: `serve` refuses to start without an API key (compose sets it)
+    # FORECASTER_PRODUCTION=1 (compose sets it): no setting is valid without an API key of at
+    # least MIN_PRODUCTION_KEY characters, so no production process starts with none
     production: bool = False
     # Anonymous forecast reads that miss the cache run a model: bound their cost and number.
     forecast_max_horizon: int = Field(default=1000, ge=1, le=100_000)  # recursive models' cap
@@ -60,7 +64,7 @@ class Settings(BaseSettings):
     def _known_level(cls, value: str) -> str:
         level = value.upper()
         if level not in LOG_LEVELS:
-            raise ValueError(f"log_level={value!r} is not one of {', '.join(LOG_LEVELS)}")
+            raise ValueError(f"log_level={echo(value)} is not one of {', '.join(LOG_LEVELS)}")
         return level
 
     @field_validator("dask_address")
@@ -68,7 +72,7 @@ class Settings(BaseSettings):
     def _scheduler_url(cls, value: str | None) -> str | None:
         if value is not None and "://" not in value:
             raise ValueError(
-                f"dask_address={value!r}: give the scheduler's URL, e.g. tcp://dask-scheduler:8786"
+                f"dask_address={echo(value)}: give the scheduler's URL, e.g. tcp://dask-scheduler:8786"
             )
         return value or None
 
@@ -77,12 +81,24 @@ class Settings(BaseSettings):
         """The retrain flow's task runner: "threads" or "dask"."""
         return self.task_runner or ("dask" if self.dask_address else "threads")
 
+    @model_validator(mode="after")
+    def _production_key(self) -> Settings:
+        key = self.api_key.get_secret_value().strip() if self.api_key is not None else None
+        if self.production and (key is None or len(key) < MIN_PRODUCTION_KEY):
+            given = "not set" if key is None else f"{len(key)} characters long" if key else "empty"
+            raise ValueError(
+                f"FORECASTER_PRODUCTION is set and FORECASTER_API_KEY is {given}: production "
+                f"needs a key of at least {MIN_PRODUCTION_KEY} characters, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
     def _supported_url(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError(
-                f"database_url={value!r}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+                f"database_url={echo(value)}: use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
             )
         return value
 

@@ -17,6 +17,7 @@ CLI: a command). One made from a plain message is shown as it is.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 
@@ -206,3 +207,32 @@ class Overloaded(ForecasterError):
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+# --- quoting what was given -----------------------------------------------------------------
+
+MAX_ECHO = 120  # characters of a refused value quoted back in an error (a field, a parameter)
+
+
+def clip(text: str, *, length: int | None = None) -> str:
+    """`text` cut to MAX_ECHO characters, saying how long it was (`length`: of the value shown).
+
+    A 200 MB CSV field or a 5,000-character parameter is not worth sending back whole."""
+    if len(text) <= MAX_ECHO:
+        return text
+    return f"{text[:MAX_ECHO]}... ({len(text) if length is None else length} characters)"
+
+
+def echo(value: object) -> str:
+    """repr(value) for an error message, clipped (a long string's repr is never built whole)."""
+    shown = repr(value[: MAX_ECHO + 1] if isinstance(value, str) else value)
+    return clip(shown, length=len(str(value)))
+
+
+# --- the timestamps a series can hold ---------------------------------------------------------
+
+# What pandas' nanosecond timestamps (and so every stored series) can represent; a CSV date and
+# an API query timestamp are refused outside it, naming TS_RANGE.
+TS_MIN = datetime(1677, 9, 22)
+TS_MAX = datetime(2262, 4, 11)
+TS_RANGE = f"{TS_MIN:%Y-%m-%d} .. {TS_MAX:%Y-%m-%d} (UTC)"

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api import redact
 from api.cache import RevisionCache
 from api.deps import ApiKey, FullDetail, SessionDep
-from api.schemas.common import TS_RANGE, QueryTimestamp, SeriesKey, naive_utc
+from api.schemas.common import QueryTimestamp, SeriesKey, naive_utc
 from api.schemas.series import (
     CsvSeriesCreate,
     MeteostatSeriesCreate,
@@ -27,7 +27,7 @@ from forecaster.app import ingest
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Series
-from forecaster.errors import InvalidRequest
+from forecaster.errors import TS_RANGE, InvalidRequest
 
 router = APIRouter(prefix="/series", tags=["series"])
 

@@ -12,6 +12,7 @@ from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel
 
 from forecaster import values
+from forecaster.errors import TS_MAX, TS_MIN, TS_RANGE
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 
@@ -66,12 +67,7 @@ SeriesKey = Annotated[
 ]
 
 
-# Timestamps a query may name: the range pandas (and so every stored series) can represent.
-TS_MIN = datetime(1677, 9, 22)
-TS_MAX = datetime(2262, 4, 11)
-TS_RANGE = f"{TS_MIN:%Y-%m-%d} .. {TS_MAX:%Y-%m-%d} (UTC)"
-
-
+# Timestamps a query may name: TS_MIN .. TS_MAX, the range every stored series can hold.
 def naive_utc(value: datetime) -> datetime:
     """An offset is honoured, then dropped (the database stores naive UTC); ValueError outside
     TS_MIN .. TS_MAX, including a date an offset pushes past year 1 or 9999."""

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from forecaster.cli.parser import build_parser
 from forecaster.cli.render import cli_message
 from forecaster.config import Settings, get_settings
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, echo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,8 +46,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+class _PrintedByTheCli(logging.Filter):
+    """Drops Prefect's traceback of a flow that ended in a domain error: the error reaches
+    `main`, which prints it as its one line (a refusal is not a crash)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ForecasterError))
+
+
+_PRINTED_BY_THE_CLI = _PrintedByTheCli()
+
+
 def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    # the flow engine logs a flow's exception before re-raising it to the command
+    logging.getLogger("prefect.flow_runs").addFilter(_PRINTED_BY_THE_CLI)
     for noisy in ("httpx", "httpcore", "prefect", "alembic"):  # their INFO lines bury ours
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -76,13 +89,13 @@ def _database_error(exc: Exception, url: str) -> str | None:
         shown = url
     if isinstance(exc, ArgumentError):
         return (
-            f"the database URL {shown!r} cannot be opened ({str(exc).splitlines()[0]}); give "
+            f"the database URL {echo(shown)} cannot be opened ({str(exc).splitlines()[0]}); give "
             "e.g. sqlite:///forecaster.db or postgresql+psycopg://user:password@host/db "
             "(--database-url or FORECASTER_DATABASE_URL)"
         )
     if isinstance(exc, OperationalError):
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return f"cannot open the database at {shown!r}: {reason}"
+        return f"cannot open the database at {echo(shown)}: {reason}"
     return None
 
 

@@ -4,7 +4,11 @@ Rules (each is tested, and each error says what was wrong and how to fix it):
 
 - Time column: the one named by `time_column`, else the first column named date, time,
   timestamp, ts or datetime (any case), else the first column if its values parse as dates.
-  Timestamps with an offset are converted to UTC; naive ones are taken as UTC.
+  Timestamps with an offset are converted to UTC; naive ones are taken as UTC. A column that
+  mixes offsets (Z and +05:00, or +01:00 and +02:00 across a daylight-saving change) is read the
+  same way, and a warning names the offsets: rows a local day apart may then be 19 hours apart
+  in UTC, and the inferred frequency follows the UTC times. A date outside
+  1677-09-22 .. 2262-04-11 (forecaster.errors.TS_RANGE) is an error naming its line.
 - Gaps: an empty field (or NA, N/A, NaN, null) is a NaN gap and is kept, as is a row whose
   values are all gaps. Lines that are entirely blank are skipped. An infinite value (inf,
   -Infinity, 1e309) is an error naming its column and line.
@@ -32,13 +36,15 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from forecaster.errors import InvalidData
+from forecaster.errors import TS_MAX, TS_MIN, TS_RANGE, InvalidData, clip, echo
 from forecaster.sources.base import normalize_frame
 from forecaster.sources.samples import Sample, get_sample, sample_path
 
 logger = logging.getLogger(__name__)
 
 TIME_COLUMN_NAMES = ("date", "time", "timestamp", "ts", "datetime")
+# a time of day, then its UTC offset: Z, +05:00, +0500 or +05
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$"
 NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL"]
 _FIRST_DATA_LINE = 2  # line 1 is the header
 
@@ -95,13 +101,13 @@ def read_table(
         logger.warning(
             "%s: dropped text-only column(s) %s: only numeric columns are forecast",
             path,
-            ", ".join(dropped),
+            ", ".join(map(clip, dropped)),
         )
 
     if not values:
-        text = f" (text columns dropped: {', '.join(dropped)})" if dropped else ""
+        text = f" (text columns dropped: {', '.join(map(clip, dropped))})" if dropped else ""
         raise InvalidData(
-            f"CSV file '{path}' has no numeric column besides its time column {column!r}"
+            f"CSV file '{path}' has no numeric column besides its time column {echo(column)}"
             f"{text}: a series needs at least one numeric variable"
         )
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(timestamps.to_numpy()))
@@ -135,7 +141,13 @@ def infer_frequency(index: pd.DatetimeIndex, *, path: str | Path = "data") -> st
             inferred: Any = pd.infer_freq(index)
         if inferred is not None:
             return inferred if isinstance(inferred, str) else str(inferred.freqstr)
-    step = pd.Series(index).diff().dropna().mode().iloc[0]
+    try:
+        step = pd.Series(index).diff().dropna().mode().iloc[0]
+    except OverflowError:  # two rows over 292 years apart: no nanosecond spacing holds that
+        raise InvalidData(
+            f"cannot infer the frequency of '{path}': its rows are centuries apart; "
+            "pass the frequency (e.g. freq='D' or --freq D)"
+        ) from None
     if step == pd.Timedelta(days=1) and not (index.day_of_week >= 5).any():
         return "B"
     if step % pd.Timedelta(days=1) == pd.Timedelta(0):
@@ -205,19 +217,18 @@ def _read_raw(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InvalidData(f"CSV file '{path}' has no rows: it is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InvalidData(f"CSV file '{path}' cannot be read as CSV: {exc}") from exc
+        raise InvalidData(f"CSV file '{path}' cannot be read as CSV: {clip(str(exc))}") from exc
 
 
 def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
     columns = [str(c) for c in raw.columns]
+    found = ", ".join(clip(c) for c in columns)
     if given is not None:
         matches = [c for c in columns if c == given] or [
             c for c in columns if c.strip().lower() == given.strip().lower()
         ]
         if not matches:
-            raise InvalidData(
-                f"time column {given!r} not in '{path}': found columns {', '.join(columns)}"
-            )
+            raise InvalidData(f"time column {echo(given)} not in '{path}': found columns {found}")
         return matches[0]
     for column in columns:
         if column.strip().lower() in TIME_COLUMN_NAMES:
@@ -225,7 +236,7 @@ def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
     if columns and _looks_like_dates(raw[columns[0]]):
         return columns[0]
     raise InvalidData(
-        f"no time column in '{path}': found columns {', '.join(columns)}; none is named "
+        f"no time column in '{path}': found columns {found}; none is named "
         f"{'/'.join(TIME_COLUMN_NAMES)} and the first does not hold dates. Name it with "
         "--time-column NAME (time_column=NAME in Python)"
     )
@@ -261,14 +272,54 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         value = values.iloc[row]
-        shown = "an empty value" if pd.isna(value) else f"{value!r}"
+        shown = "an empty value" if pd.isna(value) else echo(value)
         raise InvalidData(
-            f"time column {column!r} in '{path}' has {shown} that is not a date, on line "
+            f"time column {echo(column)} in '{path}' has {shown} that is not a date, on line "
             f"{int(values.index[row]) + _FIRST_DATA_LINE}: use ISO dates such as 2024-01-31 "
             "or 2024-01-31 13:00:00"
         )
+    outside = (parsed < pd.Timestamp(TS_MIN, tz="UTC")) | (parsed > pd.Timestamp(TS_MAX, tz="UTC"))
+    if outside.any():  # a series holds nanosecond timestamps: 1600-01-01 cannot be stored
+        row = int(outside.to_numpy().nonzero()[0][0])
+        raise InvalidData(
+            f"time column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
+            f"{int(values.index[row]) + _FIRST_DATA_LINE}, outside the dates a series can hold: "
+            f"{TS_RANGE}; drop the rows outside it"
+        )
+    _warn_mixed_offsets(values, path, column)
     naive: pd.Series = parsed.dt.tz_localize(None)
     return naive
+
+
+def _warn_mixed_offsets(values: pd.Series, path: Path, column: str) -> None:
+    """Log a warning when the time column mixes UTC offsets (or offsets and none)."""
+    found = values.str.extract(_OFFSET, expand=False)
+    if found.isna().all():
+        return
+    minutes = {_offset_minutes(str(o)) for o in found.dropna().unique()}
+    naive = bool((found.isna() & values.notna()).any())
+    if len(minutes) + naive < 2:
+        return
+    shown = [
+        f"{'-' if m < 0 else '+'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in sorted(minutes)
+    ]
+    logger.warning(
+        "%s: time column %s mixes UTC offsets (%s): every timestamp was converted to UTC%s, so "
+        "rows at one local hour may fall at different UTC hours; give every timestamp the same "
+        "offset if that is not what the file means",
+        path,
+        echo(column),
+        ", ".join(shown + ["none"] * naive),
+        " (one without an offset is taken as UTC)" if naive else "",
+    )
+
+
+def _offset_minutes(offset: str) -> int:
+    if offset == "Z":
+        return 0
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:] or 0)
+    return -minutes if offset[0] == "-" else minutes
 
 
 def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | None:
@@ -286,7 +337,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         if infinite.any():  # "inf", "-Infinity", "1e309": no model or metric can use them
             row = int(infinite.nonzero()[0][0])
             raise InvalidData(
-                f"column {column!r} in '{path}' has {values.iloc[row]!r} on line "
+                f"column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
                 f"{int(values.index[row]) + _FIRST_DATA_LINE}, which is infinite: use a finite "
                 "number, or empty that field (an empty field is a gap)"
             )
@@ -295,7 +346,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         return None
     row = int(bad.to_numpy().nonzero()[0][0])
     raise InvalidData(
-        f"column {column!r} in '{path}' is numeric but has the text {values.iloc[row]!r} on "
+        f"column {echo(column)} in '{path}' is numeric but has the text {echo(values.iloc[row])} on "
         f"line {int(values.index[row]) + _FIRST_DATA_LINE}: fix or empty that field "
         "(an empty field is a gap)"
     )
@@ -306,7 +357,7 @@ def _check_freq(freq: str) -> str:
         to_offset(freq)
     except ValueError:
         raise InvalidData(
-            f"frequency {freq!r} is not a pandas frequency: use e.g. B (business days), "
+            f"frequency {echo(freq)} is not a pandas frequency: use e.g. B (business days), "
             "D (days), h (hours), 15min, W, MS (month start)"
         ) from None
     return freq
