@@ -56,8 +56,27 @@ def _point(text: str) -> tuple[float, float]:
     return lat, lon
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked (start-up)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the installed version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("forecaster")
+        except PackageNotFoundError:
+            installed = "unknown (not installed; `make install` installs it)"
+        print(f"forecaster {installed}")  # stdout, as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="forecaster", description=DESCRIPTION)
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("--database-url", help="overrides FORECASTER_DATABASE_URL")
     sub = parser.add_subparsers(dest="command", required=True)
     commands = [_db, _ingest, _series, _train, _forecast, _models, _retrain, _runs, _accuracy]
