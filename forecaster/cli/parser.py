@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from forecaster.cli.accuracy import cmd_accuracy
+from forecaster.cli.args import Version, iso_date, lat_lon, positive_int
 from forecaster.cli.forecast import cmd_forecast
 from forecaster.cli.ingest import cmd_ingest
 from forecaster.cli.reads import cmd_models, cmd_runs, cmd_series
@@ -27,56 +27,9 @@ bench/cli.py times them); a new command should import its heavy modules inside i
 Subparsers = Any  # argparse's _SubParsersAction
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
-def _point(text: str) -> tuple[float, float]:
-    try:
-        lat, lon = (float(p) for p in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LON (e.g. 47.61,-122.33)") from None
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: latitude must be in [-90, 90], longitude in [-180, 180]"
-        )
-    return lat, lon
-
-
-class _Version(argparse.Action):
-    """`--version`: the installed package's version, looked up only when asked (start-up)."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        kwargs.setdefault("help", "print the installed version and exit")
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version("forecaster")
-        except PackageNotFoundError:
-            installed = "unknown (not installed; `make install` installs it)"
-        print(f"forecaster {installed}")  # stdout, as argparse's own version action
-        parser.exit()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="forecaster", description=DESCRIPTION)
-    parser.add_argument("--version", action=_Version)
+    parser.add_argument("--version", action=Version)
     parser.add_argument("--database-url", help="overrides FORECASTER_DATABASE_URL")
     sub = parser.add_subparsers(dest="command", required=True)
     commands = [_db, _ingest, _series, _train, _forecast, _models, _retrain, _runs, _accuracy]
@@ -101,7 +54,7 @@ def _ingest(sub: Subparsers) -> None:
     y.add_argument("tickers", nargs="+", metavar="TICKER")
     y.add_argument(
         "--start",
-        type=_date,
+        type=iso_date,
         help="first date (default: continue from the last stored day)",
     )
     m = ing_sub.add_parser(
@@ -109,9 +62,9 @@ def _ingest(sub: Subparsers) -> None:
     )
     where = m.add_mutually_exclusive_group(required=True)
     where.add_argument("--station", help="Meteostat station id, e.g. 72509")
-    where.add_argument("--point", type=_point, help="LAT,LON, e.g. 47.61,-122.33")
+    where.add_argument("--point", type=lat_lon, help="LAT,LON, e.g. 47.61,-122.33")
     m.add_argument("--key", required=True, help="series key to store it under, e.g. boston-weather")
-    m.add_argument("--start", type=_date)
+    m.add_argument("--start", type=iso_date)
     c = ing_sub.add_parser("csv", help="a tidy CSV: a time column and numeric columns")
     c.add_argument("path")
     c.add_argument("--key", required=True)
@@ -208,8 +161,10 @@ def _accuracy(sub: Subparsers) -> None:
     ac = sub.add_parser("accuracy", help="live accuracy of a series' served forecasts")
     ac.add_argument("key", metavar="KEY")
     ac.add_argument("--strategy", choices=["recursive", "direct"], default="recursive")
-    ac.add_argument("--since", type=_date, help="only forecasts issued from this date (YYYY-MM-DD)")
-    ac.add_argument("--steps", type=_positive, help="only steps 1..STEPS")
+    ac.add_argument(
+        "--since", type=iso_date, help="only forecasts issued from this date (YYYY-MM-DD)"
+    )
+    ac.add_argument("--steps", type=positive_int, help="only steps 1..STEPS")
     ac.add_argument("--json", action="store_true")
     ac.set_defaults(handler=cmd_accuracy)
 
@@ -220,8 +175,8 @@ def _replay(sub: Subparsers) -> None:
         help="replay a bundled history day by day: ingest, forecast, scoring, retrain policy",
     )
     rp.add_argument("key", metavar="KEY", help="a bundled sample (AAPL, IBM, seattle-weather)")
-    rp.add_argument("--start", type=_date, required=True, help="first replayed day (YYYY-MM-DD)")
-    rp.add_argument("--end", type=_date, help="last replayed day (default: the history's end)")
+    rp.add_argument("--start", type=iso_date, required=True, help="first replayed day (YYYY-MM-DD)")
+    rp.add_argument("--end", type=iso_date, help="last replayed day (default: the history's end)")
     rp.add_argument(
         "--schedule",
         choices=["policy", "weekly", "both", "never"],
@@ -231,8 +186,8 @@ def _replay(sub: Subparsers) -> None:
     )
     rp.add_argument("--config", type=Path, help="retrain YAML (candidates and policy)")
     rp.add_argument("--quick", action="store_true", help="the config's quick settings")
-    rp.add_argument("--window", type=_positive, help="override the policy's window")
-    rp.add_argument("--min-origins", type=_positive, help="override the policy's min_origins")
+    rp.add_argument("--window", type=positive_int, help="override the policy's window")
+    rp.add_argument("--min-origins", type=positive_int, help="override the policy's min_origins")
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(handler=cmd_replay)
 

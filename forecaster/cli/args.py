@@ -1,0 +1,55 @@
+"""Argument plumbing the commands share: types that turn a typed word into a value or one clear
+line, and the --version action."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from typing import Any
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def lat_lon(text: str) -> tuple[float, float]:
+    try:
+        lat, lon = (float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LAT,LON (e.g. 47.61,-122.33)") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: latitude must be in [-90, 90], longitude in [-180, 180]"
+        )
+    return lat, lon
+
+
+class Version(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked (start-up)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the installed version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("forecaster")
+        except PackageNotFoundError:
+            installed = "unknown (not installed; `make install` installs it)"
+        print(f"forecaster {installed}")  # stdout, as argparse's own version action
+        parser.exit()
