@@ -1,11 +1,33 @@
-"""Argument plumbing the commands share: types that turn a typed word into a value or one clear
-line, and the --version action."""
+"""Argument plumbing the commands share: the parser and its help layout, types that turn a typed
+word into a value or one clear line, the --version action."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import date
 from typing import Any
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help (none for an option off by default or unset), and
+    descriptions and examples laid out as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """The top-level parser and every command's (argparse makes subparsers of the same class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def iso_date(text: str) -> date:
