@@ -31,7 +31,7 @@ EPILOG = """examples:
   forecaster ingest yahoo MSFT           daily prices of a ticker
   forecaster train MSFT --arch gru --strategy direct --horizon 10
   forecaster forecast MSFT --horizon 5   the champion's forecast with its intervals
-  forecaster models MSFT                 every version trained on MSFT
+  forecaster models --series MSFT        every version trained on MSFT
   forecaster retrain MSFT --quick        train the configured candidates, briefly
 
 `forecaster COMMAND --help` describes a command's options."""
@@ -239,9 +239,13 @@ def _models(sub: Subparsers) -> None:
         sub,
         "models",
         "list model versions",
-        "examples:\n  forecaster models\n  forecaster models AAPL --json",
+        "examples:\n  forecaster models\n  forecaster models AAPL --json\n  forecaster models --series AAPL",
     )
-    mo.add_argument("key", nargs="?", metavar="KEY", help="only this series' versions")
+    which = mo.add_mutually_exclusive_group()
+    which.add_argument("key", nargs="?", metavar="KEY", help="only this series' versions")
+    which.add_argument(  # the API's ?series=KEY
+        "--series", metavar="KEY", help="the same as KEY: only this series' versions"
+    )
     json_flag(mo)
     mo.set_defaults(handler=cmd_models)
 

@@ -76,7 +76,8 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.db import series as series_db
 
     with open_sessions(settings) as sessions, sessions.begin() as session:
-        series_id = series_db.get_series(session=session, key=args.key).id if args.key else None
+        key = args.series or args.key
+        series_id = series_db.get_series(session=session, key=key).id if key else None
         keys = {s.id: s.key for s in series_db.list_series(session=session)}
         rows = [
             {

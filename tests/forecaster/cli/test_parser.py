@@ -70,3 +70,11 @@ def test_every_option_has_help() -> None:
         if not a.help
     ]
     assert missing == []
+
+
+def test_models_series_and_key_are_one_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build_parser().parse_args(["models", "--series", "AAPL"]).series == "AAPL"
+    with pytest.raises(SystemExit) as done:
+        main(["models", "AAPL", "--series", "IBM"])
+    assert done.value.code == 2
+    assert "argument --series: not allowed with argument KEY" in capsys.readouterr().err

@@ -321,3 +321,16 @@ def test_a_read_migrates_an_old_schema_and_skips_alembic_on_a_current_one(tmp_pa
         check=True,
     )
     assert done.stdout.splitlines()[-1] == "False"  # at head: one query, no Alembic
+
+
+def test_models_takes_the_series_as_the_api_spells_it(
+    stored: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database-url", stored]
+    assert main([*db, "models", "AAPL", "--json"]) == 0
+    positional = json.loads(capsys.readouterr().out)
+    assert main([*db, "models", "--series", "AAPL", "--json"]) == 0  # as GET /models?series=
+    assert json.loads(capsys.readouterr().out) == positional
+    assert {v["architecture"] for v in positional} >= {"gru", "naive"}
+    assert main([*db, "models", "--series", "IBM", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
