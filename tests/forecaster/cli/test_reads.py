@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -334,3 +335,15 @@ def test_models_takes_the_series_as_the_api_spells_it(
     assert {v["architecture"] for v in positional} >= {"gru", "naive"}
     assert main([*db, "models", "--series", "IBM", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_runs_and_models_print_times_with_their_zone(stored: str) -> None:
+    _, table, _ = _probe(stored, "runs")
+    header, *rows = table.splitlines()
+    assert header.split()[4:6] == ["started_at", "finished_at"]
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    assert rows and all(len(stamp.findall(row)) == 2 for row in rows)  # started and finished
+    _, out, _ = _probe(stored, "runs", "--json")
+    assert all(r["started_at"].endswith("+00:00") for r in json.loads(out))  # as the API
+    _, table, _ = _probe(stored, "models", "AAPL")
+    assert all(re.search(r"\d\d:\d\d UTC", row) for row in table.splitlines()[1:])
