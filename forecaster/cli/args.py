@@ -26,6 +26,14 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
+def command(sub: Any, name: str, summary: str, epilog: str | None = None) -> Parser:
+    """A command whose own --help starts with the summary the command list shows."""
+    parser: Parser = sub.add_parser(
+        name, help=summary, description=summary[0].upper() + summary[1:] + ".", epilog=epilog
+    )
+    return parser
+
+
 def json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

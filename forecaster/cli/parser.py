@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.cli.accuracy import cmd_accuracy
-from forecaster.cli.args import Parser, Version, iso_date, json_flag, lat_lon, positive_int
+from forecaster.cli.args import Parser, Version, command, iso_date, json_flag, lat_lon, positive_int
 from forecaster.cli.forecast import cmd_forecast
 from forecaster.cli.ingest import cmd_ingest
 from forecaster.cli.reads import cmd_models, cmd_runs, cmd_series
 from forecaster.cli.replay import cmd_replay
 from forecaster.cli.retrain import cmd_retrain
 from forecaster.cli.serve import cmd_db_upgrade, cmd_demo, cmd_serve
-from forecaster.cli.train import cmd_train
+from forecaster.cli.train import add_train
 
 DESCRIPTION = """Forecast time series with LSTM, GRU and seq2seq-attention models: ingest data,
 train and compare models against naive baselines, forecast with intervals, retrain on a
@@ -48,22 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="database to use, e.g. sqlite:///forecaster.db (default: FORECASTER_DATABASE_URL)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands = [_db, _ingest, _series, _train, _forecast, _models, _retrain, _runs, _accuracy]
+    commands = [_db, _ingest, _series, add_train, _forecast, _models, _retrain, _runs, _accuracy]
     for add in [*commands, _replay, _serve, _demo]:  # the order `forecaster --help` lists
         add(sub)
     return parser
 
 
-def _command(sub: Subparsers, name: str, summary: str, epilog: str | None = None) -> Parser:
-    """A command whose own --help starts with the summary the command list shows."""
-    parser: Parser = sub.add_parser(
-        name, help=summary, description=summary[0].upper() + summary[1:] + ".", epilog=epilog
-    )
-    return parser
-
-
 def _db(sub: Subparsers) -> None:
-    db = _command(sub, "db", "manage the database schema")
+    db = command(sub, "db", "manage the database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser(
         "upgrade",
@@ -81,7 +73,7 @@ INGEST_EXAMPLES = """examples:
 
 
 def _ingest(sub: Subparsers) -> None:
-    ing = _command(sub, "ingest", "fetch data into the database", INGEST_EXAMPLES)
+    ing = command(sub, "ingest", "fetch data into the database", INGEST_EXAMPLES)
     ing_sub = ing.add_subparsers(dest="ingest_kind", required=True, metavar="SOURCE")
     ing_sub.add_parser(
         "sample",
@@ -135,72 +127,9 @@ def _ingest(sub: Subparsers) -> None:
 
 
 def _series(sub: Subparsers) -> None:
-    s = _command(sub, "series", "list stored series")
+    s = command(sub, "series", "list stored series")
     json_flag(s)
     s.set_defaults(handler=cmd_series)
-
-
-TRAIN_EXAMPLES = """examples:
-  forecaster train AAPL                                  an LSTM forecasting one step at a time
-  forecaster train AAPL --arch gru --strategy direct --horizon 10
-  forecaster train seattle-weather --arch seq2seq --strategy direct --segment-len 5
-  forecaster train AAPL --epochs 5 --promote             quick, and serve it whatever its score"""
-
-
-def _train(sub: Subparsers) -> None:
-    t = _command(sub, "train", "train one model on a stored series and register it", TRAIN_EXAMPLES)
-    t.add_argument("key", metavar="KEY", help="a stored series (`forecaster series` lists them)")
-    t.add_argument(
-        "--arch", choices=["lstm", "gru", "rnn", "seq2seq"], default="lstm", help="architecture"
-    )
-    t.add_argument(
-        "--strategy",
-        choices=["recursive", "direct"],
-        default="recursive",
-        help="recursive: one step at a time, fed back; direct: all HORIZON steps at once",
-    )
-    t.add_argument("--lookback", type=int, default=60, help="input window, in time steps")
-    t.add_argument("--horizon", type=int, default=10, help="steps ahead to forecast")
-    t.add_argument("--targets", help="comma-separated target variables (default: close / tmax)")
-    t.add_argument("--epochs", type=int, default=30, help="most passes over the training data")
-    t.add_argument("--hidden", type=int, default=32, help="hidden units per layer")
-    t.add_argument("--layers", type=int, default=1, help="recurrent layers")
-    t.add_argument(
-        "--segment-len",
-        type=int,
-        help="SegRNN-style segments of this many steps (direct strategy; divides --lookback)",
-    )
-    t.add_argument(
-        "--transform",
-        choices=["level", "log_return", "log1p"],
-        default="level",
-        help="per variable: the level, log returns or log(1 + x); one that cannot apply to a "
-        "variable falls back (a note says why)",
-    )
-    t.add_argument(
-        "--normalization",
-        choices=["revin", "global", "both", "none"],
-        default="revin",
-        help="revin: each window by its own mean and scale; global: by the training split's; "
-        "both: global, then revin",
-    )
-    t.add_argument(
-        "--loss",
-        choices=["mse", "l1", "huber"],
-        default="mse",
-        help="training loss, also used on validation for early stopping",
-    )
-    t.add_argument(
-        "--time-budget",
-        type=float,
-        metavar="SECONDS",
-        help="safety cap on training seconds (positive); epochs bound the fit, a cut is reported",
-    )
-    t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same weights)")
-    t.add_argument(
-        "--promote", action="store_true", help="make it champion even if it does not win"
-    )
-    t.set_defaults(handler=cmd_train)
 
 
 FORECAST_EXAMPLES = """examples:
@@ -210,7 +139,7 @@ FORECAST_EXAMPLES = """examples:
 
 
 def _forecast(sub: Subparsers) -> None:
-    f = _command(
+    f = command(
         sub, "forecast", "forecast a series with its champion (or --model ID)", FORECAST_EXAMPLES
     )
     f.add_argument("key", metavar="KEY", help="a stored series")
@@ -235,7 +164,7 @@ def _forecast(sub: Subparsers) -> None:
 
 
 def _models(sub: Subparsers) -> None:
-    mo = _command(
+    mo = command(
         sub,
         "models",
         "list model versions",
@@ -257,7 +186,7 @@ RETRAIN_EXAMPLES = """examples:
 
 
 def _retrain(sub: Subparsers) -> None:
-    r = _command(
+    r = command(
         sub, "retrain", "run the retrain flow (all series, or the keys given)", RETRAIN_EXAMPLES
     )
     r.add_argument("keys", nargs="*", metavar="KEY", help="series to retrain (default: all)")
@@ -274,14 +203,14 @@ def _retrain(sub: Subparsers) -> None:
 
 
 def _runs(sub: Subparsers) -> None:
-    ru = _command(sub, "runs", "recent runs: training, retrains, ingests, forecasts")
+    ru = command(sub, "runs", "recent runs: training, retrains, ingests, forecasts")
     json_flag(ru)
     ru.add_argument("--limit", type=int, default=20, help="how many of the newest to list")
     ru.set_defaults(handler=cmd_runs)
 
 
 def _accuracy(sub: Subparsers) -> None:
-    ac = _command(
+    ac = command(
         sub,
         "accuracy",
         "live accuracy of a series' served forecasts",
@@ -304,7 +233,7 @@ def _accuracy(sub: Subparsers) -> None:
 
 
 def _replay(sub: Subparsers) -> None:
-    rp = _command(
+    rp = command(
         sub,
         "replay",
         "replay a bundled history day by day: ingest, forecast, scoring, retrain policy",
@@ -353,13 +282,13 @@ def _address(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(sub: Subparsers) -> None:
-    sv = _command(sub, "serve", "migrate the database and serve the HTTP API")
+    sv = command(sub, "serve", "migrate the database and serve the HTTP API")
     _address(sv)
     sv.set_defaults(handler=cmd_serve)
 
 
 def _demo(sub: Subparsers) -> None:
-    d = _command(
+    d = command(
         sub,
         "demo",
         "migrate, ingest the bundled sample, retrain, serve the API",

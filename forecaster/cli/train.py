@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from forecaster.cli.args import command
 from forecaster.cli.context import open_sessions
 from forecaster.cli.render import METRIC_COLUMNS, metrics_rows, print_table
 from forecaster.config import Settings
@@ -15,6 +16,70 @@ from forecaster.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from forecaster.spec import ModelSpec
+
+
+TRAIN_EXAMPLES = """examples:
+  forecaster train AAPL                                  an LSTM forecasting one step at a time
+  forecaster train AAPL --arch gru --strategy direct --horizon 10
+  forecaster train seattle-weather --arch seq2seq --strategy direct --segment-len 5
+  forecaster train AAPL --epochs 5 --promote             quick, and serve it whatever its score"""
+
+
+def add_train(sub: Any) -> None:
+    """The `train` command and its arguments."""
+    t = command(sub, "train", "train one model on a stored series and register it", TRAIN_EXAMPLES)
+    t.add_argument("key", metavar="KEY", help="a stored series (`forecaster series` lists them)")
+    t.add_argument(
+        "--arch", choices=["lstm", "gru", "rnn", "seq2seq"], default="lstm", help="architecture"
+    )
+    t.add_argument(
+        "--strategy",
+        choices=["recursive", "direct"],
+        default="recursive",
+        help="recursive: one step at a time, fed back; direct: all HORIZON steps at once",
+    )
+    t.add_argument("--lookback", type=int, default=60, help="input window, in time steps")
+    t.add_argument("--horizon", type=int, default=10, help="steps ahead to forecast")
+    t.add_argument("--targets", help="comma-separated target variables (default: close / tmax)")
+    t.add_argument("--epochs", type=int, default=30, help="most passes over the training data")
+    t.add_argument("--hidden", type=int, default=32, help="hidden units per layer")
+    t.add_argument("--layers", type=int, default=1, help="recurrent layers")
+    t.add_argument(
+        "--segment-len",
+        type=int,
+        help="SegRNN-style segments of this many steps (direct strategy; divides --lookback)",
+    )
+    t.add_argument(
+        "--transform",
+        choices=["level", "log_return", "log1p"],
+        default="level",
+        help="per variable: the level, log returns or log(1 + x); one that cannot apply to a "
+        "variable falls back (a note says why)",
+    )
+    t.add_argument(
+        "--normalization",
+        choices=["revin", "global", "both", "none"],
+        default="revin",
+        help="revin: each window by its own mean and scale; global: by the training split's; "
+        "both: global, then revin",
+    )
+    t.add_argument(
+        "--loss",
+        choices=["mse", "l1", "huber"],
+        default="mse",
+        help="training loss, also used on validation for early stopping",
+    )
+    t.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="safety cap on training seconds (positive); epochs bound the fit, a cut is reported",
+    )
+    t.add_argument("--seed", type=int, default=0, help="random seed (same seed, same weights)")
+    t.add_argument(
+        "--promote", action="store_true", help="make it champion even if it does not win"
+    )
+    t.set_defaults(handler=cmd_train)
 
 
 def model_spec(args: argparse.Namespace) -> ModelSpec:
