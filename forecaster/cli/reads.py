@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
+from forecaster.architectures import variant_label
 from forecaster.cli.context import open_sessions
 from forecaster.cli.render import fmt, json_default, print_table, utc_time
 from forecaster.config import Settings
@@ -27,7 +28,7 @@ SERIES_COLUMNS = [
 MODEL_COLUMNS = [
     "id",
     "series",
-    "architecture",
+    "model",
     "strategy",
     "status",
     "lookback",
@@ -84,6 +85,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
                 "id": v.id,
                 "series": keys.get(v.series_id),
                 "architecture": v.architecture,
+                "label": variant_label(v.architecture, v.hyperparameters),
                 "strategy": v.strategy,
                 "status": v.status,
                 "lookback": v.hyperparameters.get("lookback"),
@@ -102,6 +104,7 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         print("no models yet: `forecaster train KEY` or `forecaster retrain`")
     else:
         for r in rows:
+            r["model"] = r["label"]
             r["score"] = fmt(r["score"])
             r["created_at"] = utc_time(r["created_at"], "%Y-%m-%d %H:%M")
             r["train_end"] = r["train_end"] and f"{r['train_end']:%Y-%m-%d}"
