@@ -7,6 +7,14 @@ import argparse
 from datetime import date
 from typing import Any
 
+FILE = "file"  # an argument's `complete`: `forecaster completion` makes it shtab.FILE
+
+
+def names_a_file(action: argparse.Action) -> None:
+    """The shell completes this argument with file names (marked here; shtab is imported by
+    `forecaster completion` alone, so start-up does not pay for it)."""
+    action.complete = FILE  # type: ignore[attr-defined]  # shtab's convention
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Each option's default after its help (none for an option off by default or unset), and

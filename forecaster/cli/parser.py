@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.cli.accuracy import cmd_accuracy
-from forecaster.cli.args import Parser, Version, command, iso_date, json_flag, lat_lon, positive_int
+from forecaster.cli.args import (
+    Parser,
+    Version,
+    command,
+    iso_date,
+    json_flag,
+    lat_lon,
+    names_a_file,
+    positive_int,
+)
+from forecaster.cli.completion import INSTALL, SHELLS, cmd_completion
 from forecaster.cli.forecast import cmd_forecast
 from forecaster.cli.ingest import cmd_ingest
 from forecaster.cli.reads import cmd_models, cmd_runs, cmd_series
@@ -51,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = [_db, _ingest, _series, add_train, _forecast, _models, _retrain, _runs, _accuracy]
     for add in [*commands, _replay, _serve, _demo]:  # the order `forecaster --help` lists
         add(sub)
+    _completion(sub, parser)
     return parser
 
 
@@ -112,7 +123,7 @@ def _ingest(sub: Subparsers) -> None:
         help="a tidy CSV: a time column and numeric columns",
         description="A tidy CSV file: a time column and one numeric column per variable.",
     )
-    c.add_argument("path", help="the CSV file on this machine")
+    names_a_file(c.add_argument("path", help="the CSV file on this machine"))
     c.add_argument("--key", required=True, help="series key to store it under, e.g. sales")
     c.add_argument(
         "--time-column",
@@ -190,11 +201,13 @@ def _retrain(sub: Subparsers) -> None:
         sub, "retrain", "run the retrain flow (all series, or the keys given)", RETRAIN_EXAMPLES
     )
     r.add_argument("keys", nargs="*", metavar="KEY", help="series to retrain (default: all)")
-    r.add_argument(
-        "--config",
-        metavar="YAML",
-        help="retrain config: candidates and policy (default: FORECASTER_RETRAIN_CONFIG or "
-        "the bundled one)",
+    names_a_file(
+        r.add_argument(
+            "--config",
+            metavar="YAML",
+            help="retrain config: candidates and policy (default: FORECASTER_RETRAIN_CONFIG or "
+            "the bundled one)",
+        )
     )
     r.add_argument(
         "--quick", action="store_true", help="the config's quick settings (brief training)"
@@ -256,11 +269,13 @@ def _replay(sub: Subparsers) -> None:
         default="policy",
         help="what starts retrains: the live-accuracy policy, a weekly schedule, both, or nothing",
     )
-    rp.add_argument(
-        "--config",
-        type=Path,
-        metavar="YAML",
-        help="retrain config: candidates and policy (default: the bundled one)",
+    names_a_file(
+        rp.add_argument(
+            "--config",
+            type=Path,
+            metavar="YAML",
+            help="retrain config: candidates and policy (default: the bundled one)",
+        )
     )
     rp.add_argument("--quick", action="store_true", help="the config's quick settings")
     rp.add_argument(
@@ -299,3 +314,9 @@ def _demo(sub: Subparsers) -> None:
     d.add_argument("--retrain", action="store_true", help="retrain even where champions exist")
     d.add_argument("--no-serve", action="store_true", help="stop after training")
     d.set_defaults(handler=cmd_demo)
+
+
+def _completion(sub: Subparsers, parser: argparse.ArgumentParser) -> None:
+    co = command(sub, "completion", "print a shell completion script", INSTALL)
+    co.add_argument("shell", choices=SHELLS, help="the shell to complete for")
+    co.set_defaults(handler=cmd_completion, root_parser=parser)

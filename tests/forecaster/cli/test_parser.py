@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -177,3 +179,25 @@ def test_train_choices_are_the_specs(option: str, valid: tuple[str, ...]) -> Non
     train = next(p for path, p in _parsers(build_parser()) if path == "train")
     (action,) = [a for a in train._actions if option in a.option_strings]
     assert tuple(action.choices or ()) == valid
+
+
+@pytest.mark.parametrize(("shell", "first"), [("bash", "# AUTOMATICALLY"), ("zsh", "#compdef")])
+def test_completion_prints_a_script_for_the_shell(
+    capsys: pytest.CaptureFixture[str], shell: str, first: str
+) -> None:
+    assert main(["completion", shell]) == 0
+    script = capsys.readouterr().out
+    assert script.startswith(first) and "forecaster" in script
+    assert "--bidirectional" in script and "--series" in script  # every command's options
+    if shell == "bash":  # a CSV path and a retrain config complete as file names
+        assert "_shtab_forecaster_ingest_csv_pos_0_COMPGEN=_shtab_compgen_files" in script
+        assert "_shtab_forecaster_retrain___config_COMPGEN=_shtab_compgen_files" in script
+
+
+def test_start_up_does_not_import_the_completion_tool() -> None:
+    probe = (
+        "import sys; from forecaster.cli.parser import build_parser; build_parser(); "
+        "print('shtab' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
