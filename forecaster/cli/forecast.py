@@ -77,7 +77,7 @@ def print_forecast(fc: Any) -> None:
     rows = [
         {
             "step": r.step,
-            "ts": f"{r.ts:%Y-%m-%d %H:%M}".removesuffix(" 00:00"),
+            "ts": f"{r.ts:%Y-%m-%d %H:%M} UTC".removesuffix(" 00:00 UTC"),  # a day: its date
             "variable": r.variable,
             "value": fmt(r.value),
             "lower": fmt(r.lower),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from forecaster.architectures import variant_label
 from forecaster.cli.context import open_sessions
-from forecaster.cli.render import fmt, json_default, print_table
+from forecaster.cli.render import fmt, json_default, print_table, utc_time
 from forecaster.config import Settings
 from forecaster.errors import InvalidRequest
 
@@ -27,7 +28,7 @@ SERIES_COLUMNS = [
 MODEL_COLUMNS = [
     "id",
     "series",
-    "architecture",
+    "model",
     "strategy",
     "status",
     "lookback",
@@ -45,7 +46,7 @@ def print_series(sessions: sessionmaker[Session], keys: list[str] | None, *, as_
     from forecaster.db import series as series_db
 
     with sessions.begin() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             r
             for r in series_db.series_summaries(session=session)
             if keys is None or r["key"] in keys
@@ -76,13 +77,15 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.db import series as series_db
 
     with open_sessions(settings) as sessions, sessions.begin() as session:
-        series_id = series_db.get_series(session=session, key=args.key).id if args.key else None
+        key = args.series or args.key
+        series_id = series_db.get_series(session=session, key=key).id if key else None
         keys = {s.id: s.key for s in series_db.list_series(session=session)}
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": v.id,
                 "series": keys.get(v.series_id),
                 "architecture": v.architecture,
+                "label": variant_label(v.architecture, v.hyperparameters),
                 "strategy": v.strategy,
                 "status": v.status,
                 "lookback": v.hyperparameters.get("lookback"),
@@ -101,8 +104,9 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
         print("no models yet: `forecaster train KEY` or `forecaster retrain`")
     else:
         for r in rows:
+            r["model"] = r["label"]
             r["score"] = fmt(r["score"])
-            r["created_at"] = f"{r['created_at']:%Y-%m-%d %H:%M}"
+            r["created_at"] = utc_time(r["created_at"], "%Y-%m-%d %H:%M")
             r["train_end"] = r["train_end"] and f"{r['train_end']:%Y-%m-%d}"
         print_table(rows, MODEL_COLUMNS)
     return 0
@@ -116,7 +120,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
             f"--limit {args.limit} is not valid; give a positive number of runs to list, e.g. 20"
         )
     with open_sessions(settings) as sessions, sessions.begin() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "kind": r.kind,
@@ -134,7 +138,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     for r in rows:
         r["error"] = str(r["error"]).splitlines()[0][:80] if r["error"] else ""
-        r["started_at"] = r["started_at"] and f"{r['started_at']:%Y-%m-%d %H:%M:%S}"
-        r["finished_at"] = r["finished_at"] and f"{r['finished_at']:%H:%M:%S}"
+        r["started_at"] = utc_time(r["started_at"])
+        r["finished_at"] = utc_time(r["finished_at"])
     print_table(rows, RUN_COLUMNS)
     return 0

@@ -4,6 +4,7 @@ user should read them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from forecaster.errors import (
@@ -21,7 +22,20 @@ def fmt(value: Any) -> str:
     return "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def as_utc(value: datetime) -> datetime:
+    """The database's naive timestamps are UTC: the same instant with its offset."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_time(value: datetime | None, spec: str = "%Y-%m-%d %H:%M:%S") -> str | None:
+    """A time for a table cell, with its zone: "2026-12-07 20:44:31 UTC" (None stays empty)."""
+    return None if value is None else f"{as_utc(value):{spec}} UTC"
+
+
 def json_default(value: Any) -> str:
+    """JSON for what json cannot write: times in ISO 8601 with their offset, as the API gives."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 

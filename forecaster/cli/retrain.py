@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from forecaster.architectures import variant_label
 from forecaster.cli.context import open_sessions, quiet_prefect
 from forecaster.cli.render import print_table
 from forecaster.config import Settings
@@ -48,16 +49,32 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     if out.get("cancelled"):
         print(f"run {out['run_id']} was cancelled; nothing of it was promoted", file=sys.stderr)
         return 1
-    print_outcome(out)
+    print_outcome(out, labels=variant_labels(settings, out["candidates"]))
     return 1 if out["failed"] else 0
 
 
-def print_outcome(out: dict[str, Any]) -> None:
+def variant_labels(settings: Settings, candidates: Sequence[dict[str, Any]]) -> dict[int, str]:
+    """Each registered candidate's label ("seq2seq-attention (segment 5)"), from its version."""
+    from forecaster.app import catalog
+
+    ids = sorted({c["version_id"] for c in candidates if c.get("version_id") is not None})
+    if not ids:
+        return {}
+    with open_sessions(settings) as sessions, sessions.begin() as session:
+        versions = [catalog.get_version(session=session, version_id=i) for i in ids]
+        return {v.id: variant_label(v.architecture, v.hyperparameters) for v in versions}
+
+
+def print_outcome(out: dict[str, Any], *, labels: Mapping[int, str]) -> None:
     """Each candidate's verdict, its notices, the run's summary, and the baselines served."""
+
+    def label(c: dict[str, Any]) -> str:
+        return labels.get(c["version_id"]) or variant_label(c["architecture"])
+
     rows = [
         {
             "series": c["series"],
-            "model": c["architecture"],
+            "model": label(c),
             "strategy": c["strategy"],
             "version": c["version_id"],
             "promoted": "yes" if c["promoted"] else "",
@@ -69,7 +86,7 @@ def print_outcome(out: dict[str, Any]) -> None:
     for c in out["candidates"]:
         for notice in c.get("notices", []):
             print(
-                f"note: version {c['version_id']} ({c['series']} {c['architecture']}/{c['strategy']}): {notice}"
+                f"note: version {c['version_id']} ({c['series']} {label(c)}/{c['strategy']}): {notice}"
             )
     cut = out.get("cut_short", [])
     summary = f"{len(out['promoted'])} promoted, {len(out['failed'])} failed"

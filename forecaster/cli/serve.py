@@ -119,7 +119,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 "3/4 every series has champions already (`forecaster demo --retrain` trains again)"
             )
-        cmd_models(argparse.Namespace(key=None, json=False), settings)
+        cmd_models(argparse.Namespace(key=None, series=None, json=False), settings)
         if not todo:
             from forecaster.app.training import served_champions
 

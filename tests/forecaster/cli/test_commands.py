@@ -121,7 +121,11 @@ def test_train_forecast_models_round_trip(
 
     assert main([*db, "forecast", "seattle-weather", "--strategy", "direct", "--json"]) == 0
     fc = json.loads(capsys.readouterr().out)
-    assert (fc["model_version"], fc["horizon"], fc["issued_at"]) == (1, 7, "2015-12-31T00:00:00")
+    assert (fc["model_version"], fc["horizon"], fc["issued_at"]) == (
+        1,
+        7,
+        "2015-12-31T00:00:00+00:00",
+    )
     assert [p["ts"][:10] for p in fc["points"]][:2] == ["2016-01-01", "2016-01-02"]
     assert all(p["lower"] <= p["value"] <= p["upper"] for p in fc["points"])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
 from forecaster.cli.main import main
+from forecaster.cli.retrain import print_outcome, variant_labels
+from forecaster.config import Settings
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import forecast_key, read_forecast
@@ -321,3 +324,66 @@ def test_a_read_migrates_an_old_schema_and_skips_alembic_on_a_current_one(tmp_pa
         check=True,
     )
     assert done.stdout.splitlines()[-1] == "False"  # at head: one query, no Alembic
+
+
+def test_models_takes_the_series_as_the_api_spells_it(
+    stored: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = ["--database-url", stored]
+    assert main([*db, "models", "AAPL", "--json"]) == 0
+    positional = json.loads(capsys.readouterr().out)
+    assert main([*db, "models", "--series", "AAPL", "--json"]) == 0  # as GET /models?series=
+    assert json.loads(capsys.readouterr().out) == positional
+    assert {v["architecture"] for v in positional} >= {"gru", "naive"}
+    assert main([*db, "models", "--series", "IBM", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_runs_and_models_print_times_with_their_zone(stored: str) -> None:
+    _, table, _ = _probe(stored, "runs")
+    header, *rows = table.splitlines()
+    assert header.split()[4:6] == ["started_at", "finished_at"]
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    assert rows and all(len(stamp.findall(row)) == 2 for row in rows)  # started and finished
+    _, out, _ = _probe(stored, "runs", "--json")
+    assert all(r["started_at"].endswith("+00:00") for r in json.loads(out))  # as the API
+    _, table, _ = _probe(stored, "models", "AAPL")
+    assert all(re.search(r"\d\d:\d\d UTC", row) for row in table.splitlines()[1:])
+
+
+def test_models_and_the_retrain_summary_label_each_variant(
+    stored: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, table, _ = _probe(stored, "models", "AAPL")
+    header, *rows = table.splitlines()
+    assert header.split()[:3] == ["id", "series", "model"]
+    assert {row.split()[2] for row in rows} >= {"gru", "naive", "seasonal-naive"}
+    _, out, _ = _probe(stored, "models", "AAPL", "--json")
+    assert {(v["architecture"], v["label"]) for v in json.loads(out)} >= {("gru", "gru")}
+
+    # the retrain's two seq2seq candidates: one architecture and strategy, two labels
+    versions = {v["id"]: v for v in json.loads(out) if v["architecture"] == "gru"}
+    candidates = [
+        {
+            "series": "AAPL",
+            "architecture": v["architecture"],
+            "strategy": v["strategy"],
+            "version_id": i,
+            "promoted": False,
+            "reason": "kept",
+        }
+        for i, v in versions.items()
+    ]
+    settings = Settings.model_validate({"database_url": stored})
+    assert variant_labels(settings, candidates) == dict.fromkeys(versions, "gru")
+    seq2seq = [{**c, "architecture": "seq2seq_attention"} for c in candidates]
+    labels = dict(
+        zip(versions, ["seq2seq-attention", "seq2seq-attention (segment 5)"], strict=True)
+    )
+    print_outcome(
+        {"run_id": 9, "candidates": seq2seq, "promoted": [], "failed": [], "served": []},
+        labels=labels,
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["series", "model"]
+    assert [re.split(r"\s{2,}", line)[1] for line in lines[1:3]] == list(labels.values())
