@@ -19,7 +19,7 @@ from forecaster import champion as rule
 from forecaster.app.catalog import find_champion, get_version
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
-from forecaster.baselines import evaluate_baseline, fit_baseline
+from forecaster.baselines import BaselineModel, evaluate_baseline, fit_baseline
 from forecaster.champion import DEFAULT_BACKTEST_ORIGINS, DEFAULT_METRIC, Decision, Rival
 from forecaster.db import series as series_db
 from forecaster.db.models import GlobalModel, ModelVersion, utcnow
@@ -130,7 +130,7 @@ def refresh_baselines(
 def _keep_or_replace(
     session: Session,
     old: ModelVersion | None,
-    model: Predictor,
+    model: BaselineModel,
     series_id: int,
     train_start: pd.Timestamp,
     run_id: int | None,

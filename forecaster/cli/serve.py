@@ -12,7 +12,6 @@ from forecaster.cli.ingest import register_samples, run_ingest
 from forecaster.cli.reads import cmd_models
 from forecaster.cli.retrain import cmd_retrain, print_no_skill
 from forecaster.config import Settings
-from forecaster.errors import ForecasterError
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -30,11 +29,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.main import create_app
     from forecaster.db.session import upgrade
 
-    if settings.production and settings.api_key is None:
-        raise ForecasterError(
-            "FORECASTER_PRODUCTION is set and FORECASTER_API_KEY is not: refusing to serve "
-            "mutating routes without a key; set FORECASTER_API_KEY to a long random string"
-        )
     upgrade(settings.database_url)
     if settings.api_key is None:
         print(

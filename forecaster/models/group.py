@@ -32,7 +32,7 @@ class GlobalModule(nn.Module):
         self.n_series, self.dim = n_series, dim
         self.embedding = nn.Embedding(n_series, dim)
         nn.init.normal_(self.embedding.weight, std=EMBEDDING_STD)
-        n_calendar = int(inner.cfg.n_calendar) - dim  # type: ignore[union-attr]
+        n_calendar = int(inner.cfg.n_calendar) - dim  # type: ignore[union-attr,arg-type]
         self.calendar_gain = nn.Parameter(torch.zeros(n_series, n_calendar))
 
     def _load_from_state_dict(
@@ -40,7 +40,7 @@ class GlobalModule(nn.Module):
     ) -> None:
         # a global model stored before the calendar gain: its members' gains are 1 (g = 0)
         state_dict.setdefault(prefix + "calendar_gain", torch.zeros_like(self.calendar_gain))
-        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[arg-type]
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     @property
     def cfg(self) -> object:
