@@ -14,6 +14,7 @@ from api import redact
 from api.schemas.forecasts import AttentionPublic, ForecastPointPublic, ForecastPublic
 from api.schemas.models import GlobalModelRef, ModelDetail, ModelPublic, StepMetrics
 from forecaster.app.forecasts import SeriesForecast
+from forecaster.architectures import variant_label
 from forecaster.db.models import Evaluation, ModelVersion
 from forecaster.values import finite_or_none
 
@@ -29,6 +30,7 @@ def model_public(version: ModelVersion, series_key: str, *, full: bool = False) 
         id=version.id,
         series=series_key,
         architecture=version.architecture,
+        label=variant_label(version.architecture, spec),
         strategy=version.strategy,
         status=version.status,
         lookback=spec.get("lookback"),

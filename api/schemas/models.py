@@ -36,6 +36,10 @@ class ModelPublic(BaseModel):
     id: int
     series: str
     architecture: str
+    label: str = Field(
+        description="the variant in words, telling versions of one architecture apart",
+        examples=["seq2seq-attention (segment 5)", "gru", "naive"],
+    )
     strategy: str
     status: str = Field(description="candidate | champion | archived | failed")
     lookback: int | None

@@ -117,3 +117,14 @@ def test_after_an_in_process_retrain_the_new_champions_are_loaded(
     assert sorted(app.state.caches.models.loaded) == sorted(  # type: ignore[attr-defined]
         [trained["gru-recursive"], trained["seq2seq-direct"], trained["ibm-recursive"]]
     )
+
+
+def test_each_version_carries_its_variant_label(
+    client: TestClient, trained: dict[str, int]
+) -> None:
+    models = client.get("/api/v1/models").json()["data"]
+    labels = {m["id"]: m["label"] for m in models}
+    assert labels[trained["gru-direct"]] == "gru"
+    assert labels[trained["seq2seq-direct"]] == "seq2seq-attention"  # step-wise, no segments
+    detail = client.get(f"/api/v1/models/{trained['gru-direct']}").json()
+    assert detail["label"] == "gru"

@@ -110,4 +110,4 @@ export async function readHistory(key, variable, start, signal) {
   }
 }
 
-export const modelLabel = (m) => `${m.architecture} ${m.strategy} #${m.id}${m.status === "champion" ? " (champion)" : ""}`;
+export const modelLabel = (m) => `${m.label || m.architecture} ${m.strategy} #${m.id}${m.status === "champion" ? " (champion)" : ""}`;

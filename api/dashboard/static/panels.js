@@ -33,7 +33,7 @@ export function errorsTable(fc, steps, pooled) {
 
 // Versions newest first: the champion marked, "show" to view one, "promote" for the others.
 export function modelsTable(models, shownId, { onShow, onPromote }) {
-  const head = el("tr", {}, ...["version", "architecture", "strategy", "status", "trained (UTC)", "on data", "key metric", ""].map((t) => el("th", { text: t })));
+  const head = el("tr", {}, ...["version", "model", "strategy", "status", "trained (UTC)", "on data", "key metric", ""].map((t) => el("th", { text: t })));
   const rows = models.map((m) => {
     const score = m.primary_metric ? `${m.primary_metric.toUpperCase()} ${fmtNum(m.primary_score)}` : "—";
     const range = m.train_start ? `${fmtDate(m.train_start)} to ${fmtDate(m.train_end)}` : "—";
@@ -50,7 +50,7 @@ export function modelsTable(models, shownId, { onShow, onPromote }) {
       "tr",
       { class: cls, "data-version": m.id, "data-status": m.status },
       el("td", { text: `#${m.id}` }),
-      el("td", {}, m.architecture, ...globalLabel(m)),
+      el("td", {}, m.label || m.architecture, ...globalLabel(m)),
       el("td", { text: m.strategy }),
       el("td", {}, el("span", { class: `badge ${m.status}`, text: m.status === "champion" ? "★ champion" : m.status })),
       el("td", { text: fmtDateTime(m.created_at) }),

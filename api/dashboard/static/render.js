@@ -125,7 +125,7 @@ function renderControls() {
   const model = $("model");
   model.replaceChildren(
     el("option", { value: "champion", text: champion ? `champion (#${champion.model.id} ${champion.model.architecture})` : "champion (none yet)" }),
-    ...others.map((m) => el("option", { value: String(m.id), text: `#${m.id} ${m.architecture} (${m.status})` })),
+    ...others.map((m) => el("option", { value: String(m.id), text: `#${m.id} ${m.label || m.architecture} (${m.status})` })),
   );
   model.value = state.model;
   if (model.value !== state.model) model.value = "champion";
