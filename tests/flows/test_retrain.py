@@ -8,7 +8,7 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows.forecast import forecast
+from flows.forecast import ForecastResult, forecast
 from flows.retrain import retrain
 from forecaster.app import catalog, training
 from forecaster.db import observations as observations_db
@@ -108,7 +108,8 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     # the weather's recursive GRU has skill (tests/forecaster/test_champion.py has the rule)
     assert out["candidates"][0]["promoted"]
     again = forecast(series=["sea"], database_url=database_url)
-    assert again["forecasts"]["sea"] == out["forecasts"]["sea"]
+    assert isinstance(again, ForecastResult) and again.policy_retrains == ()  # no evidence yet
+    assert again.forecasts["sea"] == out["forecasts"]["sea"]
     # a second run on the same data keeps the same baseline versions
     second = retrain(series=["sea"], database_url=database_url, config_path=config).to_json()
     with session_factory.begin() as session:
@@ -254,18 +255,22 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
         forecast_log.log_rows(session=session, rows=rows)
         forecast_log.score(session=session, series_id=sid)
     out = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
-    (started,) = out["policy_retrains"]
-    assert started["series"] == "seattle" and started["run_id"] is not None
+    assert isinstance(out, ForecastResult) and out.policy_retrains is not None
+    (started,) = out.policy_retrains
+    assert started.series == "seattle" and started.run_id is not None
+    assert out.to_json()["policy_retrains"] == [
+        {"series": "seattle", "run_id": started.run_id, "reason": started.reason}
+    ]
     deadline = time.monotonic() + 300
     while True:
         with session_factory.begin() as session:
-            run = runs_db.get_run(session=session, run_id=started["run_id"])
+            run = runs_db.get_run(session=session, run_id=started.run_id)
             if run.status not in ("pending", "running"):
                 break
         assert time.monotonic() < deadline, "the policy's retrain did not finish in 300 s"
         time.sleep(0.5)
     assert run.status == "completed" and run.kind == "retrain" and run.trigger == "policy"
-    assert run.reason == started["reason"]
+    assert run.reason == started.reason
     assert run.reason.startswith(
         f"recursive champion v{champion.id} over its last 10 scored origins: tmax live MAE "
     )
@@ -275,4 +280,7 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
         assert session.get(ModelVersion, run.result["versions"][0]).run_id == run.id
     # the evidence was acted on: the next forecast flow starts nothing
     again = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
-    assert again["policy_retrains"] == []
+    assert isinstance(again, ForecastResult) and again.policy_retrains == ()
+    with session_factory.begin() as session:
+        stored = runs_db.get_run(session=session, run_id=again.run_id).result
+    assert stored == again.record() and stored["policy_retrains"] == []
