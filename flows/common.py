@@ -57,7 +57,7 @@ def open_run(
                 session=session,
                 kind=kind,
                 series=parameters.get("series") or [],
-                parameters={**parameters, "executor": {"mode": "flow", **runs.executor()}},
+                parameters={**parameters, "executor": runs.Executor.here().to_json("flow")},
                 policy=policy,
                 exclusive=kind in runs.EXCLUSIVE,
                 # a deployment's run is the schedule's (or run_deployment's); else the shell's

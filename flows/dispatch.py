@@ -167,9 +167,12 @@ class Dispatcher:
         """
         series = list(dict.fromkeys(series))  # drop repeats, keep order
         with self._lock, self.factory.begin() as session:
-            executor: dict[str, Any] = {"mode": self.mode}
-            if self.mode == "thread":
-                executor |= runs.executor()
+            # in-process: this process runs it; a deployment's worker is not known yet
+            executor = (
+                runs.Executor.here().to_json(self.mode)
+                if self.mode == "thread"
+                else {"mode": self.mode}
+            )
             run_id = runs.claim(
                 session=session,
                 kind=kind,
@@ -319,8 +322,8 @@ class Dispatcher:
 
         Without this a retrain interrupted by a restart would block its series (409) forever.
         """
-        me = runs.executor()
-        host, me = me["host"], me["pid"]
+        here = runs.Executor.here()
+        host, me = here.host, here.pid
         failed = []
         with self.factory.begin() as session:
             for kind in KINDS:
