@@ -304,11 +304,10 @@ def bench_replay(args: argparse.Namespace) -> None:
             sessions = make_session_factory(url)
 
             def run(run_id: int, url: str = url, key: str = key) -> dict[str, Any]:
-                out: dict[str, Any] = retrain(
+                return retrain(
                     series=[key], database_url=url, run_id=run_id, config_path=str(config),
                     threads=1,
-                )  # fmt: skip
-                return out
+                ).to_json()  # fmt: skip
 
             before = load()
             t0 = time.perf_counter()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from prefect.runtime import deployment, flow_run
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,8 @@ from forecaster.db.models import ACTIVE_RUN_STATUSES, Run
 from forecaster.db.session import Database
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _DATABASES: dict[str, Database] = {}
 
@@ -54,7 +57,7 @@ def open_run(
                 session=session,
                 kind=kind,
                 series=parameters.get("series") or [],
-                parameters={**parameters, "executor": {"mode": "flow", **runs.executor()}},
+                parameters={**parameters, "executor": runs.Executor.here().to_json("flow")},
                 policy=policy,
                 exclusive=kind in runs.EXCLUSIVE,
                 # a deployment's run is the schedule's (or run_deployment's); else the shell's
@@ -109,14 +112,25 @@ def close_status(
         runs.release(run_id)
 
 
-def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], Any]) -> Any:
+@dataclass(frozen=True)
+class Cancelled:
+    """A flow's result when its run was cancelled before it finished."""
+
+    run_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The flow's result as JSON, as a finished run's `to_json()` (callers read keys)."""
+        return {"run_id": self.run_id, "cancelled": True}
+
+
+def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], T]) -> T | Cancelled:
     """Run the flow body; a crash is recorded on the run row with its reason, then re-raised.
     A cancelled run ends `cancelled` and returns normally."""
     try:
         return body()
     except runs.RunCancelled as exc:
         close_status(factory, run_id, status="cancelled", result={}, error=str(exc))
-        return {"run_id": run_id, "cancelled": True}
+        return Cancelled(run_id)
     except BaseException as exc:
         logger.error("run %d failed: %s", run_id, traceback.format_exc(limit=6))
         close_run(factory, run_id, ok=False, result={}, error=f"{type(exc).__name__}: {exc}")

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,7 +116,7 @@ class Dispatcher:
         # database check covers runs started elsewhere (the CLI, a schedule).
         self._lock = threading.Lock()
         self._threads: dict[int, threading.Thread] = {}
-        self._deployment_ids: dict[str, Any] = {}  # kind -> deployment id on the local server
+        self._deployment_ids: dict[str, UUID] = {}  # kind -> deployment id on the local server
         self.on_finish = on_finish  # (kind, run id) after an in-process run, success or not
         if policy is None or schedules is None:
             here = Settings()  # the environment now
@@ -167,9 +168,12 @@ class Dispatcher:
         """
         series = list(dict.fromkeys(series))  # drop repeats, keep order
         with self._lock, self.factory.begin() as session:
-            executor: dict[str, Any] = {"mode": self.mode}
-            if self.mode == "thread":
-                executor |= runs.executor()
+            # in-process: this process runs it; a deployment's worker is not known yet
+            executor = (
+                runs.Executor.here().to_json(self.mode)
+                if self.mode == "thread"
+                else {"mode": self.mode}
+            )
             run_id = runs.claim(
                 session=session,
                 kind=kind,
@@ -205,7 +209,7 @@ class Dispatcher:
         self._threads[run_id] = thread
         thread.start()
 
-    def _deployment_id(self, kind: str) -> Any:
+    def _deployment_id(self, kind: str) -> UUID:
         """The id of `kind`'s deployment on the Prefect server this process reports to; the
         deployment is registered (with its schedule) when no runner has done so yet."""
         if kind not in self._deployment_ids:
@@ -319,8 +323,8 @@ class Dispatcher:
 
         Without this a retrain interrupted by a restart would block its series (409) forever.
         """
-        me = runs.executor()
-        host, me = me["host"], me["pid"]
+        here = runs.Executor.here()
+        host, me = here.host, here.pid
         failed = []
         with self.factory.begin() as session:
             for kind in KINDS:

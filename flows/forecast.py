@@ -5,13 +5,15 @@ evidence calls for (forecaster.app.accuracy), recording why on the run."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
 from forecaster.app.accuracy import evaluate_policy
 from forecaster.app.runs import LeasePolicy
 from forecaster.app.training import precompute_forecasts
@@ -23,6 +25,51 @@ from forecaster.policy import RetrainPolicy
 from forecaster.retrain_config import load_retrain_config
 
 
+@dataclass(frozen=True)
+class PolicyRetrain:
+    """A retrain the policy called for: its run, or why none started (`skipped`)."""
+
+    series: str
+    run_id: int | None  # None: not started
+    reason: str  # the evidence
+    skipped: str | None = None  # why not: a run of the series is already active
+
+    def to_json(self) -> dict[str, str | int | None]:
+        row: dict[str, str | int | None] = {
+            "series": self.series,
+            "run_id": self.run_id,
+            "reason": self.reason,
+        }
+        if self.skipped is not None:
+            row["skipped"] = self.skipped
+        return row
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """What a forecast run did: each series' stored forecasts, the log points purged, and the
+    retrains the policy called for (None: the policy is off)."""
+
+    run_id: int
+    forecasts: Mapping[str, Mapping[str, int]]  # series key -> strategy -> version forecast
+    log_purged: int
+    policy_retrains: tuple[PolicyRetrain, ...] | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The run's result as stored on its row (JSON)."""
+        out: dict[str, Any] = {
+            "forecasts": {key: dict(f) for key, f in self.forecasts.items()},
+            "log_purged": self.log_purged,
+        }
+        if self.policy_retrains is not None:
+            out["policy_retrains"] = [p.to_json() for p in self.policy_retrains]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The flow's result as JSON: the run's id and its stored result."""
+        return {"run_id": self.run_id, **self.record()}
+
+
 @task
 def apply_policy(
     database_url: str,
@@ -32,7 +79,7 @@ def apply_policy(
     settings: Settings,
     config_path: str | None = None,
     wait: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[PolicyRetrain]:
     """Start a retrain of each series whose live evidence calls for one (one per series at a time:
     the claim refuses a second); returns what was started or why not."""
     from flows.dispatch import Dispatcher
@@ -49,7 +96,7 @@ def apply_policy(
         database_url=database_url,
         retrain_config=Path(config_path) if config_path else None,
     )
-    started: list[dict[str, Any]] = []
+    started: list[PolicyRetrain] = []
     for key in dict.fromkeys(v.series for v in verdicts if v.retrain):
         reason = " | ".join(v.reason for v in verdicts if v.series == key and v.retrain)
         try:
@@ -57,10 +104,10 @@ def apply_policy(
                 kind="retrain", series=[key], trigger="policy", reason=reason
             )
         except (Conflict, TooBusy) as exc:  # one already running: it will act on the same data
-            started.append({"series": key, "run_id": None, "reason": reason, "skipped": str(exc)})
+            started.append(PolicyRetrain(key, None, reason, skipped=str(exc)))
             continue
         logger.info("%s: retrain run %d started by the policy: %s", key, run_id, reason)
-        started.append({"series": key, "run_id": run_id, "reason": reason})
+        started.append(PolicyRetrain(key, run_id, reason))
     if wait and dispatcher.mode == "thread":  # in-process: this process must outlive them
         dispatcher.join(timeout=24 * 3600)
     return started
@@ -73,7 +120,7 @@ def forecast(
     run_id: int | None = None,
     policy: bool = True,
     config_path: str | None = None,
-) -> dict[str, Any]:
+) -> ForecastResult | Cancelled:
     """Precompute (and log) each champion's forecast, then apply the retrain policy of the
     retrain config (`config_path`, else FORECASTER_RETRAIN_CONFIG, else the bundled one)."""
     settings = get_settings()  # once per flow run; what runs below receives plain values
@@ -82,7 +129,7 @@ def forecast(
     lease = LeasePolicy.from_settings(settings)
     run_id = open_run(factory, "forecast", run_id, {"series": series or []}, lease)
 
-    def body() -> dict[str, Any]:
+    def body() -> ForecastResult:
         with factory.begin() as session:
             keys = series or [s.key for s in series_db.list_series(session=session)]
         done = {}
@@ -91,20 +138,20 @@ def forecast(
                 done[key] = precompute_forecasts(session=session, series_key=key)
         with factory.begin() as session:
             purged = forecast_log.purge(session=session, keep_days=settings.forecast_log_days)
-        result: dict[str, Any] = {"forecasts": done, "log_purged": purged}
+        retrains = None
         if policy:
             path = config_path or settings.retrain_config
             rule = load_retrain_config(Path(path) if path else None).policy
             if rule.enabled:
-                result["policy_retrains"] = apply_policy(
+                retrains = apply_policy(
                     url,
                     keys,
                     rule,
                     settings=settings,
                     config_path=str(path) if path else None,
                 )
-        close_run(factory, run_id, ok=True, result=result, error=None)
-        return {"run_id": run_id, **result}
+        result = ForecastResult(run_id, done, purged, None if retrains is None else tuple(retrains))
+        close_run(factory, run_id, ok=True, result=result.record(), error=None)
+        return result
 
-    out: dict[str, Any] = guarded(factory, run_id, body)
-    return out
+    return guarded(factory, run_id, body)

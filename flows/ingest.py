@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pandas as pd
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
 from forecaster.app.ingest import FetchPlan, IngestResult, plan_fetch, store_frame
 from forecaster.app.runs import LeasePolicy
 from forecaster.config import get_settings
@@ -46,7 +45,7 @@ def ingest(
     database_url: str | None = None,
     run_id: int | None = None,
     retry_delays: list[float] | None = None,
-) -> dict[str, Any]:
+) -> IngestResult | Cancelled:
     """Bring each series (all when `series` is empty) up to date; one failing series leaves the others intact."""
     delays = RETRY_DELAYS if retry_delays is None else retry_delays
     fetch_retrying = fetch.with_options(retries=len(delays), retry_delay_seconds=delays)
@@ -57,7 +56,7 @@ def ingest(
     parameters = {"series": series or [], "start": str(start or "")}
     run_id = open_run(factory, "ingest", run_id, parameters, LeasePolicy.from_settings(settings))
 
-    def body() -> dict[str, Any]:
+    def body() -> IngestResult:
         with factory.begin() as session:
             rows = (
                 [series_db.get_series(session=session, key=k) for k in series]
@@ -65,21 +64,21 @@ def ingest(
                 else series_db.list_series(session=session)
             )
             plans = [plan_fetch(session=session, series=s, start=start) for s in rows]
-        result = IngestResult()
+        written: dict[str, int] = {}
+        errors: dict[str, str] = {}
         for plan in plans:
             try:
                 fetched = fetch_retrying(plan)
             except Exception as exc:  # retries exhausted: the reason goes on the run row
-                result.errors[plan.series_key] = f"{type(exc).__name__}: {exc}"
+                errors[plan.series_key] = f"{type(exc).__name__}: {exc}"
                 continue
             if isinstance(fetched, str):
-                result.errors[plan.series_key] = fetched
+                errors[plan.series_key] = fetched
                 continue
-            result.rows[plan.series_key] = store(url, plan.series_key, fetched)
-            logger.info("%s: %d cells upserted", plan.series_key, result.rows[plan.series_key])
-        error = "; ".join(f"{k}: {v}" for k, v in result.errors.items()) or None
-        close_run(factory, run_id, ok=result.ok, result=result.as_dict(), error=error)
-        return {"run_id": run_id, **result.as_dict()}
+            written[plan.series_key] = store(url, plan.series_key, fetched)
+            logger.info("%s: %d cells upserted", plan.series_key, written[plan.series_key])
+        result = IngestResult(run_id, written, errors)
+        close_run(factory, run_id, ok=result.ok, result=result.record(), error=result.error)
+        return result
 
-    out: dict[str, Any] = guarded(factory, run_id, body)
-    return out
+    return guarded(factory, run_id, body)

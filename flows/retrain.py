@@ -25,7 +25,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.logging import get_run_logger
 
 from flows import runners
-from flows.common import HOOKS, close_run, guarded, open_run, session_factory
+from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
 from forecaster.app import runs
 from forecaster.app.training import (
     TrainRequest,
@@ -45,12 +45,12 @@ from forecaster.retrain_plan import (
     CandidateJob,
     CandidateResult,
     GroupJob,
+    Placement,
     RetrainPlan,
+    RetrainResult,
     SeriesCommit,
     decisions_of,
     plan_retrain,
-    run_error,
-    run_result,
     settle,
 )
 
@@ -85,10 +85,10 @@ def train_candidates(
     return [train_one(job, args) for job in jobs]
 
 
-def _executor(args: RunArgs) -> tuple[int, dict[str, Any]]:
+def _executor(args: RunArgs) -> tuple[int, Placement]:
     """The torch threads for the task running now, and where it runs (for the run's result)."""
     n_threads = runners.task_threads(args.threads or get_settings().torch_threads or None)
-    return n_threads, {**runners.where(), "torch_threads": n_threads}
+    return n_threads, runners.where(n_threads)
 
 
 def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
@@ -193,7 +193,7 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
 
 
 def _group_failures(
-    job: GroupJob, executor: dict[str, Any], ids: Mapping[str, int | None], reason: str
+    job: GroupJob, executor: Placement, ids: Mapping[str, int | None], reason: str
 ) -> list[CandidateResult]:
     """Each member's result of a global model that did not train: failed where a version was
     recorded (`ids`), else cancelled."""
@@ -290,17 +290,16 @@ def retrain(
     config_path: str | None = None,
     quick: bool = False,
     threads: int | None = None,
-) -> dict[str, Any]:
+) -> RetrainResult | Cancelled:
     """Retrain `series` (all when empty) with the candidates of the retrain config."""
     url = database_url or get_settings().database_url  # the URL travels to the tasks
     factory = session_factory(url)
     run = open_run(factory, "retrain", run_id, {"series": series or [], "quick": quick})
-    out: dict[str, Any] = guarded(
+    return guarded(
         factory,
         run,
         lambda: _retrain(url, run, series, config_path=config_path, quick=quick, threads=threads),
     )
-    return out
 
 
 def _retrain(
@@ -311,7 +310,7 @@ def _retrain(
     config_path: str | None,
     quick: bool,
     threads: int | None,
-) -> dict[str, Any]:
+) -> RetrainResult:
     """Plan, train every candidate as a task, commit each series, close the run."""
     logger = get_run_logger()
     plan = _plan(database_url, series, config_path, quick)
@@ -329,19 +328,23 @@ def _retrain(
     }
     results = settle(results, {v for c in commits.values() for v in c.promoted})
     _log(logger, results)
-    forecasts = {key: c.forecasts for key, c in commits.items()}
-    result = run_result(results, forecasts=forecasts, served=_served(database_url, plan.series))
+    result = RetrainResult(
+        run_id,
+        tuple(results),
+        forecasts={key: c.forecasts for key, c in commits.items()},
+        served=_served(database_url, plan.series),
+    )
     # Some candidates failing while others trained is still a failed run: its reason says which.
     close_run(
         session_factory(database_url),
         run_id,
-        ok=not result["failed"],
-        result=result,
-        error=run_error(results),
+        ok=not result.failed,
+        result=result.record(),
+        error=result.error,
     )
-    return {"run_id": run_id, **result}
+    return result
 
 
-def _served(database_url: str, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+def _served(database_url: str, keys: tuple[str, ...]) -> tuple[Mapping[str, Any], ...]:
     with session_factory(database_url).begin() as session:
-        return served_champions(session=session, series_keys=list(keys))
+        return tuple(served_champions(session=session, series_keys=list(keys)))

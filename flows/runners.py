@@ -14,6 +14,7 @@ from typing import Any
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from forecaster.config import Settings
+from forecaster.retrain_plan import Placement
 
 
 def cores() -> int:
@@ -118,7 +119,8 @@ class FromSettings(TaskRunner[Any]):
         raise RuntimeError("FromSettings is replaced by a concrete task runner at flow run time")
 
 
-def where() -> dict[str, Any]:
-    """Where the current task runs: this process's id and its Dask worker's address, if any."""
+def where(torch_threads: int) -> Placement:
+    """Where the current task runs: this process's id and its Dask worker's address, if any,
+    training with `torch_threads` threads."""
     worker = _dask_worker()
-    return {"pid": os.getpid(), "dask_worker": None if worker is None else worker.address}
+    return Placement(os.getpid(), None if worker is None else worker.address, torch_threads)

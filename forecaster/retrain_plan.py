@@ -5,7 +5,7 @@ tasks report into the run's result. No database, no Prefect: the flow does the I
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from forecaster.champion import Decision
@@ -83,6 +83,19 @@ def plan_retrain(
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where a candidate's task ran (for the run's result): its process, its Dask worker's
+    address (None: not on Dask) and the torch threads it trained with."""
+
+    pid: int
+    dask_worker: str | None
+    torch_threads: int
+
+    def to_json(self) -> dict[str, int | str | None]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class CandidateResult:
     """What one candidate's task reports: its decision when it trained, else why not."""
 
@@ -92,7 +105,7 @@ class CandidateResult:
     version_id: int | None  # None: cancelled before anything was stored
     promoted: bool
     reason: str
-    executor: Mapping[str, Any] = field(default_factory=dict)  # where it ran (runners.where)
+    executor: Placement | None = None  # where it ran; None: nowhere recorded
     failed: bool = False
     cancelled: bool = False
     group: str | None = None  # the global model's group, for a member's version
@@ -106,7 +119,7 @@ class CandidateResult:
         architecture: str,
         decision: Decision,
         *,
-        executor: Mapping[str, Any],
+        executor: Placement,
         group: str | None = None,
         global_model_id: int | None = None,
     ) -> CandidateResult:
@@ -148,7 +161,7 @@ class CandidateResult:
         }
         if self.group is not None:
             row["group"] = self.group
-        row["executor"] = dict(self.executor)
+        row["executor"] = {} if self.executor is None else self.executor.to_json()
         row["failed"] = self.failed
         if self.decision is None:
             row["version_id"] = self.version_id
@@ -186,25 +199,50 @@ def settle(results: Sequence[CandidateResult], promoted: Collection[int]) -> lis
     ]
 
 
-def run_error(results: Sequence[CandidateResult]) -> str | None:
-    """The run's error: each failed candidate and why (some failing is a failed run)."""
-    return "; ".join(f"{r.label}: {r.reason}" for r in results if r.failed) or None
+@dataclass(frozen=True)
+class RetrainResult:
+    """What a retrain run did: each candidate's result as committed (`settle`), the forecasts
+    each series' commit stored, and which version serves each strategy now."""
 
+    run_id: int
+    candidates: tuple[CandidateResult, ...]
+    forecasts: Mapping[str, Mapping[str, int]]  # series key -> strategy -> version forecast
+    served: tuple[Mapping[str, Any], ...]  # app.training.served_champions rows
 
-def run_result(
-    results: Sequence[CandidateResult],
-    *,
-    forecasts: Mapping[str, Mapping[str, int]],
-    served: Sequence[Mapping[str, Any]],
-) -> dict[str, Any]:
-    """The run's result as stored on its row and returned by the flow (JSON)."""
-    return {
-        "versions": [r.version_id for r in results if r.version_id is not None],
-        "promoted": [r.version_id for r in results if r.promoted],
-        "failed": [r.version_id for r in results if r.failed],
-        # weights of these depend on the machine's speed: the time budget ended their fit
-        "cut_short": [r.version_id for r in results if r.cut_short],
-        "candidates": [r.as_dict() for r in results],
-        "forecasts": {key: dict(f) for key, f in forecasts.items()},
-        "served": [dict(s) for s in served],
-    }
+    @property
+    def versions(self) -> list[int]:
+        return [r.version_id for r in self.candidates if r.version_id is not None]
+
+    @property
+    def promoted(self) -> list[int | None]:
+        return [r.version_id for r in self.candidates if r.promoted]
+
+    @property
+    def failed(self) -> list[int | None]:
+        return [r.version_id for r in self.candidates if r.failed]
+
+    @property
+    def cut_short(self) -> list[int | None]:
+        """Weights of these depend on the machine's speed: the time budget ended their fit."""
+        return [r.version_id for r in self.candidates if r.cut_short]
+
+    @property
+    def error(self) -> str | None:
+        """The run's error: each failed candidate and why (some failing is a failed run)."""
+        return "; ".join(f"{r.label}: {r.reason}" for r in self.candidates if r.failed) or None
+
+    def record(self) -> dict[str, Any]:
+        """The run's result as stored on its row (JSON)."""
+        return {
+            "versions": self.versions,
+            "promoted": self.promoted,
+            "failed": self.failed,
+            "cut_short": self.cut_short,
+            "candidates": [r.as_dict() for r in self.candidates],
+            "forecasts": {key: dict(f) for key, f in self.forecasts.items()},
+            "served": [dict(s) for s in self.served],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The flow's result as JSON: the run's id and its stored result."""
+        return {"run_id": self.run_id, **self.record()}

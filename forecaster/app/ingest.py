@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -137,17 +137,31 @@ class FetchPlan:
     end: date | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestResult:
-    rows: dict[str, int] = field(default_factory=dict)  # series key -> cells written
-    errors: dict[str, str] = field(default_factory=dict)  # series key -> reason
+    """What an ingest run did: the cells written to each series it stored, and why each other
+    series stored nothing."""
+
+    run_id: int
+    rows: Mapping[str, int]  # series key -> cells written
+    errors: Mapping[str, str]  # series key -> reason
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "errors": self.errors}
+    @property
+    def error(self) -> str | None:
+        """The run's error: each series that failed and why."""
+        return "; ".join(f"{k}: {v}" for k, v in self.errors.items()) or None
+
+    def record(self) -> dict[str, dict[str, int] | dict[str, str]]:
+        """The run's result as stored on its row (JSON)."""
+        return {"rows": dict(self.rows), "errors": dict(self.errors)}
+
+    def to_json(self) -> dict[str, Any]:
+        """The flow's result as JSON: the run's id and its stored result."""
+        return {"run_id": self.run_id, **self.record()}
 
 
 def plan_fetch(

@@ -82,7 +82,7 @@ def _claim(sessions: sessionmaker[Session], key: str, trigger: str, reason: str)
             session=session,
             kind="retrain",
             series=[key],
-            parameters={"series": [key], "executor": {"mode": "replay", **runs.executor()}},
+            parameters={"series": [key], "executor": runs.Executor.here().to_json("replay")},
             policy=runs.LeasePolicy.from_env(),
             exclusive=True,
             trigger=trigger,

@@ -72,9 +72,23 @@ class LeasePolicy:
         return cls.from_settings(Settings())
 
 
-def executor() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Executor:
     """Who runs it: recorded on the row for operators (the lease, not the pid, decides)."""
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+    host: str
+    pid: int
+
+    @classmethod
+    def here(cls) -> Executor:
+        """This process."""
+        return cls(socket.gethostname(), os.getpid())
+
+    def to_json(self, mode: str | None = None) -> dict[str, str | int]:
+        """As the run's `parameters["executor"]` records it, after `mode` when given (how the
+        run was started: "flow", "thread", "replay")."""
+        where: dict[str, str | int] = {"host": self.host, "pid": self.pid}
+        return where if mode is None else {"mode": mode, **where}
 
 
 def run_series(run: Run) -> list[str]:
@@ -297,7 +311,11 @@ def recorded(
             session=session,
             kind=kind,
             series=series,
-            parameters={**parameters, "series": list(series), "executor": executor()},
+            parameters={
+                **parameters,
+                "series": list(series),
+                "executor": Executor.here().to_json(),
+            },
             policy=LeasePolicy.from_env(),
             exclusive=kind in EXCLUSIVE,
         )

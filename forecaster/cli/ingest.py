@@ -37,7 +37,7 @@ def run_ingest(
     failed = 0
     for key in (bar := tqdm(keys, desc="ingest", unit="series", file=sys.stderr)):
         bar.set_postfix_str(key)
-        out = ingest(series=[key], start=start, database_url=settings.database_url)
+        out = ingest(series=[key], start=start, database_url=settings.database_url).to_json()
         for k, reason in out["errors"].items():
             print(f"error: {k}: {reason}", file=sys.stderr)
             failed += 1

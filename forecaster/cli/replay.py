@@ -35,15 +35,14 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     policy = _policy(args)
 
     def run_retrain(run_id: int) -> dict[str, Any]:
-        out: dict[str, Any] = retrain(
+        return retrain(
             series=[args.key],
             database_url=settings.database_url,
             run_id=run_id,
             config_path=str(args.config) if args.config else None,
             quick=args.quick,
             threads=settings.torch_threads or None,
-        )
-        return out
+        ).to_json()
 
     with open_sessions(settings) as sessions:
         report = replay(

@@ -45,7 +45,7 @@ def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
         database_url=settings.database_url,
         config_path=args.config,
         quick=args.quick,
-    )
+    ).to_json()
     if out.get("cancelled"):
         print(f"run {out['run_id']} was cancelled; nothing of it was promoted", file=sys.stderr)
         return 1

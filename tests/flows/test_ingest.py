@@ -53,8 +53,8 @@ def test_ingest_twice_is_idempotent(
     first = ingest(series=["AAPL"], start=date(2012, 1, 1), database_url=database_url)
     stored = _snapshot(session_factory, "AAPL")
     second = ingest(series=["AAPL"], start=date(2012, 1, 1), database_url=database_url)
-    assert first["errors"] == second["errors"] == {}
-    assert first["rows"]["AAPL"] == second["rows"]["AAPL"] == stored.size
+    assert first.errors == second.errors == {}
+    assert first.rows["AAPL"] == second.rows["AAPL"] == stored.size
     assert list(stored.columns) == [
         "adj_close",
         "close",
@@ -66,13 +66,15 @@ def test_ingest_twice_is_idempotent(
     assert stored.index[0].date() == date(2012, 1, 3)  # first trading day of 2012
     assert _snapshot(session_factory, "AAPL").equals(stored)
     with session_factory.begin() as session:
-        run = runs_db.get_run(session=session, run_id=second["run_id"])
+        run = runs_db.get_run(session=session, run_id=second.run_id)
         assert (run.kind, run.status, run.result["rows"]) == (
             "ingest",
             "completed",
             {"AAPL": stored.size},
         )
+        assert run.result == second.record() == {"rows": {"AAPL": stored.size}, "errors": {}}
         assert run.flow_run_id
+    assert second.to_json() == {"run_id": run.id, **run.result}  # what the CLI reads
 
 
 def test_incremental_ingest_continues_from_last_stored_day(
@@ -88,8 +90,8 @@ def test_incremental_ingest_continues_from_last_stored_day(
     out = ingest(
         series=["AAPL"], database_url=database_url
     )  # no start: last stored day less the overlap
-    assert out["errors"] == {}
-    assert 0 < out["rows"]["AAPL"] <= 6 * 6  # only the overlap week is fetched again
+    assert out.errors == {}
+    assert 0 < out.rows["AAPL"] <= 6 * 6  # only the overlap week is fetched again
     assert len(_snapshot(session_factory, "AAPL")) == 41  # 2013-01-02 .. 2013-03-01 trading days
 
 
@@ -107,10 +109,10 @@ def test_unknown_ticker_fails_its_run_and_leaves_other_series_intact(
         database_url=database_url,
         retry_delays=NO_WAIT,
     )
-    assert out["rows"]["IBM"] > 0 and "NOPE" not in out["rows"]
-    assert "NOPE" in out["errors"]["NOPE"]
+    assert out.rows["IBM"] > 0 and "NOPE" not in out.rows
+    assert "NOPE" in out.errors["NOPE"]
     with session_factory.begin() as session:
-        run = runs_db.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out.run_id)
         assert run.status == "failed" and run.error.startswith("NOPE: ")
         assert (
             observations_db.count_observations(
@@ -136,7 +138,7 @@ def test_network_errors_are_retried(
         database_url=database_url,
         retry_delays=NO_WAIT,
     )
-    assert out["errors"] == {} and out["rows"]["AAPL"] == 41 * 6
+    assert out.errors == {} and out.rows["AAPL"] == 41 * 6
 
 
 def test_network_down_marks_run_failed_and_keeps_earlier_data(
@@ -156,10 +158,10 @@ def test_network_down_marks_run_failed_and_keeps_earlier_data(
         database_url=database_url,
         retry_delays=NO_WAIT,
     )
-    assert out["rows"] == {}
-    assert "SourceUnavailable" in out["errors"]["AAPL"]
+    assert out.rows == {}
+    assert "SourceUnavailable" in out.errors["AAPL"]
     with session_factory.begin() as session:
-        run = runs_db.get_run(session=session, run_id=out["run_id"])
+        run = runs_db.get_run(session=session, run_id=out.run_id)
         assert run.status == "failed" and "AAPL: SourceUnavailable" in run.error
     assert _snapshot(session_factory, "AAPL").equals(before)
 
@@ -179,7 +181,7 @@ def test_weather_station_ingest_keeps_gaps(
             params={"station": "72530"},
         )
     out = ingest(series=["chicago"], start=date(2016, 1, 1), database_url=database_url)
-    assert out["errors"] == {}
+    assert out.errors == {}
     stored = _snapshot(session_factory, "chicago")
     assert len(stored) == 731  # 2016-01-01 .. 2017-12-31, every day
     assert {"tavg", "tmin", "tmax", "prcp"} <= set(stored.columns)

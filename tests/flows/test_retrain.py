@@ -8,13 +8,14 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from flows.forecast import forecast
+from flows.forecast import ForecastResult, forecast
 from flows.retrain import retrain
 from forecaster.app import catalog, training
 from forecaster.db import observations as observations_db
 from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import read_forecast
+from forecaster.retrain_plan import RetrainResult
 from forecaster.sources.csv import load_sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -66,7 +67,9 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
             {"architecture": "lstm", "strategy": "direct"},
         ],
     )
-    out = retrain(series=["sea"], database_url=database_url, config_path=config)
+    result = retrain(series=["sea"], database_url=database_url, config_path=config)
+    assert isinstance(result, RetrainResult) and result.error is None
+    out = result.to_json()  # what the CLI prints from
     assert len(out["versions"]) == 2 and out["failed"] == []
     assert set(out["forecasts"]["sea"]) == {"recursive", "direct"}
     served = {s["strategy"]: s for s in out["served"]}
@@ -74,6 +77,7 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     with session_factory.begin() as session:
         run = runs_db.get_run(session=session, run_id=out["run_id"])
         assert (run.kind, run.status, run.error) == ("retrain", "completed", None)
+        assert run.result == result.record() == {k: v for k, v in out.items() if k != "run_id"}
         versions = catalog.list_versions(session=session, series_id=weather)
         baselines = sorted((v.strategy, v.architecture) for v in versions if v.weights is None)
         assert baselines == [  # registered by the flow for each strategy it retrained
@@ -104,9 +108,10 @@ def test_retrain_registers_baselines_serves_the_winners_and_caches_their_forecas
     # the weather's recursive GRU has skill (tests/forecaster/test_champion.py has the rule)
     assert out["candidates"][0]["promoted"]
     again = forecast(series=["sea"], database_url=database_url)
-    assert again["forecasts"]["sea"] == out["forecasts"]["sea"]
+    assert isinstance(again, ForecastResult) and again.policy_retrains == ()  # no evidence yet
+    assert again.forecasts["sea"] == out["forecasts"]["sea"]
     # a second run on the same data keeps the same baseline versions
-    second = retrain(series=["sea"], database_url=database_url, config_path=config)
+    second = retrain(series=["sea"], database_url=database_url, config_path=config).to_json()
     with session_factory.begin() as session:
         kept = [
             v.id
@@ -128,9 +133,9 @@ def test_worse_candidate_is_not_promoted(
         lr=1e-9,
         seed=5,
     )
-    first = retrain(series=["sea"], database_url=database_url, config_path=good)
+    first = retrain(series=["sea"], database_url=database_url, config_path=good).to_json()
     assert first["promoted"] == first["versions"]
-    second = retrain(series=["sea"], database_url=database_url, config_path=bad)
+    second = retrain(series=["sea"], database_url=database_url, config_path=bad).to_json()
     assert second["promoted"] == [] and second["failed"] == []
     assert "does not beat" in second["candidates"][0]["reason"]
     assert second["served"][0]["version_id"] == first["versions"][0]  # the champion stays
@@ -147,7 +152,7 @@ def test_crashing_candidate_leaves_the_champion_serving(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     good = _config(tmp_path, "good", [{"architecture": "gru", "strategy": "recursive"}])
-    first = retrain(series=["sea"], database_url=database_url, config_path=good)
+    first = retrain(series=["sea"], database_url=database_url, config_path=good).to_json()
     crashing = _config(
         tmp_path,
         "crash",
@@ -169,7 +174,7 @@ def test_crashing_candidate_leaves_the_champion_serving(
         return real_train(frame, spec, **kw)
 
     monkeypatch.setattr(training, "train_model", crash_lstm)
-    out = retrain(series=["sea"], database_url=database_url, config_path=crashing)
+    out = retrain(series=["sea"], database_url=database_url, config_path=crashing).to_json()
     assert len(out["failed"]) == 2 and len(out["versions"]) == 3
     with session_factory.begin() as session:
         run = runs_db.get_run(session=session, run_id=out["run_id"])
@@ -194,7 +199,7 @@ def test_a_candidate_cut_by_the_time_budget_is_recorded_on_the_run(
     config = _config(
         tmp_path, "cut", [{"architecture": "gru", "strategy": "direct"}], time_budget_s=1e-6
     )
-    out = retrain(series=["sea"], database_url=database_url, config_path=config)
+    out = retrain(series=["sea"], database_url=database_url, config_path=config).to_json()
     assert out["failed"] == [] and out["cut_short"] == out["versions"]
     (candidate,) = out["candidates"]
     assert (candidate["stopped"], candidate["cut_short"], candidate["epochs_run"]) == (
@@ -250,18 +255,22 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
         forecast_log.log_rows(session=session, rows=rows)
         forecast_log.score(session=session, series_id=sid)
     out = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
-    (started,) = out["policy_retrains"]
-    assert started["series"] == "seattle" and started["run_id"] is not None
+    assert isinstance(out, ForecastResult) and out.policy_retrains is not None
+    (started,) = out.policy_retrains
+    assert started.series == "seattle" and started.run_id is not None
+    assert out.to_json()["policy_retrains"] == [
+        {"series": "seattle", "run_id": started.run_id, "reason": started.reason}
+    ]
     deadline = time.monotonic() + 300
     while True:
         with session_factory.begin() as session:
-            run = runs_db.get_run(session=session, run_id=started["run_id"])
+            run = runs_db.get_run(session=session, run_id=started.run_id)
             if run.status not in ("pending", "running"):
                 break
         assert time.monotonic() < deadline, "the policy's retrain did not finish in 300 s"
         time.sleep(0.5)
     assert run.status == "completed" and run.kind == "retrain" and run.trigger == "policy"
-    assert run.reason == started["reason"]
+    assert run.reason == started.reason
     assert run.reason.startswith(
         f"recursive champion v{champion.id} over its last 10 scored origins: tmax live MAE "
     )
@@ -271,4 +280,7 @@ def test_the_forecast_flow_starts_a_retrain_when_live_accuracy_slips_and_says_wh
         assert session.get(ModelVersion, run.result["versions"][0]).run_id == run.id
     # the evidence was acted on: the next forecast flow starts nothing
     again = forecast(series=["seattle"], database_url=database_url, config_path=str(path))
-    assert again["policy_retrains"] == []
+    assert isinstance(again, ForecastResult) and again.policy_retrains == ()
+    with session_factory.begin() as session:
+        stored = runs_db.get_run(session=session, run_id=again.run_id).result
+    assert stored == again.record() and stored["policy_retrains"] == []

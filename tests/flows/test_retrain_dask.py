@@ -96,7 +96,9 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
     monkeypatch.setenv("FORECASTER_TASK_RUNNER", "dask")  # read when the flow runs
     monkeypatch.setenv("FORECASTER_RETRAIN_WORKERS", "2")
     monkeypatch.setattr(runners, "CHUNKS_PER_WORKER", per_worker)  # read in this process
-    out = retrain(series=list(STATIONS), database_url=database_url, config_path=str(config))
+    out = retrain(
+        series=list(STATIONS), database_url=database_url, config_path=str(config)
+    ).to_json()
 
     by_series = {c["series"]: c for c in out["candidates"]}
     assert set(by_series) == set(STATIONS)

@@ -46,7 +46,7 @@ def test_a_group_trains_once_and_competes_for_each_members_champion(
             }
         )
     )
-    out = retrain(series=MEMBERS, database_url=database_url, config_path=str(config))
+    out = retrain(series=MEMBERS, database_url=database_url, config_path=str(config)).to_json()
     assert out["failed"] == [] and len(out["candidates"]) == 4  # 2 own + 1 global x 2 members
     own = {c["series"]: c for c in out["candidates"] if not c.get("group")}
     shared = {c["series"]: c for c in out["candidates"] if c.get("group") == "stations"}

@@ -56,7 +56,7 @@ def test_default_config_trains_every_candidate_on_a_flawed_stock_and_station(
     _store(session_factory, "seattle-flawed", _station(), "D")
     out = retrain(
         series=["aapl-flawed", "seattle-flawed"], database_url=database_url, quick=True
-    )  # the bundled forecaster/retrain.yaml, its quick settings
+    ).to_json()  # the bundled forecaster/retrain.yaml, its quick settings
     assert out["failed"] == [] and len(out["versions"]) == 12, out["candidates"]
     assert out["cut_short"] == []
     with session_factory.begin() as session:

@@ -3,6 +3,7 @@ results in, the run's result out (no database, no Prefect)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,10 +13,10 @@ from forecaster.retrain_config import GroupConfig, RetrainConfig
 from forecaster.retrain_plan import (
     OUTSCORED,
     CandidateResult,
+    Placement,
+    RetrainResult,
     decisions_of,
     plan_retrain,
-    run_error,
-    run_result,
     settle,
 )
 
@@ -117,7 +118,7 @@ def _won(series_key: str, version_id: int, score: float, *, promoted: bool = Tru
     reason = "mase beats" if promoted else "mase does not beat"
     decision = Decision(version_id, "direct", promoted, reason, "mase",
                         candidate_score=score, extra=extra)  # fmt: skip
-    return CandidateResult.trained(series_key, "gru", decision, executor={"pid": 1})
+    return CandidateResult.trained(series_key, "gru", decision, executor=Placement(1, None, 2))
 
 
 CRASHED = CandidateResult("sea", "lstm", "direct", 9, False, "RuntimeError: boom", failed=True)
@@ -157,13 +158,23 @@ def test_each_series_commits_the_decisions_of_its_trained_candidates() -> None:
 def test_the_run_result_and_error() -> None:
     cut = _won("chi", 2, 0.9, promoted=False, cut_short=True, notices=["cut short"])
     results = [_won("sea", 1, 0.8), cut, CRASHED, CANCELLED]
-    out = run_result(results, forecasts={"sea": {"direct": 1}}, served=[{"version_id": 1}])
-    assert out["versions"] == [1, 2, 9]
-    assert (out["promoted"], out["failed"], out["cut_short"]) == ([1], [9], [2])
+    result = RetrainResult(
+        7, tuple(results), forecasts={"sea": {"direct": 1}}, served=({"version_id": 1},)
+    )
+    assert result.versions == [1, 2, 9]
+    assert (result.promoted, result.failed, result.cut_short) == ([1], [9], [2])
+    out = result.record()  # as stored on the run's row
+    assert list(out) == [
+        "versions", "promoted", "failed", "cut_short", "candidates", "forecasts", "served"
+    ]  # fmt: skip
+    assert (out["versions"], out["promoted"], out["failed"], out["cut_short"]) == (
+        [1, 2, 9], [1], [9], [2]
+    )  # fmt: skip
     assert out["forecasts"] == {"sea": {"direct": 1}} and out["served"] == [{"version_id": 1}]
     assert [c["series"] for c in out["candidates"]] == ["sea", "chi", "sea", "sea"]
-    assert run_error(results) == "sea lstm/direct: RuntimeError: boom"
-    assert run_error(results[:2]) is None
+    assert result.to_json() == {"run_id": 7, **out}
+    assert result.error == "sea lstm/direct: RuntimeError: boom"
+    assert replace(result, candidates=tuple(results[:2])).error is None
     assert cut.notices == ["cut short"] and CRASHED.notices == [] and not CRASHED.cut_short
 
 
@@ -172,7 +183,11 @@ def test_a_candidates_row_in_the_run_result() -> None:
     assert row["series"] == "sea" and row["architecture"] == "gru" and row["strategy"] == "direct"
     assert (row["version_id"], row["promoted"], row["failed"]) == (1, True, False)
     assert row["candidate_score"] == 0.8 and row["stopped"] == "early"
-    assert "group" not in row and "cancelled" not in row and row["executor"] == {"pid": 1}
+    assert (
+        "group" not in row
+        and "cancelled" not in row
+        and row["executor"] == {"pid": 1, "dask_worker": None, "torch_threads": 2}
+    )
     assert CRASHED.as_dict() == {
         "series": "sea", "architecture": "lstm", "strategy": "direct", "executor": {},
         "failed": True, "version_id": 9, "promoted": False, "reason": "RuntimeError: boom",
