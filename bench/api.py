@@ -49,7 +49,8 @@ def free_port() -> int:
 
 def build_database(url: str) -> int:
     """IBM's bundled daily prices and a small GRU (recursive) champion; returns its version id."""
-    from forecaster.app.training import TrainRequest, train_series
+    from flows.leases import train_recorded
+    from forecaster.app.training import TrainRequest
     from forecaster.db import observations as observations_db
     from forecaster.db import series as series_db
     from forecaster.db.session import make_session_factory, upgrade
@@ -76,9 +77,7 @@ def build_database(url: str) -> int:
         transform="log_return",
         time_budget_s=30,
     )
-    decision = train_series(
-        sessions=sessions, request=TrainRequest(SERIES, spec, origins=20), threads=1
-    )
+    decision = train_recorded(sessions, TrainRequest(SERIES, spec, origins=20), threads=1)
     sessions.kw["bind"].dispose()
     return decision.version_id
 

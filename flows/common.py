@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from prefect.runtime import deployment, flow_run
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows import leases
 from forecaster.app import runs
 from forecaster.config import get_settings
 from forecaster.db import runs as runs_db
@@ -65,13 +66,13 @@ def open_run(
             ).id
         run = runs_db.get_run(session=session, run_id=run_id)
         if run.status not in ACTIVE_RUN_STATUSES:
-            raise runs.RunCancelled(f"run {run_id} is already {run.status}; not starting it")
+            raise leases.RunCancelled(f"run {run_id} is already {run.status}; not starting it")
         runs_db.start_run(
             session=session,
             run_id=run_id,
             flow_run_id=str(flow_run.get_id() or "") or None,
         )
-    runs.hold(factory, run_id, policy)
+    leases.hold(factory, run_id, policy)
     return run_id
 
 
@@ -109,7 +110,7 @@ def close_status(
             else:
                 run.result = result or run.result
     finally:
-        runs.release(run_id)
+        leases.release(run_id)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], T]) 
     A cancelled run ends `cancelled` and returns normally."""
     try:
         return body()
-    except runs.RunCancelled as exc:
+    except leases.RunCancelled as exc:
         close_status(factory, run_id, status="cancelled", result={}, error=str(exc))
         return Cancelled(run_id)
     except BaseException as exc:
@@ -153,7 +154,7 @@ def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
         runs_db.finish_run(
             session=session, run_id=run.id, status=status, result=run.result, error=reason.strip()
         )
-        runs.release(run.id)
+        leases.release(run.id)
 
 
 def on_crashed(_flow: Any, flow_run_obj: Any, state: Any) -> None:

@@ -24,9 +24,8 @@ from prefect import flow, task
 from prefect.futures import PrefectFuture, wait
 from prefect.logging import get_run_logger
 
-from flows import runners
+from flows import leases, runners
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
-from forecaster.app import runs
 from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,
@@ -106,7 +105,7 @@ def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
         job.series_key, spec.architecture, spec.strategy, None, False, "", executor=executor
     )
     try:
-        runs.checkpoint(run_id, sessions)
+        leases.checkpoint(run_id, sessions)
         decision = train_series(
             sessions=sessions,
             request=TrainRequest(job.series_key, spec, metric=args.metric, origins=args.origins),
@@ -114,9 +113,9 @@ def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
             threads=n_threads,
             device=get_settings().device,
             apply=False,
-            progress=lambda _epoch: runs.checkpoint(run_id, sessions),  # a cancel stops the fit
+            progress=lambda _epoch: leases.checkpoint(run_id, sessions),  # a cancel stops the fit
         )
-    except runs.RunCancelled as exc:
+    except leases.RunCancelled as exc:
         return replace(base, cancelled=True, reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
         error = f"{type(exc).__name__}: {exc}"  # the traceback is in the worker's log
@@ -142,7 +141,7 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
     spec, run_id = job.spec, args.run_id
     n_threads, executor = _executor(args)
     try:
-        runs.checkpoint(run_id, sessions)
+        leases.checkpoint(run_id, sessions)
         global_id, decisions = train_group(
             sessions=sessions,
             group=job.group,
@@ -155,9 +154,9 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
             threads=n_threads,
             device=get_settings().device,
             apply=False,
-            progress=lambda _epoch: runs.checkpoint(run_id, sessions),
+            progress=lambda _epoch: leases.checkpoint(run_id, sessions),
         )
-    except runs.RunCancelled as exc:
+    except leases.RunCancelled as exc:
         return _group_failures(job, executor, dict.fromkeys(job.members), str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as failed versions
         error = f"{type(exc).__name__}: {exc}"
@@ -226,12 +225,12 @@ def commit_series(
     database_url: str, series_key: str, decisions: list[Decision], run_id: int
 ) -> SeriesCommit:
     """Promote the series' winners and refresh its forecasts in one transaction."""
-    runs.checkpoint(run_id)
+    leases.checkpoint(run_id)
     with session_factory(database_url).begin() as session:
         series_db.lock_series(session=session, keys=[series_key])
         status = runs_db.get_run(session=session, run_id=run_id).status
         if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
-            raise runs.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
+            raise leases.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
         promoted = promote_best(session=session, decisions=decisions)
         forecasts = precompute_forecasts(session=session, series_key=series_key)
     return SeriesCommit(tuple(promoted), forecasts)
@@ -321,7 +320,7 @@ def _retrain(
     for job in plan.baselines:  # first: calibrated for the longest candidate of each strategy
         register_baselines(job, args)
     results = _train(plan, args)
-    runs.checkpoint(run_id)  # cancelled: nothing of this run is promoted
+    leases.checkpoint(run_id)  # cancelled: nothing of this run is promoted
     commits = {
         key: commit_series(database_url, key, decisions_of(results, key), run_id)
         for key in plan.series

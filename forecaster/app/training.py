@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.app import catalog, runs, versions
+from forecaster.app import catalog, versions
 from forecaster.app.catalog import STRATEGIES
 from forecaster.app.forecasts import forecast_series
 from forecaster.app.model_cache import ModelCache
@@ -110,30 +110,9 @@ def train_series(
     promote it per the champion rule.
 
     Training runs outside any transaction (SQLite allows one writer; a long write transaction
-    would block ingests and API writes); the registration is one short transaction. Without a
-    `run_id` (the caller is no flow) it is recorded as a `train` run of its own, so every
-    training run is listed with the others.
+    would block ingests and API writes); the registration is one short transaction. Work that
+    no flow wraps (the CLI's `train`) is recorded as a run of its own by flows.leases.train_recorded.
     """
-    if run_id is None:
-        parameters = {"spec": request.spec.to_dict(), "promote": request.promote}
-        with runs.recorded(
-            sessions, kind="train", series=[request.series_key], parameters=parameters
-        ) as run:
-            decision = train_series(
-                sessions=sessions,
-                request=request,
-                run_id=run.id,
-                threads=threads,
-                device=device,
-                progress=progress,
-                apply=apply,
-            )
-            run.result = {
-                "versions": [decision.version_id],
-                "promoted": [decision.version_id] if decision.promoted else [],
-                "reason": decision.reason,
-            }
-        return decision
     with sessions.begin() as session:
         job = prepare_training(session=session, request=request)
     outcome = train_model(

@@ -217,17 +217,18 @@ def epoch_bar(desc: str, total: int) -> Iterator[Callable[[dict[str, Any]], None
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.leases import train_recorded
     from forecaster.app.catalog import metrics_table
-    from forecaster.app.training import TrainRequest, train_series
+    from forecaster.app.training import TrainRequest
 
     spec = model_spec(args)
     arch = architecture(args)
     request = TrainRequest(args.key, spec, promote=args.promote)
     with open_sessions(settings) as sessions:
         with epoch_bar(f"train {args.key} {arch}/{args.strategy}", spec.epochs) as progress:
-            decision = train_series(
-                sessions=sessions,
-                request=request,
+            decision = train_recorded(
+                sessions,
+                request,
                 threads=settings.torch_threads or None,
                 device=settings.device,
                 progress=progress,

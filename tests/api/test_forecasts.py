@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers import forecasts
+from flows.leases import train_recorded
 from forecaster.app import training
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
@@ -262,9 +263,7 @@ def test_a_baseline_champion_is_served_over_http_with_intervals(
     spec = ModelSpec(
         architecture="gru", strategy="direct", lookback=14, horizon=5, hidden_size=4, epochs=2
     )
-    decision = training.train_series(
-        sessions=session_factory, request=training.TrainRequest("walk", spec), threads=1
-    )
+    decision = train_recorded(session_factory, training.TrainRequest("walk", spec), threads=1)
     assert not decision.promoted and decision.baseline_served
     with session_factory.begin() as session:  # the forecast flow's precompute works for it too
         done = training.precompute_forecasts(session=session, series_key="walk")

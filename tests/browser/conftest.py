@@ -28,7 +28,8 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
-from forecaster.app.training import TrainRequest, train_series
+from flows.leases import train_recorded
+from forecaster.app.training import TrainRequest
 from forecaster.config import Settings
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
@@ -139,7 +140,7 @@ def _train_tiny(factory: sessionmaker[Session]) -> None:
     ]
     for key, spec, promote in jobs:
         request = TrainRequest(key, spec, promote=promote, origins=20)
-        train_series(sessions=factory, request=request, threads=1)
+        train_recorded(factory, request, threads=1)
 
 
 def _free_socket() -> socket.socket:

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.app.training import TrainRequest, precompute_forecasts, train_series
+from flows.leases import train_recorded
+from forecaster.app.training import TrainRequest, precompute_forecasts
 from forecaster.cli.main import main
 from forecaster.cli.retrain import print_outcome, variant_labels
 from forecaster.config import Settings
@@ -70,7 +71,7 @@ def _spec(strategy: str) -> ModelSpec:
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database as the demo leaves it: AAPL with a GRU champion per strategy (each trained
-    through train_series, so each is a `train` run) and their forecasts stored by the forecast
+    through train_recorded, so each is a `train` run) and their forecasts stored by the forecast
     flow's function; IBM registered with no data yet."""
     url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'reads.db'}"
     upgrade(url)
@@ -87,7 +88,7 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     for strategy in ("direct", "recursive"):
         request = TrainRequest("AAPL", _spec(strategy), promote=True, origins=20)
-        train_series(sessions=factory, request=request, threads=1)
+        train_recorded(factory, request, threads=1)
     with factory.begin() as session:
         precompute_forecasts(session=session, series_key="AAPL")
     factory.kw["bind"].dispose()
