@@ -21,6 +21,7 @@ from forecaster.errors import (
     Conflict,
     ForecasterError,
     InvalidRequest,
+    LevelOutOfRange,
     NoChampion,
     NotFound,
     Overloaded,
@@ -116,6 +117,9 @@ def describe_validation(errors: Sequence[Any]) -> str:
             parts.append("request body: must be a JSON object (see /docs for its fields)")
         elif kind == "missing":
             parts.append(f"{where}: required")
+        elif loc[:2] == ["query", "level"] and kind in ("greater_than", "less_than"):
+            # the interval level's bounds, worded as the CLI and the domain word them (checks.py)
+            parts.append(f"{where}: {LevelOutOfRange(level=float(given)).text()}")
         elif given is None or isinstance(given, dict | list):
             parts.append(f"{where}: {msg}")
         else:

@@ -123,7 +123,7 @@ def test_attention_weights_come_with_a_seq2seq_model(
             "query parameter 'horizon': Input should be less than or equal to 100000 "
             "(got '99999999999999999999')",
         ),
-        ({"level": 1.5}, 422, "query parameter 'level': Input should be less than 1 (got '1.5')"),
+        ({"level": 1.5}, 422, "query parameter 'level': level=1.5 must be in (0, 1)"),
         (
             {"horizon": "soon"},
             422,
