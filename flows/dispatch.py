@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +27,7 @@ from uuid import UUID
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
+from flows.server import pid_alive
 from forecaster.app import runs
 from forecaster.config import Settings
 from forecaster.db import runs as runs_db
@@ -75,16 +75,6 @@ def _flow(kind: str) -> Callable[..., Any]:
 
             return retrain
     raise ValueError(f"no flow for run kind {kind!r}")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Dispatcher:
@@ -333,7 +323,7 @@ class Dispatcher:
                     pid = executor.get("pid")
                     if executor.get("host") != host or not isinstance(pid, int):
                         continue
-                    if pid != me and not _alive(pid):
+                    if pid != me and not pid_alive(pid):
                         runs_db.finish_run(
                             session=session,
                             run_id=run.id,

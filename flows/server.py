@@ -63,7 +63,8 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (one owned by another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -91,7 +92,7 @@ def running_server(data_dir: Path) -> str | None:
         owner = int(recorded.get("owner", 0))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if owner and not _alive(owner):
+    if owner and not pid_alive(owner):
         return None
     return url if _healthy(url) else None
 
@@ -176,7 +177,7 @@ def running_worker(data_dir: Path) -> int | None:
         pid = int(json.loads((prefect_home(data_dir) / "worker.json").read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 @contextlib.contextmanager
