@@ -7,39 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import catalog
 from forecaster.db import series as series_db
 from forecaster.db.versions import load_version, save_version
-from forecaster.forecasting.train import TrainOutcome, train_model
-from forecaster.sources.csv import load_sample
-from forecaster.spec import ModelSpec
-
-SPEC = ModelSpec(
-    architecture="gru",
-    strategy="recursive",
-    lookback=28,
-    horizon=7,
-    targets=("tmax",),
-    inputs=("tmax", "tmin"),
-    hidden_size=16,
-    num_layers=1,
-    epochs=4,
-    seed=1,
-)
-
-
-@pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return load_sample("seattle-weather")[["tmax", "tmin"]]
-
-
-@pytest.fixture(scope="module")
-def trained(frame: pd.DataFrame) -> TrainOutcome:
-    torch.set_num_threads(1)
-    return train_model(frame, SPEC, freq="D")
+from forecaster.forecasting.train import TrainOutcome
 
 
 @pytest.fixture
