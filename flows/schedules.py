@@ -25,5 +25,14 @@ def crons(settings: Settings) -> dict[str, str]:
 
 
 def scheduled_deployment(flow: Any, kind: str, cron: str) -> Any:
-    """`flow`'s deployment for run kind `kind` on schedule `cron` (a prefect RunnerDeployment)."""
-    return flow.to_deployment(name=kind, cron=cron)
+    """`flow`'s deployment for run kind `kind` on schedule `cron` (a prefect RunnerDeployment).
+
+    The entrypoint is a module path ("flows.retrain.retrain"), not Prefect's default file path
+    ("flows/retrain.py:retrain"): loaded by path, the flow's module is named `retrain`, and the
+    tasks it sends to a Dask worker reference a module no other process can import (every
+    retrain on the compose cluster failed with "ModuleNotFoundError: No module named
+    'retrain'"). A module path imports the installed package the same way in every process.
+    """
+    from prefect.deployments.runner import EntrypointType
+
+    return flow.to_deployment(name=kind, cron=cron, entrypoint_type=EntrypointType.MODULE_PATH)

@@ -32,3 +32,19 @@ def test_lease_policy_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> N
         LeasePolicy.from_settings(Settings(run_heartbeat_s=5, run_stale_s=9))
     with pytest.raises(ValueError, match="greater than 0"):
         Settings(run_pending_s=0)
+
+
+def test_deployment_entrypoints_are_importable_module_paths() -> None:
+    """A file-path entrypoint ("flows/retrain.py:retrain") loads the flow as a module named
+    `retrain`, which a Dask worker cannot import: every compose retrain failed. The module
+    path must name the same flow object any process gets by importing the package."""
+    import importlib
+
+    from flows.deploy import deployments
+
+    for deployment in deployments(Settings()):
+        module, _, name = deployment.entrypoint.rpartition(".")
+        assert ":" not in deployment.entrypoint and "/" not in deployment.entrypoint
+        flow = getattr(importlib.import_module(module), name)
+        assert flow.name == deployment.flow_name
+        assert module.startswith("flows.")
