@@ -13,7 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: install demo test lint typecheck bench clean
+.PHONY: install demo test test-production lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# docker-compose.yml's services started as plain processes (PostgreSQL, migrate, Prefect server,
+# worker, Dask scheduler + 2 workers, the API in production mode) and the faults; `make test`
+# runs it too
+test-production: $(STAMP)
+	$(BIN)/pytest tests/production $(PYTEST_ARGS)
 
 # ruff; the layering contract (pyproject's [tool.importlinter]); no module past 400 lines
 lint: $(STAMP)

@@ -9,6 +9,10 @@ test split; the global model trains one network across all N in one task, then e
 calibrated and scored on the same windows in a task of its own (2 at a time, as the per-series fits).
 
     .venv/bin/python bench/scale.py --sizes 10 50 200
+
+This compares the task runners inside one process. The same retrain on the production topology
+(compose's services as processes: 1 and 2 Dask workers against the embedded default's threads,
+and the fault timings) is bench/production.py.
 """
 
 from __future__ import annotations
