@@ -17,13 +17,14 @@ from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors, openapi
 from api.cache import ForecastCaches, RevisionCache
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.params import forbid_unknown_query
 from api.pool import ComputePool
 from api.routers import accuracy, dashboard, forecasts, health, models, runs, series
 from flows.dispatch import Dispatcher
@@ -99,6 +100,9 @@ def _after_run(app: FastAPI, kind: str, _run_id: int) -> None:
         caches.invalidate()  # new data: look the cache keys up again
 
 
+UnknownQuery = Depends(forbid_unknown_query)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings default to the environment (FORECASTER_*). Nothing connects yet."""
     settings = settings or get_settings()
@@ -144,7 +148,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install_docs(app)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     for module in (series, accuracy, forecasts, models, runs):
-        app.include_router(module.router, prefix=API_PREFIX)
+        # an unknown query parameter is a 422 naming the valid ones (api/params.py)
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[UnknownQuery])
     app.include_router(health.router)
     app.include_router(dashboard.router)  # "/" and plotly's bundle
     if STATIC_DIR.is_dir():

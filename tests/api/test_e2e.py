@@ -59,21 +59,21 @@ def test_the_access_log_outlives_an_in_process_flow_run(server: str, tmp_path: P
     """Importing Prefect for the first flow run reconfigured logging: uvicorn's access log went
     silent for the rest of the process's life."""
     with httpx.Client(base_url=server, timeout=30) as client:
-        assert client.get("/api/v1/series", params={"probe": "before"}).status_code == 200
+        assert client.get("/api/v1/runs", params={"limit": 11}).status_code == 200
         r = client.post(
             "/api/v1/runs",
             json={"kind": "ingest", "series": ["seattle-weather"]},
             headers={"X-API-Key": "e2e"},
         )
         assert _wait(client, r.json()["id"])["status"] == "completed"
-        assert client.get("/api/v1/series", params={"probe": "after"}).status_code == 200
+        assert client.get("/api/v1/runs", params={"limit": 12}).status_code == 200
     deadline = time.monotonic() + 10
     log = ""
-    while '"GET /api/v1/series?probe=after HTTP/1.1" 200' not in log:
+    while '"GET /api/v1/runs?limit=12 HTTP/1.1" 200' not in log:
         assert time.monotonic() < deadline, log[-3000:]
         time.sleep(0.2)
         log = (tmp_path / "server.log").read_text()
-    assert '"GET /api/v1/series?probe=before HTTP/1.1" 200' in log
+    assert '"GET /api/v1/runs?limit=11 HTTP/1.1" 200' in log
 
 
 def _wait(client: httpx.Client, run_id: int, timeout: float = 90) -> dict[str, Any]:
