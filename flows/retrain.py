@@ -26,6 +26,7 @@ from prefect.logging import get_run_logger
 
 from flows import leases, runners
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
+from forecaster.app.failures import record_failure, record_global_failure
 from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,
@@ -34,7 +35,7 @@ from forecaster.app.training import (
     train_group,
     train_series,
 )
-from forecaster.app.versions import promote_best, record_failure, record_global_failure
+from forecaster.app.versions import promote_best
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
 from forecaster.db import runs as runs_db

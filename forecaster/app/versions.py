@@ -1,5 +1,5 @@
 """Use cases on model versions: register a candidate and judge it by the champion rule, promote,
-refresh the baselines, register a global model, record a failure.
+refresh the baselines, register a global model (a crash is recorded by forecaster.app.failures).
 
 The rule itself is forecaster.champion (pure); here its figures are read and its verdict written.
 Each function takes the caller's session and never commits: the caller owns the transaction.
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
@@ -345,51 +344,3 @@ def register_global(
             global_model_id=row.id,
         )
     return row, decisions
-
-
-def record_global_failure(
-    *, session: Session, group: str, members: Sequence[str], spec: Any, run_id: int | None
-) -> GlobalModel:
-    """The global model a crash left without weights: its members' failed versions point at it,
-    so a listing still shows which group the failure was."""
-    row = GlobalModel(
-        group=group,
-        architecture=spec.architecture,
-        strategy=spec.strategy,
-        hyperparameters=spec.to_dict(),
-        members=list(members),
-        weights=None,
-        fit={},
-        run_id=run_id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def record_failure(
-    *,
-    session: Session,
-    series_id: int,
-    architecture: str,
-    strategy: str,
-    spec: dict[str, Any],
-    error: str,
-    run_id: int | None,
-    global_model_id: int | None = None,
-) -> ModelVersion:
-    """A candidate that crashed is recorded as `failed` (no weights), so the run shows what broke."""
-    version = ModelVersion(
-        series_id=series_id,
-        architecture=architecture,
-        strategy=strategy,
-        hyperparameters=spec,
-        feature_spec={"error": error[:2000]},
-        normalization={},
-        status="failed",
-        run_id=run_id,
-        global_model_id=global_model_id,
-    )
-    session.add(version)
-    session.flush()
-    return version
