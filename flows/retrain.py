@@ -8,8 +8,14 @@ replaces the champion. Each task only registers its candidate (status "candidate
 decision the champion rule would take; once every candidate has finished, one transaction per
 series promotes the best winner per strategy and refreshes that series' forecasts: all of a
 series' promotions and forecasts commit together, or none do (a run killed part-way leaves
-champions and forecasts as they were). Cancellation is checked before each candidate and
-before each series commits.
+champions and forecasts as they were). The baselines are refreshed first without touching a
+champion: a baseline takes its seat when its series commits (versions.seat_baselines).
+
+Nothing outlives its run: the flow polls its run while the tasks train, and once the run is
+cancelled or has ended (reaped, failed) it cancels the tasks not yet started; tasks already
+training (a thread, or a Dask worker whose flow may be gone) stop at their next checkpoint, each
+epoch. Whatever still reaches the database is refused in the transaction that would write it
+(app.runs.ensure_active): no version, evaluation or promotion is written once the run ended.
 """
 
 from __future__ import annotations
@@ -20,23 +26,24 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
-from prefect.futures import PrefectFuture, wait
+from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 
 from flows import leases, runners
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
 from flows.retrain_tasks import RunArgs, train_candidate, train_candidates, train_group_candidate
+from forecaster.app.runs import ensure_active
 from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,
     refresh_baselines,
     served_champions,
 )
-from forecaster.app.versions import promote_best
+from forecaster.app.versions import promote_best, seat_baselines
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
-from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
+from forecaster.errors import RunEnded
 from forecaster.retrain_config import load_retrain_config
 from forecaster.retrain_plan import (
     CandidateJob,
@@ -49,15 +56,23 @@ from forecaster.retrain_plan import (
     settle,
 )
 
+POLL_S = 1.0  # how often the flow looks at its run while its tasks train
+
 
 @task(task_run_name="baselines-{job.series_key}-{job.spec.strategy}")
 def register_baselines(job: CandidateJob, args: RunArgs) -> dict[str, Any]:
-    """The naive and seasonal-naive versions of one series and strategy, on the current data."""
+    """The naive and seasonal-naive versions of one series and strategy, on the current data;
+    no champion changes until the series commits (`commit_series`)."""
     request = TrainRequest(job.series_key, job.spec, metric=args.metric, origins=args.origins)
     try:
         return refresh_baselines(
-            sessions=session_factory(args.database_url), request=request, run_id=args.run_id
+            sessions=session_factory(args.database_url),
+            request=request,
+            run_id=args.run_id,
+            apply=False,
         )
+    except RunEnded as exc:
+        raise leases.RunCancelled(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - the candidates of this strategy will say more
         get_run_logger().warning("%s baselines: %s: %s", job.series_key, type(exc).__name__, exc)
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -65,17 +80,28 @@ def register_baselines(job: CandidateJob, args: RunArgs) -> dict[str, Any]:
 
 @task
 def commit_series(
-    database_url: str, series_key: str, decisions: list[Decision], run_id: int
+    database_url: str,
+    series_key: str,
+    decisions: list[Decision],
+    run_id: int,
+    strategies: tuple[str, ...] = (),
 ) -> SeriesCommit:
-    """Promote the series' winners and refresh its forecasts in one transaction."""
+    """Promote the series' winners, seat its refreshed baselines (`strategies`: those this run
+    refreshed) and refresh its forecasts in one transaction, only while the run is running."""
     leases.checkpoint(run_id)
-    with session_factory(database_url).begin() as session:
-        series_db.lock_series(session=session, keys=[series_key])
-        status = runs_db.get_run(session=session, run_id=run_id).status
-        if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
-            raise leases.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
-        promoted = promote_best(session=session, decisions=decisions)
-        forecasts = precompute_forecasts(session=session, series_key=series_key)
+    try:
+        with session_factory(database_url).begin() as session:
+            series = series_db.get_series(session=session, key=series_key)
+            series_db.lock_series(session=session, ids=[series.id])
+            promoted = promote_best(session=session, decisions=decisions)
+            for strategy in strategies:  # where no candidate won: the baselines' seats
+                seated = seat_baselines(session=session, series_id=series.id, strategy=strategy)
+                promoted += [] if seated is None else [seated]
+            forecasts = precompute_forecasts(session=session, series_key=series_key)
+            # reaped (its lease lapsed) or cancelled meanwhile: promote nothing
+            ensure_active(session=session, run_id=run_id, what=f"{series_key}'s promotions")
+    except RunEnded as exc:
+        raise leases.RunCancelled(str(exc)) from exc
     return SeriesCommit(tuple(promoted), forecasts)
 
 
@@ -108,9 +134,35 @@ def _train(plan: RetrainPlan, args: RunArgs) -> list[CandidateResult]:
     ]
     groups = [train_group_candidate.submit(job, args) for job in plan.groups]
     futures: list[PrefectFuture[Any]] = [*singles, *batches, *groups]
-    wait(futures)
-    results = [f.result() for f in singles]
-    return results + [r for f in [*batches, *groups] for r in f.result()]
+    try:
+        _wait_while_running(futures, args.run_id)
+        results = [f.result() for f in singles]
+        return results + [r for f in [*batches, *groups] for r in f.result()]
+    except BaseException:  # the run ended, or a task could not run at all: stop the rest
+        _cancel(futures)
+        raise
+
+
+def _wait_while_running(futures: list[PrefectFuture[Any]], run_id: int) -> None:
+    """Wait for every task; RunCancelled as soon as the run is cancelled or has ended."""
+    for future in futures:
+        wrapped = getattr(future, "wrapped_future", None)  # threads and Dask: a real future
+        if wrapped is None:
+            future.wait()
+            continue
+        while not wrapped.done():
+            future.wait(timeout=POLL_S)
+            if not wrapped.done():
+                leases.checkpoint(run_id)
+
+
+def _cancel(futures: list[PrefectFuture[Any]]) -> None:
+    """Cancel the tasks not yet started (queued threads, Dask tasks); those already training
+    stop at their next checkpoint, which reads the run (flows.leases)."""
+    for future in futures:
+        wrapped = getattr(future, "wrapped_future", None)
+        if wrapped is not None and not wrapped.done():
+            wrapped.cancel()
 
 
 def _log(logger: Logger | LoggerAdapter[Logger], results: list[CandidateResult]) -> None:
@@ -165,7 +217,13 @@ def _retrain(
     results = _train(plan, args)
     leases.checkpoint(run_id)  # cancelled: nothing of this run is promoted
     commits = {
-        key: commit_series(database_url, key, decisions_of(results, key), run_id)
+        key: commit_series(
+            database_url,
+            key,
+            decisions_of(results, key),
+            run_id,
+            tuple(job.spec.strategy for job in plan.baselines if job.series_key == key),
+        )
         for key in plan.series
     }
     results = settle(results, {v for c in commits.values() for v in c.promoted})

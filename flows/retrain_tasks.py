@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from prefect import task
+from sqlalchemy.orm import Session, sessionmaker
 
 from flows import leases, runners
 from flows.common import session_factory
@@ -20,12 +21,15 @@ from forecaster.app.training import (
 )
 from forecaster.config import get_settings
 from forecaster.db import series as series_db
+from forecaster.errors import RunEnded
 from forecaster.retrain_plan import (
     CandidateJob,
     CandidateResult,
     GroupJob,
     Placement,
 )
+
+POLL_S = 1.0  # how often the flow looks at its run while its tasks train
 
 
 @dataclass(frozen=True)
@@ -89,20 +93,23 @@ def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
             apply=False,
             progress=lambda _epoch: leases.checkpoint(run_id, sessions),  # a cancel stops the fit
         )
-    except leases.RunCancelled as exc:
+    except (leases.RunCancelled, RunEnded) as exc:  # the run ended: nothing was registered
         return replace(base, cancelled=True, reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
         error = f"{type(exc).__name__}: {exc}"  # the traceback is in the worker's log
-        with sessions.begin() as session:
-            version = record_failure(
-                session=session,
-                series_id=series_db.get_series(session=session, key=job.series_key).id,
-                architecture=spec.architecture,
-                strategy=spec.strategy,
-                spec=spec.to_dict(),
-                error=error,
-                run_id=run_id,
-            )
+        try:
+            with sessions.begin() as session:
+                version = record_failure(
+                    session=session,
+                    series_id=series_db.get_series(session=session, key=job.series_key).id,
+                    architecture=spec.architecture,
+                    strategy=spec.strategy,
+                    spec=spec.to_dict(),
+                    error=error,
+                    run_id=run_id,
+                )
+        except RunEnded as ended:
+            return replace(base, cancelled=True, reason=str(ended))
         return replace(base, version_id=version.id, failed=True, reason=error)
     return CandidateResult.trained(job.series_key, spec.architecture, decision, executor=executor)
 
@@ -130,28 +137,14 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
             apply=False,
             progress=lambda _epoch: leases.checkpoint(run_id, sessions),
         )
-    except leases.RunCancelled as exc:
+    except (leases.RunCancelled, RunEnded) as exc:
         return _group_failures(job, executor, dict.fromkeys(job.members), str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the run and as failed versions
         error = f"{type(exc).__name__}: {exc}"
-        with sessions.begin() as session:
-            failed = record_global_failure(
-                session=session, group=job.group, members=job.members, spec=spec, run_id=run_id
-            )
-            ids = {
-                key: record_failure(
-                    session=session,
-                    series_id=series_db.get_series(session=session, key=key).id,
-                    architecture=spec.architecture,
-                    strategy=spec.strategy,
-                    spec=spec.to_dict(),
-                    error=error,
-                    run_id=run_id,
-                    global_model_id=failed.id,
-                ).id
-                for key in job.members
-            }
-        return _group_failures(job, executor, ids, error)
+        try:
+            return _record_group_failure(job, sessions, run_id, executor, error)
+        except RunEnded as ended:
+            return _group_failures(job, executor, dict.fromkeys(job.members), str(ended))
     return [
         CandidateResult.trained(
             key,
@@ -163,6 +156,35 @@ def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]
         )
         for key, d in decisions.items()
     ]
+
+
+def _record_group_failure(
+    job: GroupJob,
+    sessions: sessionmaker[Session],
+    run_id: int,
+    executor: Placement,
+    error: str,
+) -> list[CandidateResult]:
+    """A global model that crashed: a failed version of every member, pointing at its row."""
+    spec = job.spec
+    with sessions.begin() as session:
+        failed = record_global_failure(
+            session=session, group=job.group, members=job.members, spec=spec, run_id=run_id
+        )
+        ids = {
+            key: record_failure(
+                session=session,
+                series_id=series_db.get_series(session=session, key=key).id,
+                architecture=spec.architecture,
+                strategy=spec.strategy,
+                spec=spec.to_dict(),
+                error=error,
+                run_id=run_id,
+                global_model_id=failed.id,
+            ).id
+            for key in job.members
+        }
+    return _group_failures(job, executor, ids, error)
 
 
 def _group_failures(

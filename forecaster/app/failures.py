@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forecaster.app.runs import ensure_active
 from forecaster.db.models import GlobalModel, ModelVersion
 
 
@@ -29,6 +30,7 @@ def record_global_failure(
     )
     session.add(row)
     session.flush()
+    ensure_active(session=session, run_id=run_id, what=f"the failed global model of {group}")
     return row
 
 
@@ -57,4 +59,5 @@ def record_failure(
     )
     session.add(version)
     session.flush()
+    ensure_active(session=session, run_id=run_id, what=f"the failure of {architecture}/{strategy}")
     return version

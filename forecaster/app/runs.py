@@ -185,6 +185,23 @@ def claim(
     )
 
 
+def ensure_active(*, session: Session, run_id: int | None, what: str = "its work") -> None:
+    """Refuse (RunEnded) to commit a run's work once the run has ended: call it last in the
+    transaction that writes what the run trained (a version, its evaluations, a promotion).
+
+    The status is read under a share lock held until that transaction ends, so the reaper, a
+    cancel or a close cannot end the run between this check and the commit: work is either
+    written while its run is running or not at all (a run reaped or cancelled part-way keeps
+    no version trained after it ended). No run (`run_id` None): nothing to check.
+    """
+    if run_id is None:
+        return
+    status = runs_db.status_for_write(session=session, run_id=run_id)
+    if status != "running":
+        logger.warning("run %d is %s: %s is not registered", run_id, status, what)
+        raise RunEnded(f"run {run_id} is {status}; {what} is not registered")
+
+
 def request_cancel(*, session: Session, run_id: int) -> Run:
     """Cancel a pending run at once; ask a running one to stop at its next checkpoint."""
     run = runs_db.get_run(session=session, run_id=run_id)

@@ -109,6 +109,22 @@ def cancel_requested_at(*, session: Session, run_id: int) -> datetime | None:
     return session.scalar(select(Run.cancel_requested_at).where(Run.id == run_id))
 
 
+def lease_state(*, session: Session, run_id: int) -> tuple[str | None, datetime | None]:
+    """The run's status and when a cancel was requested (None, None: no such run)."""
+    row = session.execute(
+        select(Run.status, Run.cancel_requested_at).where(Run.id == run_id)
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def status_for_write(*, session: Session, run_id: int) -> str | None:
+    """The run's status, share-locked until the transaction ends: on PostgreSQL (FOR SHARE) the
+    reaper skips the row and a close waits for this transaction, so the status read is the
+    status the transaction commits under; SQLite's single writer serializes the same way once
+    the transaction has written. None: no such run."""
+    return session.scalar(select(Run.status).where(Run.id == run_id).with_for_update(read=True))
+
+
 def run_of_flow_run(*, session: Session, flow_run_id: str) -> Run | None:
     return session.scalars(select(Run).where(Run.flow_run_id == flow_run_id)).first()
 
