@@ -25,7 +25,7 @@ from logging import Logger, LoggerAdapter
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 
@@ -184,7 +184,7 @@ def retrain(
     config_path: str | None = None,
     quick: bool = False,
     threads: int | None = None,
-) -> RetrainResult | Cancelled:
+) -> RetrainResult | State[Cancelled]:
     """Retrain `series` (all when empty) with the candidates of the retrain config."""
     url = database_url or get_settings().database_url  # the URL travels to the tasks
     factory = session_factory(url)

@@ -3,6 +3,7 @@ register nothing, and a run that fails before its series commit changes no champ
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from flows import leases
 from flows import retrain as retrain_flow
+from flows.common import outcome
+from flows.dispatch import Dispatcher
 from flows.retrain import retrain
-from forecaster.app import catalog, training
+from forecaster.app import catalog, runs, training
 from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
 from forecaster.db.models import ModelVersion, Run, utcnow
 from forecaster.sources.csv import load_sample
@@ -91,9 +95,12 @@ def test_a_run_reaped_while_it_trains_registers_nothing_after(
         return outcome
 
     monkeypatch.setattr(training, "train_model", train_then_lose_the_lease)
-    out = retrain(series=["sea"], database_url=database_url, config_path=config).to_json()
+    state = retrain(
+        series=["sea"], database_url=database_url, config_path=config, return_state=True
+    )
     (run_id,) = reaped
-    assert out == {"run_id": run_id, "cancelled": True}
+    assert outcome(state).to_json() == {"run_id": run_id, "cancelled": True}
+    assert state.is_failed() and state.message == f"run {run_id} failed: {REAPED}"  # as ours
     with session_factory.begin() as session:
         run = session.get(Run, run_id)
         assert run is not None and (run.status, run.error) == ("failed", REAPED)
@@ -154,3 +161,60 @@ def test_a_run_that_fails_before_its_series_commit_changes_no_champion(
         champion = catalog.get_version(session=session, version_id=champions["recursive"])
         assert champion.architecture in ("naive", "seasonal_naive")
     assert out["served"][0]["version_id"] == champions["recursive"]
+
+
+def test_a_cancelled_run_ends_its_prefect_flow_run_cancelled(
+    database_url: str,
+    session_factory: sessionmaker[Session],
+    sea: int,
+    config: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_train = training.train_model
+
+    def train_then_cancel(frame, spec, **kw):  # type: ignore[no-untyped-def]
+        with session_factory.begin() as session:
+            run = session.scalars(select(Run).where(Run.status == "running")).one()
+            runs.request_cancel(session=session, run_id=run.id)
+        return real_train(frame, spec, **kw)  # its next epoch's checkpoint stops it
+
+    monkeypatch.setattr(training, "train_model", train_then_cancel)
+    state = retrain(
+        series=["sea"], database_url=database_url, config_path=config, return_state=True
+    )
+    assert state.is_cancelled(), state
+    run_id = outcome(state).run_id
+    with session_factory.begin() as session:
+        assert runs_db.get_run(session=session, run_id=run_id).status == "cancelled"
+        assert not session.scalars(
+            select(ModelVersion).where(ModelVersion.run_id == run_id, ModelVersion.weights.is_not(None))
+        ).all()  # fmt: skip
+    assert _champions(session_factory, sea) == {}
+
+
+def test_the_reaper_marks_a_dead_runs_flow_run_crashed(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.states import Running
+
+    with get_client(sync_client=True) as client:
+        flow_run = client.create_flow_run(retrain, parameters={}, state=Running())
+    stale = utcnow() - timedelta(seconds=60)
+    with session_factory.begin() as session:
+        run = Run(kind="retrain", status="running", parameters={"series": []},
+                  flow_run_id=str(flow_run.id), started_at=stale, heartbeat_at=stale)  # fmt: skip
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    dispatcher = Dispatcher(
+        factory=session_factory,
+        database_url=database_url,
+        policy=runs.LeasePolicy(heartbeat_s=1.0, stale_s=2.0),
+        schedules={"ingest": "0 0 * * *", "retrain": "0 0 * * *", "forecast": "0 0 * * *"},
+    )
+    assert dispatcher.reap() == [run_id]
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run.id).state
+    assert state is not None and state.is_crashed()
+    assert state.message is not None and "killed or crashed" in state.message
