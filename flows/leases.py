@@ -62,11 +62,14 @@ class Lease:
             self.cancelled.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.policy.heartbeat_s):
+        wait = self.policy.heartbeat_s
+        while not self._stop.wait(wait):
             try:
                 self.beat()
-            except Exception:  # noqa: BLE001 - a missed beat is retried; the reaper has the margin
+                wait = self.policy.heartbeat_s
+            except Exception:  # noqa: BLE001 - retried each second: beats resume with the database
                 logger.warning("run %d: could not renew its lease", self.run_id, exc_info=True)
+                wait = min(1.0, self.policy.heartbeat_s)
 
     def checkpoint(self) -> None:
         """Raise RunCancelled when a cancel was requested or the run is no longer running

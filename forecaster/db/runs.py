@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
@@ -133,3 +133,12 @@ def active_runs(*, session: Session, kind: str) -> Iterable[Run]:
     return session.scalars(
         select(Run).where(Run.kind == kind, Run.status.in_(ACTIVE_RUN_STATUSES)).order_by(Run.id)
     ).all()
+
+
+def database_up_since(*, session: Session) -> datetime | None:
+    """When the database server last started, as naive UTC (PostgreSQL's
+    pg_postmaster_start_time); None where the database cannot say (SQLite: no server)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    started = session.scalar(text("SELECT pg_postmaster_start_time() AT TIME ZONE 'UTC'"))
+    return started if isinstance(started, datetime) else None
