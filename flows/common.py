@@ -8,7 +8,9 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
+from prefect import State, states
 from prefect.runtime import deployment, flow_run
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,7 +117,7 @@ def close_status(
 
 @dataclass(frozen=True)
 class Cancelled:
-    """A flow's result when its run was cancelled before it finished."""
+    """A flow's result when its run was cancelled, or ended (reaped), before it finished."""
 
     run_id: int
 
@@ -124,18 +126,38 @@ class Cancelled:
         return {"run_id": self.run_id, "cancelled": True}
 
 
-def guarded(factory: sessionmaker[Session], run_id: int, body: Callable[[], T]) -> T | Cancelled:
+def guarded(
+    factory: sessionmaker[Session], run_id: int, body: Callable[[], T]
+) -> T | State[Cancelled]:
     """Run the flow body; a crash is recorded on the run row with its reason, then re-raised.
-    A cancelled run ends `cancelled` and returns normally."""
+
+    A run cancelled (or ended by the reaper) part-way returns a Prefect state that follows the
+    row: Cancelled, or Failed with the reaper's reason, carrying `Cancelled(run_id)`, so the
+    flow run does not show Completed for a run that did not complete (`outcome` reads it).
+    """
     try:
         return body()
     except leases.RunCancelled as exc:
         close_status(factory, run_id, status="cancelled", result={}, error=str(exc))
-        return Cancelled(run_id)
+        with factory() as session:
+            run = runs_db.get_run(session=session, run_id=run_id)
+            status, error = run.status, run.error or str(exc)
+        if status == "failed":
+            return states.Failed(message=f"run {run_id} failed: {error}", data=Cancelled(run_id))
+        return states.Cancelled(message=f"run {run_id} was cancelled", data=Cancelled(run_id))
     except BaseException as exc:
         logger.error("run %d failed: %s", run_id, traceback.format_exc(limit=6))
         close_run(factory, run_id, ok=False, result={}, error=f"{type(exc).__name__}: {exc}")
         raise
+
+
+def outcome(state: State[Any]) -> Any:
+    """What a flow called with `return_state=True` produced: its result, or `Cancelled` for a
+    run cancelled or ended part-way; a flow that raised raises here."""
+    value = state.result(raise_on_failure=False)
+    if isinstance(value, BaseException):
+        raise value
+    return value
 
 
 def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
@@ -166,3 +188,26 @@ def on_cancelled(_flow: Any, flow_run_obj: Any, state: Any) -> None:
 
 
 HOOKS: dict[str, Any] = {"on_crashed": [on_crashed], "on_cancellation": [on_cancelled]}
+
+
+def crash_flow_runs(ended: list[tuple[int, str, str]], api_url: str | None) -> None:
+    """Mark the flow run of each run the reaper ended ((run id, flow run id, reason)) Crashed
+    with the run's reason, unless it already reached a final state: a run whose process died
+    does not show Running in Prefect for ever. Best effort: the run row is what the API reports.
+    `api_url`: the Prefect server the runs were deployed on (None: this process's)."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    settings = {PREFECT_API_URL: api_url} if api_url else {}
+    for run_id, flow_run_id, error in ended:
+        try:
+            with temporary_settings(settings), get_client(sync_client=True) as client:
+                flow_run = client.read_flow_run(UUID(flow_run_id))
+                if flow_run.state is None or not flow_run.state.is_final():
+                    client.set_flow_run_state(
+                        flow_run.id, states.Crashed(message=f"run {run_id}: {error}"), force=True
+                    )
+        except Exception as exc:  # noqa: BLE001 - a server down must not stop the reaper
+            logger.warning(
+                "run %d: could not mark flow run %s Crashed: %s", run_id, flow_run_id, exc
+            )

@@ -181,9 +181,22 @@ class Dispatcher:
         return run_id
 
     def reap(self) -> list[int]:
-        """Fail runs whose lease lapsed or that waited too long for a worker (periodic)."""
+        """Fail runs whose lease lapsed or that waited too long for a worker (periodic); the
+        Prefect flow run of each (when the row records one) is marked Crashed, so a run whose
+        process died does not show Running in Prefect for ever."""
         with self.factory.begin() as session:
-            return runs.reap(session=session, policy=self.policy)
+            reaped = runs.reap(session=session, policy=self.policy)
+            ended = [
+                (run.id, str(run.flow_run_id), run.error or "")
+                for run_id in reaped
+                if (run := runs_db.get_run(session=session, run_id=run_id)).flow_run_id
+            ]
+        if ended:
+            with keeping_logging():  # flows.common imports Prefect: only when there is one
+                from flows.common import crash_flow_runs
+
+                crash_flow_runs(ended, self.prefect_api_url)
+        return reaped
 
     # --- in-process -------------------------------------------------------------------
 
@@ -278,7 +291,10 @@ class Dispatcher:
                 # database URL (it may hold a password and Prefect shows parameters in its UI)
                 run_flow(flow, flow_run=flow_run, parameters=parameters)  # type: ignore[arg-type]
         except BaseException as exc:  # noqa: BLE001 - recorded on the run row, never lost
-            logger.exception("run %d (%s) failed", run_id, kind)
+            if type(exc).__name__ in ("CancelledRun", "FailedRun"):  # our state: row is ended
+                logger.info("run %d (%s) ended: %s", run_id, kind, exc)
+            else:
+                logger.exception("run %d (%s) failed", run_id, kind)
             self._fail_if_unfinished(run_id, f"{type(exc).__name__}: {exc}")
         finally:
             self._threads.pop(run_id, None)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
@@ -120,7 +120,7 @@ def forecast(
     run_id: int | None = None,
     policy: bool = True,
     config_path: str | None = None,
-) -> ForecastResult | Cancelled:
+) -> ForecastResult | State[Cancelled]:
     """Precompute (and log) each champion's forecast, then apply the retrain policy of the
     retrain config (`config_path`, else FORECASTER_RETRAIN_CONFIG, else the bundled one)."""
     settings = get_settings()  # once per flow run; what runs below receives plain values

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from prefect import flow, task
+from prefect import State, flow, task
 from prefect.logging import get_run_logger
 
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
@@ -45,7 +45,7 @@ def ingest(
     database_url: str | None = None,
     run_id: int | None = None,
     retry_delays: list[float] | None = None,
-) -> IngestResult | Cancelled:
+) -> IngestResult | State[Cancelled]:
     """Bring each series (all when `series` is empty) up to date; one failing series leaves the others intact."""
     delays = RETRY_DELAYS if retry_delays is None else retry_delays
     fetch_retrying = fetch.with_options(retries=len(delays), retry_delay_seconds=delays)

@@ -1,6 +1,7 @@
 """The lease a running run holds: a daemon thread renewing its heartbeat, and checkpoints that
-stop the run when a cancel was asked for. Orchestration, so it lives beside the flows; the
-rules (LeasePolicy, claim, reap) are the runs use case's (forecaster/app/runs.py).
+stop the run's work when a cancel was asked for or the run has ended (reaped, failed, closed)
+while its tasks still train. Orchestration, so it lives beside the flows; the rules
+(LeasePolicy, claim, reap, ensure_active) are the runs use case's (forecaster/app/runs.py).
 
 `recorded` wraps work no flow wraps (the CLI's `train`) in a run row of its own.
 """
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app.runs import EXCLUSIVE, Executor, LeasePolicy, claim
@@ -26,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class RunCancelled(Exception):
-    """Raised at a flow checkpoint after the run was cancelled."""
+    """Raised at a flow checkpoint after the run was cancelled, or once it has ended (a task on
+    a Dask worker may outlive the flow that submitted it: it stops at its next checkpoint)."""
 
 
 # --- the lease ------------------------------------------------------------------------------
@@ -40,6 +43,7 @@ class Lease:
     run_id: int
     policy: LeasePolicy = field(default_factory=LeasePolicy.from_env)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    ended: str = "was cancelled"  # why `cancelled` is set: a cancel, or the run's end status
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -58,21 +62,34 @@ class Lease:
             self.cancelled.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.policy.heartbeat_s):
+        wait = self.policy.heartbeat_s
+        while not self._stop.wait(wait):
             try:
                 self.beat()
-            except Exception:  # noqa: BLE001 - a missed beat is retried; the reaper has the margin
+                wait = self.policy.heartbeat_s
+            except Exception:  # noqa: BLE001 - retried each second: beats resume with the database
                 logger.warning("run %d: could not renew its lease", self.run_id, exc_info=True)
+                wait = min(1.0, self.policy.heartbeat_s)
 
     def checkpoint(self) -> None:
-        """Raise RunCancelled when a cancel was requested (checked against the row, not only the
-        last beat, so a cancel is seen at once)."""
+        """Raise RunCancelled when a cancel was requested or the run is no longer running
+        (checked against the row, not only the last beat, so either is seen at once).
+
+        A database that cannot be read is no reason to stop: the work goes on, and whatever it
+        registers is checked again in the transaction that writes it (app.runs.ensure_active).
+        """
         if not self.cancelled.is_set():
-            with self.factory() as session:
-                if runs_db.cancel_requested_at(session=session, run_id=self.run_id) is not None:
-                    self.cancelled.set()
+            try:
+                with self.factory() as session:
+                    status, cancel = runs_db.lease_state(session=session, run_id=self.run_id)
+            except (OperationalError, InterfaceError):
+                logger.warning("run %d: checkpoint could not read the run", self.run_id)
+                return
+            if cancel is not None or status not in ("running", "pending"):
+                self.ended = "was cancelled" if cancel is not None else f"is {status}"
+                self.cancelled.set()
         if self.cancelled.is_set():
-            raise RunCancelled(f"run {self.run_id} was cancelled")
+            raise RunCancelled(f"run {self.run_id} {self.ended}")
 
     def stop(self) -> None:
         self._stop.set()

@@ -8,43 +8,46 @@ replaces the champion. Each task only registers its candidate (status "candidate
 decision the champion rule would take; once every candidate has finished, one transaction per
 series promotes the best winner per strategy and refreshes that series' forecasts: all of a
 series' promotions and forecasts commit together, or none do (a run killed part-way leaves
-champions and forecasts as they were). Cancellation is checked before each candidate and
-before each series commits.
+champions and forecasts as they were). The baselines are refreshed first without touching a
+champion: a baseline takes its seat when its series commits (versions.seat_baselines).
+
+Nothing outlives its run: the flow polls its run while the tasks train, and once the run is
+cancelled or has ended (reaped, failed) it cancels the tasks not yet started; tasks already
+training (a thread, or a Dask worker whose flow may be gone) stop at their next checkpoint, each
+epoch. Whatever still reaches the database is refused in the transaction that would write it
+(app.runs.ensure_active): no version, evaluation or promotion is written once the run ended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from logging import Logger, LoggerAdapter
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.futures import PrefectFuture, wait
+from prefect import State, flow, task
+from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
 
 from flows import leases, runners
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
+from flows.retrain_tasks import RunArgs, train_candidate, train_candidates, train_group_candidate
+from forecaster.app.runs import ensure_active
 from forecaster.app.training import (
     TrainRequest,
     precompute_forecasts,
     refresh_baselines,
     served_champions,
-    train_group,
-    train_series,
 )
-from forecaster.app.versions import promote_best, record_failure, record_global_failure
+from forecaster.app.versions import promote_best, seat_baselines
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
-from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
+from forecaster.errors import RunEnded
 from forecaster.retrain_config import load_retrain_config
 from forecaster.retrain_plan import (
     CandidateJob,
     CandidateResult,
-    GroupJob,
-    Placement,
     RetrainPlan,
     RetrainResult,
     SeriesCommit,
@@ -53,168 +56,23 @@ from forecaster.retrain_plan import (
     settle,
 )
 
-
-@dataclass(frozen=True)
-class RunArgs:
-    """What every task of one retrain run gets: the database (each task opens its own engine
-    there, a Dask worker included), the run, the champion rule's metric and window, and the
-    torch threads per task the flow worked out (None: each worker uses its own share)."""
-
-    database_url: str
-    run_id: int
-    metric: str
-    origins: int
-    threads: int | None = None
-
-
-@task(task_run_name="train-{job.series_key}-{job.spec.architecture}-{job.spec.strategy}")
-def train_candidate(job: CandidateJob, args: RunArgs) -> CandidateResult:
-    """Train, register and judge one candidate (`train_one`)."""
-    return train_one(job, args)
-
-
-@task(task_run_name="train-{n}-candidates")
-def train_candidates(
-    jobs: list[CandidateJob],
-    args: RunArgs,
-    n: int = 0,  # noqa: ARG001 - names the task run
-) -> list[CandidateResult]:
-    """Several candidates in one task, one after another (`train_one` each): how a Dask cluster
-    gets small candidates (flows.runners.chunk_size)."""
-    return [train_one(job, args) for job in jobs]
-
-
-def _executor(args: RunArgs) -> tuple[int, Placement]:
-    """The torch threads for the task running now, and where it runs (for the run's result)."""
-    n_threads = runners.task_threads(args.threads or get_settings().torch_threads or None)
-    return n_threads, runners.where(n_threads)
-
-
-def train_one(job: CandidateJob, args: RunArgs) -> CandidateResult:
-    """Train, register and judge one candidate (the decision is applied when its series
-    commits); a crash is recorded as a failed version.
-
-    Runs wherever the task runner puts it (a thread, a Dask worker process): it opens its own
-    engine there and reads the device and torch threads from the settings of the machine it
-    trains on.
-    """
-    sessions = session_factory(args.database_url)
-    spec, run_id = job.spec, args.run_id
-    n_threads, executor = _executor(args)
-    base = CandidateResult(
-        job.series_key, spec.architecture, spec.strategy, None, False, "", executor=executor
-    )
-    try:
-        leases.checkpoint(run_id, sessions)
-        decision = train_series(
-            sessions=sessions,
-            request=TrainRequest(job.series_key, spec, metric=args.metric, origins=args.origins),
-            run_id=run_id,
-            threads=n_threads,
-            device=get_settings().device,
-            apply=False,
-            progress=lambda _epoch: leases.checkpoint(run_id, sessions),  # a cancel stops the fit
-        )
-    except leases.RunCancelled as exc:
-        return replace(base, cancelled=True, reason=str(exc))
-    except Exception as exc:  # noqa: BLE001 - recorded on the run and as a failed version
-        error = f"{type(exc).__name__}: {exc}"  # the traceback is in the worker's log
-        with sessions.begin() as session:
-            version = record_failure(
-                session=session,
-                series_id=series_db.get_series(session=session, key=job.series_key).id,
-                architecture=spec.architecture,
-                strategy=spec.strategy,
-                spec=spec.to_dict(),
-                error=error,
-                run_id=run_id,
-            )
-        return replace(base, version_id=version.id, failed=True, reason=error)
-    return CandidateResult.trained(job.series_key, spec.architecture, decision, executor=executor)
-
-
-@task(task_run_name="train-global-{job.group}-{job.spec.architecture}-{job.spec.strategy}")
-def train_group_candidate(job: GroupJob, args: RunArgs) -> list[CandidateResult]:
-    """Train one global model across the group's members and register it once, with a version
-    per member judged for that member's champion; a crash is a failed version of every member."""
-    sessions = session_factory(args.database_url)
-    spec, run_id = job.spec, args.run_id
-    n_threads, executor = _executor(args)
-    try:
-        leases.checkpoint(run_id, sessions)
-        global_id, decisions = train_group(
-            sessions=sessions,
-            group=job.group,
-            members=list(job.members),
-            spec=spec,
-            embedding_dim=job.embedding_dim,
-            metric=args.metric,
-            origins=args.origins,
-            run_id=run_id,
-            threads=n_threads,
-            device=get_settings().device,
-            apply=False,
-            progress=lambda _epoch: leases.checkpoint(run_id, sessions),
-        )
-    except leases.RunCancelled as exc:
-        return _group_failures(job, executor, dict.fromkeys(job.members), str(exc))
-    except Exception as exc:  # noqa: BLE001 - recorded on the run and as failed versions
-        error = f"{type(exc).__name__}: {exc}"
-        with sessions.begin() as session:
-            failed = record_global_failure(
-                session=session, group=job.group, members=job.members, spec=spec, run_id=run_id
-            )
-            ids = {
-                key: record_failure(
-                    session=session,
-                    series_id=series_db.get_series(session=session, key=key).id,
-                    architecture=spec.architecture,
-                    strategy=spec.strategy,
-                    spec=spec.to_dict(),
-                    error=error,
-                    run_id=run_id,
-                    global_model_id=failed.id,
-                ).id
-                for key in job.members
-            }
-        return _group_failures(job, executor, ids, error)
-    return [
-        CandidateResult.trained(
-            key,
-            spec.architecture,
-            d,
-            executor=executor,
-            group=job.group,
-            global_model_id=global_id,
-        )
-        for key, d in decisions.items()
-    ]
-
-
-def _group_failures(
-    job: GroupJob, executor: Placement, ids: Mapping[str, int | None], reason: str
-) -> list[CandidateResult]:
-    """Each member's result of a global model that did not train: failed where a version was
-    recorded (`ids`), else cancelled."""
-    spec = job.spec
-    return [
-        CandidateResult(
-            key, spec.architecture, spec.strategy, ids[key], False, reason,
-            executor=executor, failed=ids[key] is not None, cancelled=ids[key] is None,
-            group=job.group,
-        )
-        for key in job.members
-    ]  # fmt: skip
+POLL_S = 1.0  # how often the flow looks at its run while its tasks train
 
 
 @task(task_run_name="baselines-{job.series_key}-{job.spec.strategy}")
 def register_baselines(job: CandidateJob, args: RunArgs) -> dict[str, Any]:
-    """The naive and seasonal-naive versions of one series and strategy, on the current data."""
+    """The naive and seasonal-naive versions of one series and strategy, on the current data;
+    no champion changes until the series commits (`commit_series`)."""
     request = TrainRequest(job.series_key, job.spec, metric=args.metric, origins=args.origins)
     try:
         return refresh_baselines(
-            sessions=session_factory(args.database_url), request=request, run_id=args.run_id
+            sessions=session_factory(args.database_url),
+            request=request,
+            run_id=args.run_id,
+            apply=False,
         )
+    except RunEnded as exc:
+        raise leases.RunCancelled(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - the candidates of this strategy will say more
         get_run_logger().warning("%s baselines: %s: %s", job.series_key, type(exc).__name__, exc)
         return {"error": f"{type(exc).__name__}: {exc}"}
@@ -222,17 +80,28 @@ def register_baselines(job: CandidateJob, args: RunArgs) -> dict[str, Any]:
 
 @task
 def commit_series(
-    database_url: str, series_key: str, decisions: list[Decision], run_id: int
+    database_url: str,
+    series_key: str,
+    decisions: list[Decision],
+    run_id: int,
+    strategies: tuple[str, ...] = (),
 ) -> SeriesCommit:
-    """Promote the series' winners and refresh its forecasts in one transaction."""
+    """Promote the series' winners, seat its refreshed baselines (`strategies`: those this run
+    refreshed) and refresh its forecasts in one transaction, only while the run is running."""
     leases.checkpoint(run_id)
-    with session_factory(database_url).begin() as session:
-        series_db.lock_series(session=session, keys=[series_key])
-        status = runs_db.get_run(session=session, run_id=run_id).status
-        if status != "running":  # reaped (its lease lapsed) or cancelled: promote nothing
-            raise leases.RunCancelled(f"run {run_id} is {status}; its candidates are not promoted")
-        promoted = promote_best(session=session, decisions=decisions)
-        forecasts = precompute_forecasts(session=session, series_key=series_key)
+    try:
+        with session_factory(database_url).begin() as session:
+            series = series_db.get_series(session=session, key=series_key)
+            series_db.lock_series(session=session, ids=[series.id])
+            promoted = promote_best(session=session, decisions=decisions)
+            for strategy in strategies:  # where no candidate won: the baselines' seats
+                seated = seat_baselines(session=session, series_id=series.id, strategy=strategy)
+                promoted += [] if seated is None else [seated]
+            forecasts = precompute_forecasts(session=session, series_key=series_key)
+            # reaped (its lease lapsed) or cancelled meanwhile: promote nothing
+            ensure_active(session=session, run_id=run_id, what=f"{series_key}'s promotions")
+    except RunEnded as exc:
+        raise leases.RunCancelled(str(exc)) from exc
     return SeriesCommit(tuple(promoted), forecasts)
 
 
@@ -265,9 +134,35 @@ def _train(plan: RetrainPlan, args: RunArgs) -> list[CandidateResult]:
     ]
     groups = [train_group_candidate.submit(job, args) for job in plan.groups]
     futures: list[PrefectFuture[Any]] = [*singles, *batches, *groups]
-    wait(futures)
-    results = [f.result() for f in singles]
-    return results + [r for f in [*batches, *groups] for r in f.result()]
+    try:
+        _wait_while_running(futures, args.run_id)
+        results = [f.result() for f in singles]
+        return results + [r for f in [*batches, *groups] for r in f.result()]
+    except BaseException:  # the run ended, or a task could not run at all: stop the rest
+        _cancel(futures)
+        raise
+
+
+def _wait_while_running(futures: list[PrefectFuture[Any]], run_id: int) -> None:
+    """Wait for every task; RunCancelled as soon as the run is cancelled or has ended."""
+    for future in futures:
+        wrapped = getattr(future, "wrapped_future", None)  # threads and Dask: a real future
+        if wrapped is None:
+            future.wait()
+            continue
+        while not wrapped.done():
+            future.wait(timeout=POLL_S)
+            if not wrapped.done():
+                leases.checkpoint(run_id)
+
+
+def _cancel(futures: list[PrefectFuture[Any]]) -> None:
+    """Cancel the tasks not yet started (queued threads, Dask tasks); those already training
+    stop at their next checkpoint, which reads the run (flows.leases)."""
+    for future in futures:
+        wrapped = getattr(future, "wrapped_future", None)
+        if wrapped is not None and not wrapped.done():
+            wrapped.cancel()
 
 
 def _log(logger: Logger | LoggerAdapter[Logger], results: list[CandidateResult]) -> None:
@@ -289,7 +184,7 @@ def retrain(
     config_path: str | None = None,
     quick: bool = False,
     threads: int | None = None,
-) -> RetrainResult | Cancelled:
+) -> RetrainResult | State[Cancelled]:
     """Retrain `series` (all when empty) with the candidates of the retrain config."""
     url = database_url or get_settings().database_url  # the URL travels to the tasks
     factory = session_factory(url)
@@ -322,7 +217,13 @@ def _retrain(
     results = _train(plan, args)
     leases.checkpoint(run_id)  # cancelled: nothing of this run is promoted
     commits = {
-        key: commit_series(database_url, key, decisions_of(results, key), run_id)
+        key: commit_series(
+            database_url,
+            key,
+            decisions_of(results, key),
+            run_id,
+            tuple(job.spec.strategy for job in plan.baselines if job.series_key == key),
+        )
         for key in plan.series
     }
     results = settle(results, {v for c in commits.values() for v in c.promoted})

@@ -8,6 +8,13 @@ lease lapses and `reap` marks the run failed with the reason, so a killed run ne
 series. A pending run nobody picked up within `PENDING_TIMEOUT_S` fails the same way ("no
 worker"). The reaper runs before every new run is accepted and periodically in the API.
 
+Time the database was down is not held against a lease: a run cannot renew its heartbeat while
+its database is unreachable, so the reaper counts a lease's age from the later of its last
+heartbeat and the moment the database server last started (PostgreSQL's
+pg_postmaster_start_time). After a 20 s restart every lease gets a full `stale_s` for its
+heartbeats to resume (the lease thread retries each second after a failed beat) before the
+run can be reaped; a run whose process died is still reaped `stale_s` after the restart.
+
 Two runs that touch the same series are never active together: `claim` takes a write lock on
 the series rows first (an UPDATE that changes nothing: a row lock on PostgreSQL, the write lock
 on SQLite), then checks, then creates, in one transaction.
@@ -107,6 +114,9 @@ def reap(*, session: Session, policy: LeasePolicy, now: datetime | None = None) 
     """Fail the runs whose lease lapsed (running) or that no worker picked up (pending)."""
     now = now or utcnow()
     stale_before = now - timedelta(seconds=policy.stale_s)
+    up_since = runs_db.database_up_since(session=session)
+    if up_since is not None and up_since > stale_before:  # no lease could beat while down
+        stale_before = datetime.min
     pending_before = now - timedelta(seconds=policy.pending_s)
     reaped = []
     for run in runs_db.runs_to_reap(
@@ -183,6 +193,23 @@ def claim(
     return runs_db.create_run(
         session=session, kind=kind, parameters=parameters, trigger=trigger, reason=reason
     )
+
+
+def ensure_active(*, session: Session, run_id: int | None, what: str = "its work") -> None:
+    """Refuse (RunEnded) to commit a run's work once the run has ended: call it last in the
+    transaction that writes what the run trained (a version, its evaluations, a promotion).
+
+    The status is read under a share lock held until that transaction ends, so the reaper, a
+    cancel or a close cannot end the run between this check and the commit: work is either
+    written while its run is running or not at all (a run reaped or cancelled part-way keeps
+    no version trained after it ended). No run (`run_id` None): nothing to check.
+    """
+    if run_id is None:
+        return
+    status = runs_db.status_for_write(session=session, run_id=run_id)
+    if status != "running":
+        logger.warning("run %d is %s: %s is not registered", run_id, status, what)
+        raise RunEnded(f"run {run_id} is {status}; {what} is not registered")
 
 
 def request_cancel(*, session: Session, run_id: int) -> Run:

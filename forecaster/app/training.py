@@ -243,10 +243,16 @@ def backtest_origins(requested: int, frame: pd.DataFrame) -> int:
 
 
 def refresh_baselines(
-    *, sessions: sessionmaker[Session], request: TrainRequest, run_id: int | None = None
+    *,
+    sessions: sessionmaker[Session],
+    request: TrainRequest,
+    run_id: int | None = None,
+    apply: bool = True,
 ) -> dict[str, Any]:
     """Register (or keep) the naive and seasonal-naive versions of a series' strategy for the
     request's targets, calibrated for its horizon; with no champion yet, the better one serves.
+    With `apply=False` no champion changes: the retrain flow seats the baselines when the series
+    commits (versions.seat_baselines).
 
     Returns {"naive": id, "seasonal_naive": id, "champion": id or None}.
     """
@@ -267,12 +273,13 @@ def refresh_baselines(
             origins=backtest_origins(request.origins, job.frame),
             metric=request.metric,
             run_id=run_id,
+            apply=apply,
         )
         champion = catalog.find_champion(
             session=session, series_id=job.series_id, strategy=spec.strategy
         )
         scored = [v for v in baselines.values() if v.primary_score is not None]
-        if champion is None and scored:
+        if champion is None and scored and apply:
             champion = versions.promote(
                 session=session,
                 version_id=min(scored, key=lambda v: float(v.primary_score or 0.0)).id,

@@ -1,5 +1,5 @@
 """Use cases on model versions: register a candidate and judge it by the champion rule, promote,
-refresh the baselines, register a global model, record a failure.
+refresh the baselines, register a global model (a crash is recorded by forecaster.app.failures).
 
 The rule itself is forecaster.champion (pure); here its figures are read and its verdict written.
 Each function takes the caller's session and never commits: the caller owns the transaction.
@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from forecaster import champion as rule
 from forecaster.app.catalog import find_champion, get_version
+from forecaster.app.runs import ensure_active
 from forecaster.architectures import BASELINES, is_baseline
 from forecaster.backtest import EvaluationReport
 from forecaster.baselines import BaselineModel, evaluate_baseline, fit_baseline
@@ -91,12 +91,15 @@ def refresh_baselines(
     origins: int = DEFAULT_BACKTEST_ORIGINS,
     metric: str = DEFAULT_METRIC,
     run_id: int | None = None,
+    apply: bool = True,
 ) -> dict[str, ModelVersion]:
     """Register the naive and seasonal-naive versions of a (series, strategy) on the current data.
 
     A baseline whose state (data range, targets, calibration) is unchanged is kept and re-scored;
     otherwise a new version replaces it (taking its champion seat when it held one), so a cached
     model or forecast of a version id never goes stale. Calibrated for at least `horizon` steps.
+    With `apply=False` a new version takes no seat: the retrain flow seats it when its series
+    commits (`seat_baselines`), so a run that fails first changes no champion.
     """
     out: dict[str, ModelVersion] = {}
     for architecture in BASELINES:
@@ -117,13 +120,14 @@ def refresh_baselines(
             val_fraction=val_fraction,
             test_fraction=test_fraction,
         )
-        version = _keep_or_replace(session, old, model, series_id, frame.index[0], run_id)
+        version = _keep_or_replace(session, old, model, series_id, frame.index[0], run_id, apply)
         report = evaluate_baseline(model, frame, origins=origins)
         add_evaluation(session=session, version_id=version.id, report=report)
         version.primary_metric = metric
         version.primary_score = finite_or_none(report.score(metric, split="backtest"))
         session.flush()
         out[architecture] = version
+    ensure_active(session=session, run_id=run_id, what=f"the {strategy} baselines")
     return out
 
 
@@ -134,9 +138,10 @@ def _keep_or_replace(
     series_id: int,
     train_start: pd.Timestamp,
     run_id: int | None,
+    apply: bool,
 ) -> ModelVersion:
     """The old baseline if its state is unchanged, else a new version in its place (taking its
-    champion seat if it held one; the old one archived otherwise)."""
+    champion seat if it held one, when `apply`; the old one archived otherwise)."""
     state = model.state()
     hyper, _ = state.pop("spec"), state.pop("normalization")
     if old is not None and old.hyperparameters == hyper and old.feature_spec == state:
@@ -146,10 +151,35 @@ def _keep_or_replace(
     )
     if old is not None:
         if old.status == "champion":
-            promote(session=session, version_id=version.id)
+            if apply:
+                promote(session=session, version_id=version.id)
         else:
             old.status = "archived"
     return version
+
+
+def seat_baselines(*, session: Session, series_id: int, strategy: str) -> int | None:
+    """What `refresh_baselines(apply=False)` left to do, in the transaction that commits the
+    series: a baseline champion gives its seat to the newest version of its kind, and with no
+    champion at all the better-scored of the newest baselines serves. Returns the id promoted."""
+    champion = find_champion(session=session, series_id=series_id, strategy=strategy)
+    newest = {
+        name: found
+        for name in BASELINES
+        if (found := find_baseline(
+            session=session, series_id=series_id, strategy=strategy, architecture=name
+        )) is not None
+    }  # fmt: skip
+    chosen: ModelVersion | None = None
+    if champion is None:
+        scored = [v for v in newest.values() if v.primary_score is not None]
+        chosen = min(scored, key=lambda v: float(v.primary_score or 0.0), default=None)
+    elif is_baseline(champion.architecture) and champion.architecture in newest:
+        chosen = newest[champion.architecture]
+    if chosen is None or (champion is not None and chosen.id == champion.id):
+        return None
+    promote(session=session, version_id=chosen.id)
+    return chosen.id
 
 
 def _load_champion(champion: ModelVersion | None, horizon: int) -> tuple[Predictor | None, int]:
@@ -239,8 +269,11 @@ def register_candidate(
         origins=origins,
         metric=metric,
         run_id=run_id,
+        apply=apply,
     )
     decision = _decide(session, version, candidate, baselines, frame, metric, origins, force, apply)
+    # last, so the run cannot end between this check and the caller's commit
+    ensure_active(session=session, run_id=run_id, what=f"{spec.architecture}/{spec.strategy}")
     logger.info("version %s: %s", version.id, decision.reason)
     return decision
 
@@ -345,51 +378,3 @@ def register_global(
             global_model_id=row.id,
         )
     return row, decisions
-
-
-def record_global_failure(
-    *, session: Session, group: str, members: Sequence[str], spec: Any, run_id: int | None
-) -> GlobalModel:
-    """The global model a crash left without weights: its members' failed versions point at it,
-    so a listing still shows which group the failure was."""
-    row = GlobalModel(
-        group=group,
-        architecture=spec.architecture,
-        strategy=spec.strategy,
-        hyperparameters=spec.to_dict(),
-        members=list(members),
-        weights=None,
-        fit={},
-        run_id=run_id,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def record_failure(
-    *,
-    session: Session,
-    series_id: int,
-    architecture: str,
-    strategy: str,
-    spec: dict[str, Any],
-    error: str,
-    run_id: int | None,
-    global_model_id: int | None = None,
-) -> ModelVersion:
-    """A candidate that crashed is recorded as `failed` (no weights), so the run shows what broke."""
-    version = ModelVersion(
-        series_id=series_id,
-        architecture=architecture,
-        strategy=strategy,
-        hyperparameters=spec,
-        feature_spec={"error": error[:2000]},
-        normalization={},
-        status="failed",
-        run_id=run_id,
-        global_model_id=global_model_id,
-    )
-    session.add(version)
-    session.flush()
-    return version

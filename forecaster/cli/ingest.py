@@ -32,12 +32,16 @@ def run_ingest(
     from tqdm import tqdm
 
     quiet_prefect(settings)
+    from flows.common import outcome
     from flows.ingest import ingest
 
     failed = 0
     for key in (bar := tqdm(keys, desc="ingest", unit="series", file=sys.stderr)):
         bar.set_postfix_str(key)
-        out = ingest(series=[key], start=start, database_url=settings.database_url).to_json()
+        state = ingest(
+            series=[key], start=start, database_url=settings.database_url, return_state=True
+        )
+        out = outcome(state).to_json()
         for k, reason in out["errors"].items():
             print(f"error: {k}: {reason}", file=sys.stderr)
             failed += 1

@@ -29,20 +29,24 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     history(args.key)  # an unknown key is one line before anything starts
     quiet_prefect(settings)
+    from flows.common import outcome
     from flows.retrain import retrain
     from forecaster.app.replay import replay
 
     policy = _policy(args)
 
     def run_retrain(run_id: int) -> dict[str, Any]:
-        return retrain(
+        state = retrain(
             series=[args.key],
             database_url=settings.database_url,
             run_id=run_id,
             config_path=str(args.config) if args.config else None,
             quick=args.quick,
             threads=settings.torch_threads or None,
-        ).to_json()
+            return_state=True,
+        )
+        out: dict[str, Any] = outcome(state).to_json()
+        return out
 
     with open_sessions(settings) as sessions:
         report = replay(

@@ -36,16 +36,19 @@ def check_keys(settings: Settings, keys: list[str]) -> None:
 
 def cmd_retrain(args: argparse.Namespace, settings: Settings) -> int:
     quiet_prefect(settings)
+    from flows.common import outcome
     from flows.retrain import retrain
 
     check_keys(settings, args.keys)
     print("retraining (each candidate is a Prefect task; progress below)...", file=sys.stderr)
-    out = retrain(
+    state = retrain(
         series=args.keys or None,
         database_url=settings.database_url,
         config_path=args.config,
         quick=args.quick,
-    ).to_json()
+        return_state=True,  # a cancelled run is a Cancelled state, not an exception
+    )
+    out = outcome(state).to_json()
     if out.get("cancelled"):
         print(f"run {out['run_id']} was cancelled; nothing of it was promoted", file=sys.stderr)
         return 1

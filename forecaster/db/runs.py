@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run, utcnow
@@ -109,6 +109,22 @@ def cancel_requested_at(*, session: Session, run_id: int) -> datetime | None:
     return session.scalar(select(Run.cancel_requested_at).where(Run.id == run_id))
 
 
+def lease_state(*, session: Session, run_id: int) -> tuple[str | None, datetime | None]:
+    """The run's status and when a cancel was requested (None, None: no such run)."""
+    row = session.execute(
+        select(Run.status, Run.cancel_requested_at).where(Run.id == run_id)
+    ).first()
+    return (None, None) if row is None else (row[0], row[1])
+
+
+def status_for_write(*, session: Session, run_id: int) -> str | None:
+    """The run's status, share-locked until the transaction ends: on PostgreSQL (FOR SHARE) the
+    reaper skips the row and a close waits for this transaction, so the status read is the
+    status the transaction commits under; SQLite's single writer serializes the same way once
+    the transaction has written. None: no such run."""
+    return session.scalar(select(Run.status).where(Run.id == run_id).with_for_update(read=True))
+
+
 def run_of_flow_run(*, session: Session, flow_run_id: str) -> Run | None:
     return session.scalars(select(Run).where(Run.flow_run_id == flow_run_id)).first()
 
@@ -117,3 +133,12 @@ def active_runs(*, session: Session, kind: str) -> Iterable[Run]:
     return session.scalars(
         select(Run).where(Run.kind == kind, Run.status.in_(ACTIVE_RUN_STATUSES)).order_by(Run.id)
     ).all()
+
+
+def database_up_since(*, session: Session) -> datetime | None:
+    """When the database server last started, as naive UTC (PostgreSQL's
+    pg_postmaster_start_time); None where the database cannot say (SQLite: no server)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    started = session.scalar(text("SELECT pg_postmaster_start_time() AT TIME ZONE 'UTC'"))
+    return started if isinstance(started, datetime) else None

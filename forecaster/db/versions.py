@@ -11,6 +11,8 @@ import pandas as pd
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from forecaster.architectures import is_baseline
@@ -110,25 +112,32 @@ def save_global_model(
 
 
 def add_evaluation(*, session: Session, version_id: int, report: EvaluationReport) -> None:
-    """Store a report's rows (replacing the same cells); NaN (undefined) figures become NULL."""
+    """Store a report's rows (replacing the same cells); NaN (undefined) figures become NULL.
+
+    Each cell is an upsert (INSERT ... ON CONFLICT DO UPDATE on `uq_evaluation_cell`): two
+    transactions scoring the same version at once (two candidates of a series re-scoring its
+    baselines on two Dask workers) both succeed, the later one's figures kept, where a
+    delete-then-insert collided on the unique constraint."""
     splits = {r.split for r in report.rows}
     session.execute(
         delete(EvaluationRow).where(
             EvaluationRow.model_version_id == version_id, EvaluationRow.split.in_(splits)
         )
     )
-    session.add_all(
-        EvaluationRow(
-            model_version_id=version_id,
-            split=r.split,
-            model=r.model,
-            variable=r.variable,
-            step=r.step,
-            metric=r.metric,
-            value=finite_or_none(r.value),
-        )
+    rows = [
+        {"model_version_id": version_id, "split": r.split, "model": r.model,
+         "variable": r.variable, "step": r.step, "metric": r.metric,
+         "value": finite_or_none(r.value)}
         for r in report.rows
-    )
+    ]  # fmt: skip
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(EvaluationRow)
+        cell = ["model_version_id", "split", "model", "variable", "step", "metric"]
+        session.execute(
+            stmt.on_conflict_do_update(index_elements=cell, set_={"value": stmt.excluded.value}),
+            rows,
+        )
     session.flush()
 
 

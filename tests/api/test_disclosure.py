@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from api import redact
-from forecaster.app.versions import record_failure
+from forecaster.app.failures import record_failure
 from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
 from tests.api.conftest import AUTH

@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.app.versions import promote, record_failure
+from forecaster.app.failures import record_failure
+from forecaster.app.versions import promote
 from forecaster.db import series as series_db
 from tests.api.conftest import AUTH
 

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.app import catalog
-from forecaster.app.versions import promote, record_failure, register_candidate
+from forecaster.app.failures import record_failure
+from forecaster.app.versions import promote, register_candidate
 from forecaster.db import series as series_db
 from forecaster.db.versions import load_version
 from forecaster.errors import NoChampion
