@@ -33,6 +33,6 @@ def scheduled_deployment(flow: Any, kind: str, cron: str) -> Any:
     retrain on the compose cluster failed with "ModuleNotFoundError: No module named
     'retrain'"). A module path imports the installed package the same way in every process.
     """
-    from prefect.deployments.runner import EntrypointType
+    from prefect.types.entrypoint import EntrypointType
 
     return flow.to_deployment(name=kind, cron=cron, entrypoint_type=EntrypointType.MODULE_PATH)
