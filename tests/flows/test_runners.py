@@ -43,6 +43,32 @@ def test_candidates_per_task_one_on_threads_a_few_tasks_per_dask_worker() -> Non
     assert sum(runners.chunks(items, runners.chunk_size(dask, 7)), []) == items
 
 
+@pytest.mark.parametrize(
+    ("n_jobs", "slots", "size"),
+    [
+        (200, 2, 25),  # 8 tasks for 2 worker threads
+        (200, 10, 5),  # a cluster scaled to 10 gets 40 tasks, not 8
+        (30, 10, 1),  # fewer candidates than 4 tasks a thread: one each
+        (9, 2, 2),  # rounded up: 5 tasks of at most 2
+        (5, 0, 2),  # no worker counted: split as for one
+    ],
+)
+def test_candidates_split_into_a_few_tasks_per_worker_thread(
+    n_jobs: int, slots: int, size: int
+) -> None:
+    assert runners.candidates_per_task(n_jobs, slots=slots) == size
+
+
+def test_the_split_falls_back_to_the_setting_when_no_cluster_can_be_asked() -> None:
+    """Outside a flow run there is no entered Dask runner to ask: FORECASTER_RETRAIN_WORKERS."""
+    remote = Settings(dask_address="tcp://127.0.0.1:1", retrain_workers=3)
+    assert runners.worker_slots(remote) == 3
+    assert runners.chunk_size(remote, 120) == 10  # 12 tasks for 3 workers
+    assert runners.cluster_threads(ThreadPoolTaskRunner()) is None  # not a Dask runner
+    # a local cluster has exactly the workers the setting asks for: nothing to ask
+    assert runners.worker_slots(Settings(task_runner="dask", retrain_workers=5)) == 5
+
+
 def test_settings_are_read_when_the_flow_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     placeholder = runners.FromSettings()
     monkeypatch.setenv("FORECASTER_RETRAIN_WORKERS", "5")
