@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
@@ -21,11 +22,31 @@ logger = logging.getLogger(__name__)
 
 
 def cores() -> int:
-    """CPU cores this process may use (its affinity mask, not the machine's count)."""
+    """CPU cores this process may use: its affinity mask (not the machine's count), capped by
+    its cgroup's CPU quota, which a container's `cpus:` limit sets and the mask does not show."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        n = os.cpu_count() or 1
+    quota = cpu_quota()
+    return max(1, min(n, quota)) if quota else n
+
+
+def cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Whole cores of the CPU quota of the cgroup a container sees at `root` (v2 `cpu.max`,
+    v1 `cpu/cpu.cfs_quota_us` over `cpu.cfs_period_us`; 1.5 cores count as 2), or None: no
+    quota, or no cgroup file to read."""
+    try:
+        if (root / "cpu.max").exists():  # v2: "200000 100000", or "max 100000" for none
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+        else:  # v1: -1 for none
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1"):
+            return None
+        return max(1, -(-int(quota) // int(period)))
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def build_task_runner(settings: Settings) -> TaskRunner[Any]:

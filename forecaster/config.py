@@ -24,7 +24,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None  # env: FORECASTER_API_KEY; mutating routes need it
     data_dir: Path = Path(".")  # where relative files (models cache, exports) go
     log_level: str = "INFO"
-    torch_threads: int = Field(default=0, ge=0)  # 0: leave torch's default
+    # 0: a flow's task takes its share of the cores of its process (a Dask worker's: its cores
+    # over its threads, flows/runners.py); a CLI fit leaves torch's default
+    torch_threads: int = Field(default=0, ge=0)
     prefect_api_url: str | None = None  # None: flows run in-process
     # `forecaster serve` without FORECASTER_PREFECT_API_URL serves the deployments' schedules
     schedules: bool = True

@@ -119,7 +119,7 @@ def test_retrain_on_a_local_dask_cluster_of_processes(
     for c in out["candidates"]:  # every candidate trained in a worker process, not this one
         assert c["executor"]["dask_worker"] is not None
         assert c["executor"]["pid"] != os.getpid()
-        assert c["executor"]["torch_threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
+        assert c["executor"]["torch_threads"] == max(1, runners.cores() // 2)
     failed = by_series["beijing"]
     assert failed["failed"] and out["failed"] == [failed["version_id"]]
     with session_factory.begin() as session:
@@ -234,7 +234,7 @@ def test_retrain_on_a_scheduler_and_worker_processes_started_by_the_cli(
         assert c["executor"]["dask_worker"] in workers
         assert c["executor"]["pid"] != os.getpid()
         # each worker's share of its cores: one task at a time, so all of them
-        assert c["executor"]["torch_threads"] == len(os.sched_getaffinity(0))
+        assert c["executor"]["torch_threads"] == runners.cores()
     with session_factory.begin() as session:
         flow_run_id = runs_db.get_run(session=session, run_id=out["run_id"]).flow_run_id
     assert flow_run_id

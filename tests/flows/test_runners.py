@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
+import yaml
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask.task_runners import DaskTaskRunner
 
 from flows import runners
 from forecaster.config import Settings
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
 
 def test_threads_by_default_with_the_configured_pool() -> None:
@@ -106,3 +112,59 @@ def test_bad_settings_fail_at_startup_saying_what_is_valid(
         monkeypatch.setenv(k, v)
     with pytest.raises(ValueError, match=message):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("files", "quota"),
+    [
+        ({"cpu.max": "200000 100000\n"}, 2),  # v2, `cpus: 2`
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 cores: torch gets 2 threads
+        ({"cpu.max": "max 100000\n"}, None),  # v2, no limit
+        ({"cpu/cpu.cfs_quota_us": "300000", "cpu/cpu.cfs_period_us": "100000"}, 3),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, None),  # v1, none
+        ({}, None),  # no cgroup files (not Linux, or not mounted)
+    ],
+)
+def test_a_containers_cpu_quota_is_read_from_its_cgroup(
+    files: dict[str, str], quota: int | None, tmp_path: Path
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert runners.cpu_quota(tmp_path) == quota
+
+
+def test_the_cores_are_the_affinity_capped_by_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    affinity = runners.cores() if runners.cpu_quota() is None else None
+    monkeypatch.setattr(runners, "cpu_quota", lambda: 1)
+    assert runners.cores() == 1  # a container limited to one core trains on one thread
+    if affinity is not None:
+        monkeypatch.setattr(runners, "cpu_quota", lambda: 10_000)
+        assert runners.cores() == affinity  # a quota above the mask changes nothing
+
+
+def _compose_env(service: str, env: dict[str, str]) -> dict[str, str]:
+    """A compose service's environment as `docker compose` resolves ${VAR:-default} in it."""
+    spec = yaml.safe_load(COMPOSE.read_text())["services"][service]["environment"]
+
+    def resolve(match: re.Match[str]) -> str:
+        return env.get(match["name"]) or match["default"] or ""
+
+    pattern = r"\$\{(?P<name>\w+)(?::[-?](?P<default>[^}]*))?\}"
+    return {k: re.sub(pattern, resolve, str(v)) for k, v in spec.items()}
+
+
+@pytest.mark.parametrize("service", ["dask-worker", "dask-worker-gpu"])
+def test_compose_leaves_each_dask_worker_torch_on_its_own_cores(
+    service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compose fixed 2 torch threads on every worker whatever its cores; now 0 (each worker's
+    cores over its one thread) unless FORECASTER_WORKER_THREADS says otherwise."""
+    secrets = {"FORECASTER_DB_PASSWORD": "x", "FORECASTER_API_KEY": "ci-check-0123456789"}
+    for env, threads in [(secrets, 0), ({**secrets, "FORECASTER_WORKER_THREADS": "3"}, 3)]:
+        monkeypatch.setenv(
+            "FORECASTER_TORCH_THREADS", _compose_env(service, env)["FORECASTER_TORCH_THREADS"]
+        )
+        assert Settings().torch_threads == threads
+    monkeypatch.setattr(runners, "cores", lambda: 6)
+    assert runners.task_threads(Settings(torch_threads=0).torch_threads or None) == 6
