@@ -143,7 +143,7 @@ def test_the_cores_are_the_affinity_capped_by_the_quota(monkeypatch: pytest.Monk
         assert runners.cores() == affinity  # a quota above the mask changes nothing
 
 
-def _compose_env(service: str, env: dict[str, str]) -> dict[str, str]:
+def compose_env(service: str, env: dict[str, str]) -> dict[str, str]:
     """A compose service's environment as `docker compose` resolves ${VAR:-default} in it."""
     spec = yaml.safe_load(COMPOSE.read_text())["services"][service]["environment"]
 
@@ -163,7 +163,7 @@ def test_compose_leaves_each_dask_worker_torch_on_its_own_cores(
     secrets = {"FORECASTER_DB_PASSWORD": "x", "FORECASTER_API_KEY": "ci-check-0123456789"}
     for env, threads in [(secrets, 0), ({**secrets, "FORECASTER_WORKER_THREADS": "3"}, 3)]:
         monkeypatch.setenv(
-            "FORECASTER_TORCH_THREADS", _compose_env(service, env)["FORECASTER_TORCH_THREADS"]
+            "FORECASTER_TORCH_THREADS", compose_env(service, env)["FORECASTER_TORCH_THREADS"]
         )
         assert Settings().torch_threads == threads
     monkeypatch.setattr(runners, "cores", lambda: 6)
