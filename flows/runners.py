@@ -66,7 +66,11 @@ def local_cluster_kwargs(n_workers: int) -> dict[str, Any]:
         "n_workers": n_workers,
         "threads_per_worker": 1,
         "processes": True,
-        "dashboard_address": None,  # no HTTP port opened for a dashboard nobody reads
+        "dashboard_address": None,  # no dashboard nobody reads...
+        # ...but the scheduler still serves /health and /metrics over HTTP, by default on
+        # 0.0.0.0:8787: any other Dask scheduler on the machine held it and the cluster failed
+        # to start ("Port 8787 is already in use", a warning the tests treat as an error)
+        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},
     }
 
 

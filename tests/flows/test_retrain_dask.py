@@ -168,7 +168,9 @@ def dask_cli_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = address.rsplit(":", 1)[1]
     worker = [*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"]
     commands = [
-        [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+        # its HTTP server (/health, /metrics) would take the machine's 8787 without the last flag
+        [*dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"]
+        + ["--dashboard-address", "127.0.0.1:0"],
         worker,
         worker,
     ]

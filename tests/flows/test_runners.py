@@ -35,6 +35,7 @@ def test_dask_without_an_address_is_a_local_cluster_of_processes() -> None:
         "threads_per_worker": 1,
         "processes": True,
         "dashboard_address": None,
+        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"},  # not the shared 8787
     }
 
 
