@@ -25,15 +25,19 @@ from prefect.runner import Runner  # noqa: E402
 from flows.forecast import forecast  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 from flows.retrain import retrain  # noqa: E402
-from flows.schedules import crons, scheduled_deployment  # noqa: E402
+from flows.schedules import crons, schedule_parameters, scheduled_deployment  # noqa: E402
 from forecaster.config import Settings, get_settings  # noqa: E402
 
 
 def deployments(settings: Settings | None = None) -> list:  # type: ignore[type-arg]
     """The three deployments; flows/dispatch.py starts "ingest/ingest" and "retrain/retrain"."""
-    cron = crons(settings or get_settings())
+    settings = settings or get_settings()
+    cron, parameters = crons(settings), schedule_parameters(settings)
     flows = {"ingest": ingest, "retrain": retrain, "forecast": forecast}
-    return [scheduled_deployment(flow, kind, cron[kind]) for kind, flow in flows.items()]
+    return [
+        scheduled_deployment(flow, kind, cron[kind], parameters[kind])
+        for kind, flow in flows.items()
+    ]
 
 
 def check(settings: Settings) -> int:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from forecaster.errors import echo
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_PRODUCTION_KEY = 16  # characters of FORECASTER_API_KEY that production asks for
+
+# Series keys from the environment as a comma list ("a,b"), not pydantic-settings' JSON
+SeriesKeys = Annotated[tuple[str, ...], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -24,7 +27,9 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None  # env: FORECASTER_API_KEY; mutating routes need it
     data_dir: Path = Path(".")  # where relative files (models cache, exports) go
     log_level: str = "INFO"
-    torch_threads: int = Field(default=0, ge=0)  # 0: leave torch's default
+    # 0: a flow's task takes its share of the cores of its process (a Dask worker's: its cores
+    # over its threads, flows/runners.py); a CLI fit leaves torch's default
+    torch_threads: int = Field(default=0, ge=0)
     prefect_api_url: str | None = None  # None: flows run in-process
     # `forecaster serve` without FORECASTER_PREFECT_API_URL serves the deployments' schedules
     schedules: bool = True
@@ -51,6 +56,16 @@ class Settings(BaseSettings):
     ingest_cron: str = "30 22 * * 1-5"  # 22:30 UTC, after the 16:00 ET US market close
     retrain_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC
     forecast_cron: str = "0 23 * * 1-5"  # after each ingest
+    # What the scheduled runs do (flows/schedules.py gives them to each schedule, not to the
+    # deployment, so an API-triggered run never inherits them): the series of each schedule, a
+    # comma list ("" for every series; an unknown key fails that run, naming the known ones)...
+    ingest_schedule_series: SeriesKeys = ()
+    retrain_schedule_series: SeriesKeys = ()
+    forecast_schedule_series: SeriesKeys = ()
+    # ...whether the scheduled retrain is quick, and the retrain config of the scheduled retrain
+    # and of the scheduled forecast's policy (None: retrain_config); read when the worker starts
+    retrain_schedule_quick: bool = False
+    retrain_schedule_config: Path | None = None
     # Run leases (forecaster.app.runs): a running flow renews its lease every run_heartbeat_s; one
     # not renewed for run_stale_s fails, as does a run no worker picked up within run_pending_s.
     run_heartbeat_s: float = Field(default=5.0, gt=0)
@@ -66,6 +81,27 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"log_level={echo(value)} is not one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator(
+        "ingest_schedule_series",
+        "retrain_schedule_series",
+        "forecast_schedule_series",
+        mode="before",
+    )
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):  # "a, b,,a" -> ("a", "b"): blanks and repeats dropped
+            return tuple(dict.fromkeys(k.strip() for k in value.split(",") if k.strip()))
+        return value
+
+    @field_validator(
+        "retrain_schedule_config", "ingest_cron", "retrain_cron", "forecast_cron", mode="before"
+    )
+    @classmethod
+    def _default_when_empty(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str) and not value.strip():  # compose passes "" for an unset one
+            return cls.model_fields[str(info.field_name)].default
+        return value
 
     @field_validator("dask_address")
     @classmethod
