@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from uuid import UUID
 
 from prefect import State, states
 from prefect.runtime import deployment, flow_run
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows import leases
@@ -28,12 +31,51 @@ T = TypeVar("T")
 _DATABASES: dict[str, Database] = {}
 
 
+class DatabaseUnavailable(Exception):
+    """The database refused connections for longer than the flows wait (FORECASTER_DB_RETRY_S)."""
+
+
 def session_factory(database_url: str | None) -> sessionmaker[Session]:
-    """One engine per URL per process (flows run many times in a long-lived server)."""
+    """One engine per URL per process (flows run many times in a long-lived server); its new
+    connections wait out a database outage (see `wait_for_connections`)."""
     url = database_url or get_settings().database_url
     if url not in _DATABASES:
-        _DATABASES[url] = Database(url)
+        db = _DATABASES[url] = Database(url)
+        wait_for_connections(db.engine, get_settings().db_retry_s)
     return _DATABASES[url].sessions
+
+
+def wait_for_connections(engine: Engine, seconds: float) -> None:
+    """Make `engine`'s new connections retry for up to `seconds` while the server refuses them.
+
+    The pool pings a connection before handing it out (pool_pre_ping), so after an outage every
+    checkout opens a new connection: this is the one place every flow write (a heartbeat, a
+    candidate's registration on a Dask worker, a series' commit, closing the run) passes. Past
+    the bound the write fails with DatabaseUnavailable, which the run's error reports as
+    "database unavailable", not as a crash. SQLite opens files, not connections: its lock waits
+    are its busy timeout's.
+    """
+    if engine.dialect.name == "sqlite" or seconds <= 0:
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        deadline = time.monotonic() + seconds
+        delay, logged = 0.5, False
+        while True:
+            try:
+                return dialect.loaded_dbapi.connect(*cargs, **cparams)
+            except dialect.loaded_dbapi.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DatabaseUnavailable(
+                        f"database unavailable for {seconds:.0f} s: {str(exc).strip()[:200]}"
+                    ) from exc
+                if not logged:
+                    logger.warning("database unreachable; retrying for up to %.0f s", left)
+                    logged = True
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 5.0)
 
 
 def open_run(
@@ -147,8 +189,20 @@ def guarded(
         return states.Cancelled(message=f"run {run_id} was cancelled", data=Cancelled(run_id))
     except BaseException as exc:
         logger.error("run %d failed: %s", run_id, traceback.format_exc(limit=6))
-        close_run(factory, run_id, ok=False, result={}, error=f"{type(exc).__name__}: {exc}")
+        close_run(factory, run_id, ok=False, result={}, error=run_error(exc))
         raise
+
+
+def run_error(exc: BaseException) -> str:
+    """The run's error for an exception: a database that stayed away says so in words."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, DatabaseUnavailable):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"database unavailable: {str(exc.orig or exc).strip()[:200]}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def outcome(state: State[Any]) -> Any:

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # not renewed for run_stale_s fails, as does a run no worker picked up within run_pending_s.
     run_heartbeat_s: float = Field(default=5.0, gt=0)
     run_stale_s: float = Field(default=30.0, gt=0)
+    # A flow's new database connections retry this long while the server refuses them (a restart,
+    # a network blip) before its write fails and the run says "database unavailable"; 0: no wait
+    db_retry_s: float = Field(default=60.0, ge=0)
     run_pending_s: float = Field(default=600.0, gt=0)
     max_active_runs: int = Field(default=8, ge=1)  # pending + running runs in all
     max_runs_per_series: int = Field(default=2, ge=1)  # pending + running runs touching a series
