@@ -65,9 +65,20 @@ def interpolate(text: str, values: Mapping[str, str]) -> str:
     return _VAR.sub(one, text)
 
 
+def _interpolated(node: Any, values: Mapping[str, str]) -> Any:
+    """Every string in the parsed file interpolated, as compose does (after parsing YAML)."""
+    if isinstance(node, str):
+        return interpolate(node, values)
+    if isinstance(node, dict):
+        return {k: _interpolated(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolated(v, values) for v in node]
+    return node
+
+
 def compose_services(values: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """docker-compose.yml's services, interpolated with `values` (profiles left out)."""
-    spec = yaml.safe_load(interpolate(COMPOSE.read_text(), values))
+    spec = _interpolated(yaml.safe_load(COMPOSE.read_text()), values)
     return {
         name: service
         for name, service in spec["services"].items()
@@ -92,6 +103,7 @@ class Proc:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # a killed test run leaves no service behind
         )
         out.close()
         return self
@@ -178,7 +190,8 @@ class Topology:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
         }
-        env.update({k: self._localise(str(v)) for k, v in declared.items()})
+        # a key with no value passes the host's value in compose: here there is none
+        env.update({k: self._localise(str(v)) for k, v in declared.items() if v is not None})
         env.update(self.extra_env)
         return env
 
@@ -342,6 +355,14 @@ class Topology:
             proc.kill()
         if self.pg is not None:
             self.pg.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the test process dies (Linux prctl)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def http_ok(url: str) -> bool:
