@@ -18,7 +18,6 @@ from forecaster.db import forecast_log
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Series
-from forecaster.values import naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -190,14 +189,13 @@ def store_frame(*, session: Session, series_key: str, frame: pd.DataFrame) -> in
     for a station without a barometer) is not stored; gaps inside a variable are stored as NULL.
     """
     series = series_db.get_series(session=session, key=series_key)
-    frame = frame.dropna(axis=1, how="all")
-    written = observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
-    if len(frame.index):  # the served forecasts whose targets this fetch covered, (re)scored
-        ts = pd.DatetimeIndex(frame.index)
+    dialect = session.get_bind().dialect.name
+    # built before the upsert takes the write lock: on SQLite every other writer (a run's
+    # heartbeat, a forecast's log) waits for that lock, so it covers the INSERT alone
+    cells = observations_db.Cells.from_frame(frame.dropna(axis=1, how="all"), dialect=dialect)
+    written = observations_db.upsert_observations(session=session, series_id=series.id, frame=cells)
+    if cells.first is not None:  # the served forecasts whose targets this fetch covered, (re)scored
         forecast_log.score(
-            session=session,
-            series_id=series.id,
-            ts_from=naive_utc(ts.min()),
-            ts_to=naive_utc(ts.max()),
+            session=session, series_id=series.id, ts_from=cells.first, ts_to=cells.last
         )
     return written
