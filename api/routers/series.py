@@ -53,9 +53,19 @@ def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
 
 
 @router.get("")
-def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
+def list_series(request: Request, session: SessionDep, full: FullDetail) -> SeriesList:
     """Every registered series with its variables and stored range."""
-    rows = [_series_public(r, full=full) for r in series_db.series_summaries(session=session)]
+    facts: RevisionCache = request.app.state.series_facts
+    rows = [
+        _series_public(  # a scan of the series' rows: once per data revision, not per read
+            facts.get_or_compute(
+                (s.id, s.updated_at, "summary"),
+                partial(series_db.summarize, session=session, series=s),
+            ),
+            full=full,
+        )
+        for s in series_db.list_series(session=session)
+    ]
     return SeriesList(data=rows, count=len(rows))
 
 
@@ -181,3 +191,4 @@ def create_series(body: SeriesCreate, session: SessionDep) -> SeriesPublic:
     """Register a ticker or a weather station. Nothing is fetched: POST /runs {"kind": "ingest"} does."""
     ingest.register(session=session, registrations=[_registration(body)], exclusive=True)
     return SeriesPublic(**series_db.series_summary(session=session, key=body.key))
+
