@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -26,7 +27,6 @@ from forecaster.config import Settings
 from forecaster.db import runs as runs_db
 from forecaster.db.models import Observation, Run
 from forecaster.db.session import Database, upgrade
-from tests.api.conftest import TestClient
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 300_000
