@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     forecast_queue_wait_s: float = Field(default=10.0, ge=0, le=60)
     # served forecasts kept to be scored live: origins this many days before the newest one go
     forecast_log_days: int = Field(default=400, ge=1)
+    # POST /api/v1/series/{key}/csv: a larger body is refused with 413 (1 MB = 1,000,000 bytes).
+    # SQLite holds its write lock about 2 us per cell: 50 MB (~3M cells) is about 6 s of it
+    max_upload_mb: float = Field(default=50.0, gt=0)
     # The deployments' schedules (flows/deploy.py serves them), cron strings in UTC.
     ingest_cron: str = "30 22 * * 1-5"  # 22:30 UTC, after the 16:00 ET US market close
     retrain_cron: str = "0 3 * * 0"  # Sundays 03:00 UTC

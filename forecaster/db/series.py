@@ -120,7 +120,12 @@ def series_summaries(*, session: Session) -> list[dict[str, Any]]:
 
 def series_summary(*, session: Session, key: str) -> dict[str, Any]:
     """`series_summaries` for one series (UnknownSeries if the key is not registered)."""
-    series = get_series(session=session, key=key)
+    return summarize(session=session, series=get_series(session=session, key=key))
+
+
+def summarize(*, session: Session, series: Series) -> dict[str, Any]:
+    """`series_summaries` for one series row: a scan of its own rows only (the primary key's
+    range), so a caller can cache it per series and data revision."""
     first, last, timestamps, values = session.execute(
         select(
             func.min(Observation.ts),

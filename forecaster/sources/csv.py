@@ -75,24 +75,33 @@ def read_csv(
 
 
 def read_table(
-    path: str | Path, *, time_column: str | None = None, freq: str | None = None
+    path: str | Path,
+    *,
+    time_column: str | None = None,
+    freq: str | None = None,
+    name: str | None = None,
 ) -> CsvTable:
-    """Like `read_csv`, returning a CsvTable (frame, freq, time column, dropped columns)."""
+    """Like `read_csv`, returning a CsvTable (frame, freq, time column, dropped columns).
+
+    `name`: how errors and warnings call the file (default: its path), e.g. "request body" for
+    an upload's temporary copy.
+    """
     path = Path(path)
-    raw = _read_raw(path)
+    where = name or str(path)
+    raw = _read_raw(path, where)
     # Blank lines come through as all-NaN rows so that row i is on line i + 2: skip them here.
     raw = raw[~raw.isna().all(axis=1)]
     if raw.empty:
-        raise InvalidData(f"CSV file '{path}' has no rows: it has a header only")
-    column = _find_time_column(raw, path, time_column)
+        raise InvalidData(f"CSV file '{where}' has no rows: it has a header only")
+    column = _find_time_column(raw, where, time_column)
 
-    timestamps = _parse_times(raw[column], path, column)
+    timestamps = _parse_times(raw[column], where, column)
     values: dict[str, Any] = {}
     dropped: list[str] = []
     for name in raw.columns:
         if name == column:
             continue
-        parsed = _parse_numbers(raw[name], path, str(name))
+        parsed = _parse_numbers(raw[name], where, str(name))
         if parsed is None:
             dropped.append(str(name))
         else:
@@ -100,14 +109,14 @@ def read_table(
     if dropped:
         logger.warning(
             "%s: dropped text-only column(s) %s: only numeric columns are forecast",
-            path,
+            where,
             ", ".join(map(clip, dropped)),
         )
 
     if not values:
         text = f" (text columns dropped: {', '.join(map(clip, dropped))})" if dropped else ""
         raise InvalidData(
-            f"CSV file '{path}' has no numeric column besides its time column {echo(column)}"
+            f"CSV file '{where}' has no numeric column besides its time column {echo(column)}"
             f"{text}: a series needs at least one numeric variable"
         )
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(timestamps.to_numpy()))
@@ -116,7 +125,7 @@ def read_table(
         frame=frame,
         freq=_check_freq(freq)
         if freq
-        else infer_frequency(pd.DatetimeIndex(frame.index), path=path),
+        else infer_frequency(pd.DatetimeIndex(frame.index), path=where),
         time_column=str(column),
         dropped=tuple(dropped),
     )
@@ -159,7 +168,8 @@ def infer_frequency(index: pd.DatetimeIndex, *, path: str | Path = "data") -> st
 class CsvSource:
     """The Source for CSV files: params {"path": ..., "time_column": ..., "freq": ...}.
 
-    {"sample": "AAPL.csv"} (a bundled sample's file name or key) reads a bundled sample.
+    {"sample": "AAPL.csv"} (a bundled sample's file name or key) reads a bundled sample;
+    {"upload": true} (a CSV uploaded through the API) has nothing to fetch: an empty frame.
     `start` and `end` are inclusive dates; the frequency is not part of the fetch (see
     `read_csv`).
     """
@@ -167,6 +177,8 @@ class CsvSource:
     name = "csv"
 
     def fetch(self, params: dict[str, Any], start: date | None, end: date | None) -> pd.DataFrame:
+        if params.get("upload"):  # an uploaded CSV changes by uploading again: nothing to fetch
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="ts"), dtype="float64")
         if params.get("sample"):
             frame = load_sample(str(params["sample"]))
         elif params.get("path"):
@@ -202,9 +214,9 @@ def clip_dates(frame: pd.DataFrame, start: date | None, end: date | None) -> pd.
 # --- parsing -----------------------------------------------------------------------------
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
+def _read_raw(path: Path, where: str) -> pd.DataFrame:
     if not path.is_file():
-        raise InvalidData(f"CSV file '{path}' not found: give the path to an existing file")
+        raise InvalidData(f"CSV file '{where}' not found: give the path to an existing file")
     try:
         return pd.read_csv(
             path,
@@ -215,12 +227,12 @@ def _read_raw(path: Path) -> pd.DataFrame:
             skipinitialspace=True,
         )
     except pd.errors.EmptyDataError:
-        raise InvalidData(f"CSV file '{path}' has no rows: it is empty") from None
+        raise InvalidData(f"CSV file '{where}' has no rows: it is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InvalidData(f"CSV file '{path}' cannot be read as CSV: {clip(str(exc))}") from exc
+        raise InvalidData(f"CSV file '{where}' cannot be read as CSV: {clip(str(exc))}") from exc
 
 
-def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
+def _find_time_column(raw: pd.DataFrame, where: str, given: str | None) -> str:
     columns = [str(c) for c in raw.columns]
     found = ", ".join(clip(c) for c in columns)
     if given is not None:
@@ -228,7 +240,7 @@ def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
             c for c in columns if c.strip().lower() == given.strip().lower()
         ]
         if not matches:
-            raise InvalidData(f"time column {echo(given)} not in '{path}': found columns {found}")
+            raise InvalidData(f"time column {echo(given)} not in '{where}': found columns {found}")
         return matches[0]
     for column in columns:
         if column.strip().lower() in TIME_COLUMN_NAMES:
@@ -236,7 +248,7 @@ def _find_time_column(raw: pd.DataFrame, path: Path, given: str | None) -> str:
     if columns and _looks_like_dates(raw[columns[0]]):
         return columns[0]
     raise InvalidData(
-        f"no time column in '{path}': found columns {found}; none is named "
+        f"no time column in '{where}': found columns {found}; none is named "
         f"{'/'.join(TIME_COLUMN_NAMES)} and the first does not hold dates. Name it with "
         "--time-column NAME (time_column=NAME in Python)"
     )
@@ -266,7 +278,7 @@ def _looks_like_dates(values: pd.Series) -> bool:
     return bool(_to_datetime(present).notna().all())
 
 
-def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
+def _parse_times(values: pd.Series, where: str, column: str) -> pd.Series:
     parsed = _to_datetime(values)
     bad = parsed.isna()
     if bad.any():
@@ -274,7 +286,7 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
         value = values.iloc[row]
         shown = "an empty value" if pd.isna(value) else echo(value)
         raise InvalidData(
-            f"time column {echo(column)} in '{path}' has {shown} that is not a date, on line "
+            f"time column {echo(column)} in '{where}' has {shown} that is not a date, on line "
             f"{int(values.index[row]) + _FIRST_DATA_LINE}: use ISO dates such as 2024-01-31 "
             "or 2024-01-31 13:00:00"
         )
@@ -282,16 +294,16 @@ def _parse_times(values: pd.Series, path: Path, column: str) -> pd.Series:
     if outside.any():  # a series holds nanosecond timestamps: 1600-01-01 cannot be stored
         row = int(outside.to_numpy().nonzero()[0][0])
         raise InvalidData(
-            f"time column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
+            f"time column {echo(column)} in '{where}' has {echo(values.iloc[row])} on line "
             f"{int(values.index[row]) + _FIRST_DATA_LINE}, outside the dates a series can hold: "
             f"{TS_RANGE}; drop the rows outside it"
         )
-    _warn_mixed_offsets(values, path, column)
+    _warn_mixed_offsets(values, where, column)
     naive: pd.Series = parsed.dt.tz_localize(None)
     return naive
 
 
-def _warn_mixed_offsets(values: pd.Series, path: Path, column: str) -> None:
+def _warn_mixed_offsets(values: pd.Series, where: str, column: str) -> None:
     """Log a warning when the time column mixes UTC offsets (or offsets and none)."""
     found = values.str.extract(_OFFSET, expand=False)
     if found.isna().all():
@@ -307,7 +319,7 @@ def _warn_mixed_offsets(values: pd.Series, path: Path, column: str) -> None:
         "%s: time column %s mixes UTC offsets (%s): every timestamp was converted to UTC%s, so "
         "rows at one local hour may fall at different UTC hours; give every timestamp the same "
         "offset if that is not what the file means",
-        path,
+        where,
         echo(column),
         ", ".join(shown + ["none"] * naive),
         " (one without an offset is taken as UTC)" if naive else "",
@@ -322,7 +334,7 @@ def _offset_minutes(offset: str) -> int:
     return -minutes if offset[0] == "-" else minutes
 
 
-def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | None:
+def _parse_numbers(values: pd.Series, where: str, column: str) -> pd.Series | None:
     """Floats with NaN gaps; None for a text column (to drop); InvalidData for stray text.
 
     A column is text when most of its non-empty values are not numbers; a numeric column
@@ -337,7 +349,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         if infinite.any():  # "inf", "-Infinity", "1e309": no model or metric can use them
             row = int(infinite.nonzero()[0][0])
             raise InvalidData(
-                f"column {echo(column)} in '{path}' has {echo(values.iloc[row])} on line "
+                f"column {echo(column)} in '{where}' has {echo(values.iloc[row])} on line "
                 f"{int(values.index[row]) + _FIRST_DATA_LINE}, which is infinite: use a finite "
                 "number, or empty that field (an empty field is a gap)"
             )
@@ -346,7 +358,7 @@ def _parse_numbers(values: pd.Series, path: Path, column: str) -> pd.Series | No
         return None
     row = int(bad.to_numpy().nonzero()[0][0])
     raise InvalidData(
-        f"column {echo(column)} in '{path}' is numeric but has the text {echo(values.iloc[row])} on "
+        f"column {echo(column)} in '{where}' is numeric but has the text {echo(values.iloc[row])} on "
         f"line {int(values.index[row]) + _FIRST_DATA_LINE}: fix or empty that field "
         "(an empty field is a gap)"
     )

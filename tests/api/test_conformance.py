@@ -136,6 +136,18 @@ def test_a_schema_fuzzer_finds_nothing(fuzz_app: Any) -> None:
     failures = {
         f for f in failures if "is outside the valid range 1677-09-22 .. 2262-04-11" not in f
     }
+    # Known gap: an uploaded CSV's body is any text to a schema; whether it is a usable file
+    # (a time column, numbers, dates in range) only reading it can say (422 saying why).
+    failures = {
+        f
+        for f in failures
+        if not (
+            f.startswith("POST /api/v1/series/{series_key}/csv (positive)")
+            and "found 1 distinct failure" in f
+            and "Schema-valid request rejected" in f
+            and "[422]" in f
+        )
+    }
     assert not failures, "\n\n".join(sorted(failures))
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
+from forecaster.db.models import Observation
 from forecaster.errors import BadDateRange, InvalidData
 from tests.forecaster.db.frames import wide_frame
 
@@ -170,3 +171,39 @@ def test_reversed_date_range_is_rejected(
                 start=datetime(2024, 2, 1),
                 end=datetime(2024, 1, 1),
             )
+
+
+def test_the_revision_moves_only_when_a_cell_is_added_or_changed(
+    session_factory: sessionmaker[Session],
+) -> None:
+    frame = pd.DataFrame(
+        {"a": [1.0, np.nan, 3.0]}, index=pd.date_range("2024-01-01", periods=3, freq="D")
+    )
+    with session_factory.begin() as session:
+        sid = series_db.register_series(session=session, key="r", source="csv").id
+
+    def upsert(values: pd.DataFrame) -> int:
+        with session_factory.begin() as session:
+            observations_db.upsert_observations(session=session, series_id=sid, frame=values)
+            return series_db.get_series(session=session, key="r").revision
+
+    assert upsert(frame) == 1  # new cells
+    assert upsert(frame) == 1  # the same again, the gap included: nothing changed
+    assert upsert(frame.iloc[:1]) == 1  # a part of it
+    assert upsert(frame.fillna(2.0)) == 2  # a gap filled
+    assert upsert(frame) == 3  # a value back to a gap
+    assert upsert(frame.assign(a=[1.0, np.nan, 3.5])) == 4  # a value revised
+
+
+def test_an_upsert_matches_rows_the_orm_wrote(session_factory: sessionmaker[Session]) -> None:
+    """The bulk path binds SQLite's DateTime text itself: it must be the ORM's, to the
+    microsecond, or an upsert would add a second row for a stored timestamp."""
+    stamps = [datetime(2024, 1, 1), datetime(2024, 1, 1, 12, 30, 15, 250)]
+    with session_factory.begin() as session:
+        sid = series_db.register_series(session=session, key="o", source="csv").id
+        session.add_all(Observation(series_id=sid, variable="a", ts=ts, value=1.0) for ts in stamps)
+    frame = pd.DataFrame({"a": [5.0, 6.0]}, index=pd.DatetimeIndex(stamps))
+    with session_factory.begin() as session:
+        observations_db.upsert_observations(session=session, series_id=sid, frame=frame)
+        stored = observations_db.read_frame(session=session, series_id=sid)
+    assert stored["a"].tolist() == [5.0, 6.0] and list(stored.index) == stamps
