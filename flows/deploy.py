@@ -26,7 +26,6 @@ import logging
 import os
 import signal
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Callable
 from types import FrameType, TracebackType
 from typing import Any
@@ -42,6 +41,7 @@ from flows.forecast import forecast  # noqa: E402
 from flows.ingest import ingest  # noqa: E402
 from flows.retrain import retrain  # noqa: E402
 from flows.schedules import crons, scheduled_deployment  # noqa: E402
+from flows.server import prefect_ready  # noqa: E402
 from forecaster.config import Settings, get_settings  # noqa: E402
 
 
@@ -128,7 +128,7 @@ class _Runner(Runner):
         async with contextlib.AsyncExitStack() as observers:
             while True:
                 await asyncio.sleep(WATCH_S)
-                ready = await asyncio.to_thread(server_ready, self.api_url)
+                ready = await asyncio.to_thread(prefect_ready, self.api_url)
                 if not ready and self.down_since is None:
                     self.down_since = time.monotonic()
                     _say(
@@ -172,15 +172,6 @@ def _say(line: str) -> None:
     print(line, flush=True)  # noqa: T201 - the worker's log is its stdout
 
 
-def server_ready(api_url: str, timeout: float = 2.0) -> bool:
-    """Whether the Prefect server answers /api/ready (up, and its database reachable)."""
-    try:
-        with urllib.request.urlopen(f"{api_url}/ready", timeout=timeout) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except OSError:  # refused, timed out, or an HTTP error (503: its database is down)
-        return False
-
-
 def backoff(first: float = 1.0, cap: float = 30.0) -> Callable[[], float]:
     """Successive waits: 1, 2, 4, ... seconds, never more than `cap`."""
     delay = first / 2
@@ -196,7 +187,7 @@ def backoff(first: float = 1.0, cap: float = 30.0) -> Callable[[], float]:
 def wait_until_ready(api_url: str, *, cap: float = 30.0) -> None:
     """Poll the server's /api/ready with a capped backoff until it answers."""
     wait = backoff(cap=cap)
-    while not server_ready(api_url):
+    while not prefect_ready(api_url):
         time.sleep(wait())
 
 

@@ -10,6 +10,9 @@
 
 The run row is created first (status "pending") and the flow receives its id, so the row
 records the whole life of the run: who asked, when it started and finished, what it produced.
+Before that, the Prefect server the run will report to must answer /api/ready: when it does
+not, `submit` raises Unavailable (HTTP 503, Retry-After) and creates no row, rather than
+accepting a run that would fail within seconds and leave a failed row as noise.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +32,7 @@ from uuid import UUID
 from sqlalchemy.orm import Session, sessionmaker
 
 from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
-from flows.server import pid_alive
+from flows.server import pid_alive, require_prefect
 from forecaster.app import runs
 from forecaster.config import Settings
 from forecaster.db import runs as runs_db
@@ -153,10 +158,12 @@ class Dispatcher:
         """Record a pending run and start it in the background; returns the run id.
 
         Raises:
+            Unavailable: the Prefect server does not answer; no run was recorded.
             UnknownSeries: a key in `series` is not registered.
             RunInProgress: a retrain touching one of these series is pending or running.
         """
         series = list(dict.fromkeys(series))  # drop repeats, keep order
+        require_prefect(self.orchestrator_url())  # before any row: none is left as noise
         with self._lock, self.factory.begin() as session:
             # in-process: this process runs it; a deployment's worker is not known yet
             executor = (
@@ -179,6 +186,18 @@ class Dispatcher:
         else:
             self._start_thread(kind, run_id, series, options or {})
         return run_id
+
+    def orchestrator_url(self) -> str | None:
+        """The API of the Prefect server this process's runs report to: the deployments' server,
+        else the one Prefect's settings name (the project's own, `forecaster serve`); None: a
+        flow would start a temporary server of its own."""
+        if self.prefect_api_url:
+            return self.prefect_api_url
+        if "prefect.settings" in sys.modules:  # loaded: its settings may be a test's or a
+            from prefect.settings import PREFECT_API_URL  # context's, not the environment's
+
+            return PREFECT_API_URL.value() or None
+        return os.environ.get("PREFECT_API_URL") or None
 
     def reap(self) -> list[int]:
         """Fail runs whose lease lapsed or that waited too long for a worker (periodic)."""

@@ -34,9 +34,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from forecaster.errors import Unavailable
+
 logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 90.0
+PREFECT_RETRY_AFTER_S = 10  # what a client is told while the server is away (restart: 10-25 s)
 
 
 def prefect_home(data_dir: Path) -> Path:
@@ -61,6 +64,28 @@ def _healthy(url: str, timeout: float = 2.0) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def prefect_ready(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether the Prefect server at `api_url` answers /ready: up, and its database reachable
+    (its /health says 200 while its PostgreSQL is down)."""
+    try:
+        with urllib.request.urlopen(f"{api_url}/ready", timeout=timeout) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:  # refused, timed out, or an HTTP error (503: its database is down)
+        return False
+
+
+def require_prefect(api_url: str | None) -> None:
+    """Raise Unavailable (HTTP 503, Retry-After) when the Prefect server at `api_url` is not
+    ready; None (a flow would start a temporary server of its own) passes."""
+    if api_url is not None and not prefect_ready(api_url.rstrip("/")):
+        raise Unavailable(
+            "the Prefect server that runs flows is unavailable right now (not answering, or "
+            "its database is down; the embedded one restarts by itself); no run was created: "
+            f"retry in {PREFECT_RETRY_AFTER_S} seconds",
+            retry_after=PREFECT_RETRY_AFTER_S,
+        )
 
 
 def pid_alive(pid: int) -> bool:
