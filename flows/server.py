@@ -9,8 +9,9 @@ such servers can lock. Here instead:
   port (unless `PREFECT_API_URL` names one), record it in `<home>/server.json`, run their flows
   against it, and stop it on exit, SIGINT or SIGTERM;
 * every other CLI command that runs a flow uses that server when it is up (a health check on
-  the recorded URL), so it pays no start-up; otherwise it falls back to a temporary server in
-  the project's home;
+  the recorded URL), so it pays no start-up; otherwise it starts one of its own in the project's
+  home for the command (`command_server`: not recorded, stopped at exit), waited for as long as
+  it is starting rather than Prefect's temporary server, which gave up under CPU load;
 * `forecaster serve` also serves the deployments (`python -m flows.deploy`, a child process in
   its own process group, `schedule_worker`), so the schedules run in the embedded default
   exactly as in production, and API-triggered runs are flow runs of those same deployments
@@ -19,6 +20,7 @@ such servers can lock. Here instead:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import json
@@ -40,7 +42,10 @@ from forecaster.errors import Unavailable
 
 logger = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT_S = 90.0
+# A server that exits fails its start at once; one still starting is waited for this long: under
+# CPU load a start took over 90 s (Prefect's own temporary server gives up after its
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, and a CLI retrain died of it).
+STARTUP_TIMEOUT_S = 600.0
 RESTARTS = 5  # failed starts in a row before the monitor gives up on the project's server
 PREFECT_RETRY_AFTER_S = 10  # what a client is told while the server is away (restart: 10-25 s)
 
@@ -235,6 +240,25 @@ class _ServerChild:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def command_server(data_dir: Path) -> str:
+    """Start a Prefect server in the project's home for this process alone and point its flows
+    at it; returns its API URL. It is not recorded in server.json (no other command comes to
+    depend on it), is stopped when this process exits, and dies with it however it dies."""
+    quiet_env(data_dir)
+    home = prefect_home(data_dir)
+    log = (home / "server.log").open("ab")
+    child = _ServerChild(home, _free_port(), log)
+
+    def stop() -> None:
+        child.stop()
+        log.close()
+
+    atexit.register(stop)
+    child.wait_healthy()
+    os.environ["PREFECT_API_URL"] = child.url
+    return child.url
 
 
 @contextlib.contextmanager
