@@ -129,7 +129,8 @@ def describe_validation(errors: Sequence[Any]) -> str:
 
 async def _forecaster_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ForecasterError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Overloaded) else None
+    retry = exc.retry_after if isinstance(exc, Overloaded | Unavailable) else None
+    headers = {"Retry-After": str(retry)} if retry is not None else None
     detail = exc.render(http_hint(exc))
     return JSONResponse({"detail": detail}, status_code=status_of(exc), headers=headers)
 

@@ -233,12 +233,14 @@ def _end_from_hook(state_name: str, flow_run_obj: Any, state: Any) -> None:
         leases.release(run.id)
 
 
-def on_crashed(_flow: Any, flow_run_obj: Any, state: Any) -> None:
-    _end_from_hook("Crashed", flow_run_obj, state)
+# Prefect calls hooks positionally in the flow engine and by keyword (flow=, flow_run=, state=)
+# from the runner's cancellation path: the parameter names are part of the contract.
+def on_crashed(flow: Any, flow_run: Any, state: Any) -> None:  # noqa: ARG001
+    _end_from_hook("Crashed", flow_run, state)
 
 
-def on_cancelled(_flow: Any, flow_run_obj: Any, state: Any) -> None:
-    _end_from_hook("Cancelled", flow_run_obj, state)
+def on_cancelled(flow: Any, flow_run: Any, state: Any) -> None:  # noqa: ARG001
+    _end_from_hook("Cancelled", flow_run, state)
 
 
 HOOKS: dict[str, Any] = {"on_crashed": [on_crashed], "on_cancellation": [on_cancelled]}

@@ -10,24 +10,29 @@
 
 The run row is created first (status "pending") and the flow receives its id, so the row
 records the whole life of the run: who asked, when it started and finished, what it produced.
+Before that, the Prefect server the run will report to must answer /api/ready: when it does
+not, `submit` raises Unavailable (HTTP 503, Retry-After) and creates no row, rather than
+accepting a run that would fail within seconds and leave a failed row as noise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from flows.logs import keeping_logging
 from flows.schedules import DEPLOYMENTS, crons, scheduled_deployment
-from flows.server import pid_alive
+from flows.server import pid_alive, require_prefect
 from forecaster.app import runs
 from forecaster.config import Settings
 from forecaster.db import runs as runs_db
@@ -37,30 +42,6 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("ingest", "retrain")  # the run kinds started here; their deployments: flows/schedules.py
 ACTIVE = ("pending", "running")
-
-
-@contextlib.contextmanager
-def keeping_logging() -> Iterator[None]:
-    """Keep the process's own logging through a first `import prefect`.
-
-    Importing Prefect configures logging for the whole process (prefect/main.py calls
-    setup_logging): it sets `uvicorn` to WARNING with its own handler and resets `uvicorn.access`
-    to NOTSET, so a service's access log went silent after its first in-process flow run. Every
-    logger that is not Prefect's gets back its level, handlers, propagation and state."""
-    manager = logging.Logger.manager
-    loggers = [logging.getLogger()] + [
-        lg
-        for name, lg in list(manager.loggerDict.items())
-        if isinstance(lg, logging.Logger) and not name.startswith("prefect")
-    ]
-    saved = [(lg, lg.level, list(lg.handlers), lg.propagate, lg.disabled) for lg in loggers]
-    try:
-        yield
-    finally:
-        for lg, level, handlers, propagate, disabled in saved:
-            lg.setLevel(level)
-            lg.handlers[:] = handlers
-            lg.propagate, lg.disabled = propagate, disabled
 
 
 def _flow(kind: str) -> Callable[..., Any]:
@@ -153,10 +134,12 @@ class Dispatcher:
         """Record a pending run and start it in the background; returns the run id.
 
         Raises:
+            Unavailable: the Prefect server does not answer; no run was recorded.
             UnknownSeries: a key in `series` is not registered.
             RunInProgress: a retrain touching one of these series is pending or running.
         """
         series = list(dict.fromkeys(series))  # drop repeats, keep order
+        require_prefect(self.orchestrator_url())  # before any row: none is left as noise
         with self._lock, self.factory.begin() as session:
             # in-process: this process runs it; a deployment's worker is not known yet
             executor = (
@@ -179,6 +162,18 @@ class Dispatcher:
         else:
             self._start_thread(kind, run_id, series, options or {})
         return run_id
+
+    def orchestrator_url(self) -> str | None:
+        """The API of the Prefect server this process's runs report to: the deployments' server,
+        else the one Prefect's settings name (the project's own, `forecaster serve`); None: a
+        flow would start a temporary server of its own."""
+        if self.prefect_api_url:
+            return self.prefect_api_url
+        if "prefect.settings" in sys.modules:  # loaded: its settings may be a test's or a
+            from prefect.settings import PREFECT_API_URL  # context's, not the environment's
+
+            return PREFECT_API_URL.value() or None
+        return os.environ.get("PREFECT_API_URL") or None
 
     def reap(self) -> list[int]:
         """Fail runs whose lease lapsed or that waited too long for a worker (periodic); the

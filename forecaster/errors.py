@@ -124,7 +124,12 @@ class TooBusy(ForecasterError):
 
 
 class Unavailable(ForecasterError):
-    """A service this needs (the Prefect server) cannot be reached; nothing was started."""
+    """A service this needs (the Prefect server) cannot be reached; nothing was started. The
+    request may be repeated after `retry_after` seconds."""
+
+    def __init__(self, message: str = "", *, retry_after: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class InvalidRequest(ForecasterError):

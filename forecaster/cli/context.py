@@ -4,6 +4,7 @@ pointed at the project's own server."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,19 @@ def open_sessions(settings: Settings, *, migrate: bool = False) -> Iterator[sess
 
 def quiet_prefect(settings: Settings) -> None:
     """Offline Prefect in the project's own home, on the project's server when one is up
-    (flows.server): a flow command then pays no server start-up."""
-    from flows.server import use_running_server
+    (flows.server): a flow command then pays no server start-up. Otherwise the command starts
+    a server of its own and waits for it as long as it is starting: Prefect's temporary server
+    gives up after a fixed time, and a retrain under CPU load died of it."""
+    from flows.server import command_server, use_running_server
 
-    use_running_server(settings.data_dir)
+    if use_running_server(settings.data_dir) is None and not _prefect_configured():
+        command_server(settings.data_dir)
+
+
+def _prefect_configured() -> bool:
+    """Whether Prefect, already loaded here, names an API (a test harness's server)."""
+    if "prefect.settings" not in sys.modules:
+        return False
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())

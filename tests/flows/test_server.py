@@ -126,9 +126,12 @@ def test_the_schedule_worker_stops_on_sigterm_without_the_supervisors_sigkill(
     assert "never awaited" not in text
 
 
-def _start_serve(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+def _start_serve(
+    tmp_path: Path, port: int, **extra: str
+) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")} | {
-        "FORECASTER_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"
+        "FORECASTER_DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
+        **extra,
     }
     log = (tmp_path / "serve.log").open("ab")
     proc = subprocess.Popen(
@@ -175,3 +178,70 @@ def test_a_second_schedule_worker_is_never_started_for_one_project(tmp_path: Pat
         assert proc is None
     (home / "worker.json").write_text(json.dumps({"pid": 2**22 + 1}))  # a dead one: replaced
     assert running_worker(tmp_path) is None
+
+
+def test_serve_starts_its_prefect_server_again_when_it_dies(tmp_path: Path) -> None:
+    """kill -9 of the embedded Prefect server: POST /runs says 503 (not 202 and a run failed in
+    5 s) until `serve` has started it again on the same port and home; then runs work, without
+    restarting `serve`."""
+    import httpx
+
+    port = free_port()
+    proc, pids = _start_serve(tmp_path, port, FORECASTER_API_KEY="test-key-123")
+    base, auth = f"http://127.0.0.1:{port}/api/v1", {"X-API-Key": "test-key-123"}
+    log = (tmp_path / "serve.log").read_text
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, log()
+                time.sleep(0.3)
+        series = {"key": "seattle", "source": "csv", "sample": "seattle-weather"}
+        assert httpx.post(f"{base}/series", json=series, headers=auth).status_code == 201
+        ingest = {"kind": "ingest", "series": ["seattle"]}
+        url = json.loads((prefect_home(tmp_path) / "server.json").read_text())["url"]
+
+        os.kill(pids["server"], signal.SIGKILL)
+        refused = httpx.post(f"{base}/runs", json=ingest, headers=auth, timeout=30)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["Retry-After"] == "10"
+        assert "the Prefect server that runs flows is unavailable" in refused.json()["detail"]
+
+        deadline = time.monotonic() + 90  # the server restarts in 10-25 s on two cores
+        while (
+            r := httpx.post(f"{base}/runs", json=ingest, headers=auth, timeout=30)
+        ).status_code == 503:
+            assert proc.poll() is None and time.monotonic() < deadline, log()
+            time.sleep(1)
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        deadline = time.monotonic() + 120
+        while (run := httpx.get(f"{base}/runs/{run_id}", headers=auth).json())["status"] in (
+            "pending",
+            "running",
+        ):
+            assert time.monotonic() < deadline, run
+            time.sleep(0.5)
+        assert run["status"] == "completed", run["error"]
+        runs = httpx.get(f"{base}/runs", headers=auth).json()
+        assert [r["id"] for r in runs["data"]] == [run_id]  # the refused requests left no row
+        state = json.loads((prefect_home(tmp_path) / "server.json").read_text())
+        assert state["url"] == url and state["pid"] != pids["server"]  # same port, new process
+        pids["restarted"] = state["pid"]
+        assert "starting it again" in log() and "Traceback" not in log()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        deadline = time.monotonic() + 15
+        while any(_pids_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in pids.values():
+            if _pids_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError(f"pid {pid} outlived `forecaster serve`")
