@@ -218,3 +218,34 @@ def test_the_reaper_marks_a_dead_runs_flow_run_crashed(
         state = client.read_flow_run(flow_run.id).state
     assert state is not None and state.is_crashed()
     assert state.message is not None and "killed or crashed" in state.message
+
+
+@pytest.mark.parametrize("hook", ["on_cancelled", "on_crashed"])
+def test_the_state_hooks_take_the_runners_keyword_call(
+    hook: str, database_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    """Prefect's runner calls cancellation hooks as hook(flow=, flow_run=, state=); a hook with
+    other parameter names failed with a TypeError and left the run row running."""
+    from types import SimpleNamespace
+
+    from flows import common
+
+    with session_factory.begin() as session:
+        run = runs.claim(
+            session=session,
+            kind="retrain",
+            series=[],
+            parameters={},
+            policy=runs.LeasePolicy(),
+            exclusive=True,
+        )
+        runs_db.start_run(session=session, run_id=run.id, flow_run_id="fr-1")
+        run_id = run.id
+    flow_run = SimpleNamespace(
+        id="fr-1", parameters={"database_url": database_url, "run_id": run_id}
+    )
+    getattr(common, hook)(flow=None, flow_run=flow_run, state=SimpleNamespace(message="gone"))
+    with session_factory() as session:
+        ended = runs_db.get_run(session=session, run_id=run_id)
+    assert ended.status == ("cancelled" if hook == "on_cancelled" else "failed")
+    assert "Prefect reported the flow run" in (ended.error or "")
