@@ -19,10 +19,11 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from api import errors, openapi
 from api.cache import ForecastCaches, RevisionCache
+from api.errors import OutageLog
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.params import forbid_unknown_query
 from api.pool import ComputePool
@@ -72,14 +73,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.caches.keep_champions(app.state.session_factory)
     except SQLAlchemyError as exc:
         logger.error("could not read runs and champions at start-up: %s", exc)
-    reaper = asyncio.create_task(_reap_forever(dispatcher))
+    reaper = asyncio.create_task(_reap_forever(dispatcher, app.state.outage_log))
     yield
     reaper.cancel()
     dispatcher.join(SHUTDOWN_GRACE_S)
     app.state.db.dispose()
 
 
-async def _reap_forever(dispatcher: Dispatcher) -> None:
+async def _reap_forever(dispatcher: Dispatcher, outages: OutageLog) -> None:
     """Every few seconds, end the runs whose process died or that no worker took (a killed
     worker, a lost server, a CLI run killed with -9): a stale run never blocks a series."""
     every = min(dispatcher.policy.heartbeat_s, 10.0)
@@ -87,6 +88,8 @@ async def _reap_forever(dispatcher: Dispatcher) -> None:
         await asyncio.sleep(every)
         try:
             await asyncio.to_thread(dispatcher.reap)
+        except (OperationalError, InterfaceError) as exc:  # one line per outage, as requests
+            outages.seen(exc)
         except Exception:  # noqa: BLE001 - the next round tries again
             logger.warning("reaping stale runs failed", exc_info=True)
 

@@ -22,7 +22,7 @@ from forecaster.app import runs
 from forecaster.config import get_settings
 from forecaster.db import runs as runs_db
 from forecaster.db.models import ACTIVE_RUN_STATUSES, Run
-from forecaster.db.session import Database
+from forecaster.db.session import Database, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -142,17 +142,19 @@ def close_status(
 ) -> None:
     """End the run (only if still active: a reaped or cancelled run keeps its status) and
     release its lease."""
-    try:
-        with factory.begin() as session:
-            run = runs_db.get_run(session=session, run_id=run_id)
-            if run.status in ACTIVE_RUN_STATUSES:
-                if run.cancel_requested_at is not None and status == "failed":
-                    status = "cancelled"
-                runs_db.finish_run(
-                    session=session, run_id=run_id, status=status, result=result, error=error
-                )
-            else:
-                run.result = result or run.result
+
+    def close(session: Session) -> None:
+        run = runs_db.get_run(session=session, run_id=run_id)
+        if run.status in ACTIVE_RUN_STATUSES:
+            ended = "cancelled" if run.cancel_requested_at and status == "failed" else status
+            runs_db.finish_run(
+                session=session, run_id=run_id, status=ended, result=result, error=error
+            )
+        else:
+            run.result = result or run.result
+
+    try:  # redone whole if the database drops the connection under it
+        transaction(factory, close)
     finally:
         leases.release(run_id)
 

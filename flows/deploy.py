@@ -104,7 +104,31 @@ class _Runner(Runner):
         await super().__aenter__()
         if self.api_url:
             self._watch = asyncio.create_task(self._watch_server())
+            self._poll_through_outages()
         return self
+
+    def _poll_through_outages(self) -> None:
+        """A poll for scheduled runs that fails while the server is unavailable counts as done.
+
+        Prefect's poll loop stops the runner after 3 failed polls in a row (6 s at a 2 s poll),
+        and the runner's stop kills the flow runs in flight: a 20 s PostgreSQL outage behind the
+        Prefect server killed every retrain running on this worker. While /api/ready says the
+        server is away, a failed poll is skipped (the watch says so once) and the next one tries
+        again; a failure with the server up still counts against Prefect's limit."""
+        poller = getattr(self, "_scheduled_run_poller", None)
+        if poller is None:  # not prefect 3.8's layout: keep its behaviour
+            return
+        poll = poller._get_and_submit_flow_runs
+
+        async def tolerant() -> Any:
+            try:
+                return await poll()
+            except Exception:
+                if await asyncio.to_thread(prefect_ready, self.api_url):
+                    raise
+                return None
+
+        poller._get_and_submit_flow_runs = tolerant
 
     async def __aexit__(
         self,

@@ -28,6 +28,7 @@ from typing import Any
 from prefect import State, flow, task
 from prefect.futures import PrefectFuture
 from prefect.logging import get_run_logger
+from sqlalchemy.orm import Session
 
 from flows import leases, runners
 from flows.common import HOOKS, Cancelled, close_run, guarded, open_run, session_factory
@@ -43,6 +44,7 @@ from forecaster.app.versions import promote_best, seat_baselines
 from forecaster.champion import Decision
 from forecaster.config import Settings, get_settings
 from forecaster.db import series as series_db
+from forecaster.db.session import transaction
 from forecaster.errors import RunEnded
 from forecaster.retrain_config import load_retrain_config
 from forecaster.retrain_plan import (
@@ -89,20 +91,23 @@ def commit_series(
     """Promote the series' winners, seat its refreshed baselines (`strategies`: those this run
     refreshed) and refresh its forecasts in one transaction, only while the run is running."""
     leases.checkpoint(run_id)
-    try:
-        with session_factory(database_url).begin() as session:
-            series = series_db.get_series(session=session, key=series_key)
-            series_db.lock_series(session=session, ids=[series.id])
-            promoted = promote_best(session=session, decisions=decisions)
-            for strategy in strategies:  # where no candidate won: the baselines' seats
-                seated = seat_baselines(session=session, series_id=series.id, strategy=strategy)
-                promoted += [] if seated is None else [seated]
-            forecasts = precompute_forecasts(session=session, series_key=series_key)
-            # reaped (its lease lapsed) or cancelled meanwhile: promote nothing
-            ensure_active(session=session, run_id=run_id, what=f"{series_key}'s promotions")
+
+    def commit(session: Session) -> SeriesCommit:
+        series = series_db.get_series(session=session, key=series_key)
+        series_db.lock_series(session=session, ids=[series.id])
+        promoted = promote_best(session=session, decisions=decisions)
+        for strategy in strategies:  # where no candidate won: the baselines' seats
+            seated = seat_baselines(session=session, series_id=series.id, strategy=strategy)
+            promoted += [] if seated is None else [seated]
+        forecasts = precompute_forecasts(session=session, series_key=series_key)
+        # reaped (its lease lapsed) or cancelled meanwhile: promote nothing
+        ensure_active(session=session, run_id=run_id, what=f"{series_key}'s promotions")
+        return SeriesCommit(tuple(promoted), forecasts)
+
+    try:  # redone whole if the database drops the connection under it (db.session.transaction)
+        return transaction(session_factory(database_url), commit)
     except RunEnded as exc:
         raise leases.RunCancelled(str(exc)) from exc
-    return SeriesCommit(tuple(promoted), forecasts)
 
 
 def _plan(

@@ -22,6 +22,7 @@ from forecaster.db import observations as observations_db
 from forecaster.db import series as series_db
 from forecaster.db.forecast_cache import store_forecast
 from forecaster.db.models import Series
+from forecaster.db.session import transaction
 from forecaster.errors import InvalidData, InvalidRequest
 from forecaster.forecasting.train import TrainOutcome, train_model
 from forecaster.global_models import DEFAULT_EMBEDDING_DIM, train_global_model
@@ -119,8 +120,9 @@ def train_series(
         job.frame, job.spec, freq=job.freq, device=device, threads=threads, progress=progress
     )
     origins = backtest_origins(request.origins, job.frame)
-    with sessions.begin() as session:
-        decision = versions.register_candidate(
+    decision = transaction(  # minutes of training are not lost to a dropped connection
+        sessions,
+        lambda session: versions.register_candidate(
             session=session,
             series_id=job.series_id,
             outcome=outcome,
@@ -130,7 +132,8 @@ def train_series(
             origins=origins,
             force=request.promote,
             apply=apply,
-        )
+        ),
+    )
     return replace(decision, extra=training_facts(outcome))
 
 
@@ -170,8 +173,9 @@ def train_group(
         threads=threads,
         progress=progress,
     )
-    with sessions.begin() as session:
-        row, decisions = versions.register_global(
+    row, decisions = transaction(
+        sessions,
+        lambda session: versions.register_global(
             session=session,
             group=group,
             outcome=outcome,
@@ -181,8 +185,9 @@ def train_group(
             metric=metric,
             origins={key: backtest_origins(origins, frame) for key, frame in frames.items()},
             apply=apply,
-        )
-        global_id = row.id
+        ),
+    )
+    global_id = row.id
     facts = {key: training_facts(outcome.outcomes[key]) for key in decisions}
     return global_id, {key: replace(d, extra=facts[key]) for key, d in decisions.items()}
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
@@ -13,6 +16,9 @@ from sqlalchemy.pool import NullPool
 
 if TYPE_CHECKING:  # Alembic is imported only to migrate: a read finds the schema current
     from alembic.config import Config
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 _REVISION = re.compile(r'^revision(?:: str)? = "([^"]+)"', re.M)
@@ -57,6 +63,31 @@ class Database:
 
     def __exit__(self, *_exc: object) -> None:
         self.dispose()
+
+
+def transaction(
+    sessions: sessionmaker[Session], work: Callable[[Session], T], *, retry_s: float | None = None
+) -> T:
+    """`work(session)` in one transaction, run again from the start when the database dropped the
+    connection under it (a restart, a failover: `connection_invalidated`), for up to `retry_s`
+    seconds (FORECASTER_DB_RETRY_S). For the writes that end long work (a candidate's
+    registration after minutes of training, a series' commit, closing a run): the rolled-back
+    transaction is redone whole, never half. New connections wait on their own (the flows'
+    engines: flows.common.wait_for_connections); other errors are raised at once."""
+    if retry_s is None:
+        from forecaster.config import get_settings
+
+        retry_s = get_settings().db_retry_s
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            with sessions.begin() as session:
+                return work(session)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or time.monotonic() >= deadline:
+                raise
+            logger.warning("database connection lost mid-transaction; running it again")
+            time.sleep(1.0)
 
 
 def make_session_factory(url: str | Engine) -> sessionmaker[Session]:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from flows import common
 from forecaster.config import get_settings
@@ -67,3 +68,25 @@ def test_past_the_bound_the_run_error_says_database_unavailable(
     error = common.run_error(caught.value)
     assert error.startswith("database unavailable"), error
     assert "killed" not in error and "crash" not in error
+
+
+def test_a_transaction_whose_connection_drops_is_redone_whole(flow_url: str) -> None:
+    """A registration in flight when PostgreSQL restarts ("terminating connection due to
+    administrator command") failed the candidate after minutes of training; it is redone."""
+    from forecaster.db.session import transaction
+
+    factory = common.session_factory(flow_url)
+    with factory.begin() as session:
+        session.execute(text("CREATE TABLE registered (n int)"))
+    calls: list[int] = []
+
+    def register(session: Session) -> int:
+        calls.append(1)
+        session.execute(text("INSERT INTO registered VALUES (1)"))
+        if len(calls) == 1:  # the server drops this connection mid-transaction
+            session.execute(text("SELECT pg_terminate_backend(pg_backend_pid())"))
+        return len(calls)
+
+    assert transaction(factory, register, retry_s=30) == 2
+    with factory() as session:  # the first attempt rolled back: one row, not two
+        assert session.execute(text("SELECT count(*) FROM registered")).scalar_one() == 1
