@@ -34,6 +34,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import yaml  # noqa: E402
 
+from flows.runners import cores  # noqa: E402
 from tests.production import scenarios  # noqa: E402
 from tests.topology import Topology, topology  # noqa: E402
 
@@ -67,7 +68,10 @@ def timed_retrain(topo: Topology) -> tuple[float, dict[str, Any]]:
 
 
 def on_topology(n: int, workers: int, config: Path) -> tuple[float, dict[str, Any]]:
-    with topology(dask_workers=workers, FORECASTER_RETRAIN_CONFIG=str(config)) as topo:
+    # the workers share this machine: each gets its share of the cores, as the README tells an
+    # operator running several on one host (FORECASTER_WORKER_THREADS in compose's .env)
+    share = {"FORECASTER_WORKER_THREADS": str(max(1, cores() // workers))}
+    with topology(workers, share, FORECASTER_RETRAIN_CONFIG=str(config)) as topo:
         for key, body in series_bodies(n).items():
             scenarios.upload(topo, key, body)
         return timed_retrain(topo)

@@ -150,6 +150,7 @@ class Topology:
     root: Path
     dask_workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # compose's ${VAR} values (.env)
     pg: Cluster | None = None
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, Proc] = field(default_factory=dict)
@@ -226,7 +227,7 @@ class Topology:
         self.pg = start_cluster()
         self.ports["postgres"] = self.pg.port
         self.services = compose_services(
-            {"FORECASTER_API_KEY": API_KEY, "FORECASTER_DB_PASSWORD": DB_PASSWORD}
+            {"FORECASTER_API_KEY": API_KEY, "FORECASTER_DB_PASSWORD": DB_PASSWORD, **self.values}
         )
         self._postgres_like_the_image()
         migrate = subprocess.run(
@@ -376,10 +377,16 @@ def port_open(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def topology(dask_workers: int = 2, **extra_env: str) -> Iterator[Topology]:
-    """A started topology in a temporary folder; everything stopped and removed after."""
+def topology(
+    dask_workers: int = 2, values: Mapping[str, str] | None = None, **extra_env: str
+) -> Iterator[Topology]:
+    """A started topology in a temporary folder; everything stopped and removed after.
+    `values`: compose's variables (what an operator's .env sets); `extra_env`: set on every
+    process beside the compose environment."""
     root = Path(tempfile.mkdtemp(prefix="forecaster-topology-"))
-    topo = Topology(root, dask_workers=dask_workers, extra_env=dict(extra_env))
+    topo = Topology(
+        root, dask_workers=dask_workers, extra_env=dict(extra_env), values=dict(values or {})
+    )
     try:
         yield topo.start()
     finally:

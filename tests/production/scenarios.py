@@ -122,6 +122,7 @@ class Outcome:
     seconds: float
     late: list[Any] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    measured: str = "to its final status"  # what `seconds` measures
 
     @property
     def status(self) -> str:
@@ -133,7 +134,10 @@ class Outcome:
 
     def line(self) -> str:
         late = f", {len(self.late)} written late" if self.late else ", nothing written late"
-        return f"{self.fault}: run {self.run['id']} {self.status} {self.seconds:.1f} s after{late}"
+        return (
+            f"{self.fault}: run {self.run['id']} {self.status}; {self.seconds:.1f} s "
+            f"{self.measured}{late}"
+        )
 
 
 def kill_dask_worker(topo: Topology) -> Outcome:
@@ -149,7 +153,13 @@ def kill_dask_worker(topo: Topology) -> Outcome:
     finally:
         victim.start()
         topo.wait_for(lambda: len(topo.dask_worker_addresses()) == topo.dask_workers, 90, "dask")
-    return Outcome("kill -9 a Dask worker", done, seconds, late_versions(topo, run.id))
+    return Outcome(
+        "kill -9 a Dask worker",
+        done,
+        seconds,
+        late_versions(topo, run.id),
+        measured="from the kill to the run's final status (its task moved)",
+    )
 
 
 def kill_prefect_worker(topo: Topology, settle_s: float = 15.0) -> Outcome:
@@ -168,7 +178,13 @@ def kill_prefect_worker(topo: Topology, settle_s: float = 15.0) -> Outcome:
     finally:
         worker.start()
         topo.wait_for(topo.deployments_ready, 120, "worker restart")
-    outcome = Outcome("kill -9 the Prefect worker", done, seconds, late_versions(topo, run.id))
+    outcome = Outcome(
+        "kill -9 the Prefect worker",
+        done,
+        seconds,
+        late_versions(topo, run.id),
+        measured="from the kill to the run's final status (reaped)",
+    )
     outcome.notes["prefect_state"] = state
     return outcome
 
@@ -188,7 +204,13 @@ def restart_prefect_server(topo: Topology) -> Outcome:
     ready = time.monotonic() - t0
     run = start_retrain(topo)
     done = topo.wait_run(run.id)
-    outcome = Outcome("Prefect server restart", done, ready, late_versions(topo, run.id))
+    outcome = Outcome(
+        "Prefect server restart",
+        done,
+        ready,
+        late_versions(topo, run.id),
+        measured="from its start to the deployments served again",
+    )
     outcome.notes.update(refused=refused, worker_alive=worker_alive)
     return outcome
 
@@ -236,7 +258,11 @@ def postgres_outage(topo: Topology, down_s: float = 20.0) -> Outcome:
         stop.set()
         reader.join(30)
     outcome = Outcome(
-        f"PostgreSQL down {down_s:.0f} s", done, time.monotonic() - t0, late_versions(topo, run.id)
+        f"PostgreSQL down {down_s:.0f} s",
+        done,
+        time.monotonic() - t0,
+        late_versions(topo, run.id),
+        measured="from PostgreSQL's return to the run's final status",
     )
     outcome.notes["reads"] = seen
     outcome.notes["worker_alive"] = topo.procs["worker"].alive()
@@ -252,7 +278,13 @@ def kill_api(topo: Topology) -> Outcome:
     api.start()
     topo.wait_for(lambda: topo.request("GET", "/health")[0] == 200, 90, "api restart")
     done = topo.wait_run(run.id)
-    return Outcome("kill -9 the API", done, time.monotonic() - t0, late_versions(topo, run.id))
+    return Outcome(
+        "kill -9 the API (restarted at once)",
+        done,
+        time.monotonic() - t0,
+        late_versions(topo, run.id),
+        measured="from the kill to the run's final status (the run went on)",
+    )
 
 
 def late_versions(topo: Topology, run_id: int) -> list[Any]:
