@@ -64,7 +64,9 @@ def _cancel(url: str, flow_run_id: UUID) -> None:
         # Prefect's default client retries: the runner rides out the outage; its cancellation
         # observer (dead after its event stream and three polls failed) is renewed
         "5",
-        # no retries: the runner gives up after three polls and a fresh one replaces it
+        # no retries: Prefect's poll loop fails three times in a row (which used to stop the
+        # runner and kill its flow runs); the polls failing while the server is away are
+        # skipped, so the runner keeps serving (flows.deploy._Runner._poll_through_outages)
         "0",
     ],
 )
@@ -102,7 +104,7 @@ def test_the_worker_outlives_a_prefect_server_restart_and_cancels_again(
         server.kill()  # kill -9: no goodbye to its clients
         server.wait(timeout=10)
         # the case to survive: Prefect's runner has given up (0), or its observer has (5)
-        gave_up = "runner stopped" if client_retries == "0" else "polling task failed"
+        gave_up = "Failed the last 3 attempts" if client_retries == "0" else "polling task failed"
         wait_for(lambda: gave_up in log(), 120, log, worker)
         server = start_prefect_server(home, port, server_log)  # same port, same database
         wait_for(lambda: deploy_check(url, env).returncode == 0, 60, log, worker)
@@ -116,7 +118,8 @@ def test_the_worker_outlives_a_prefect_server_restart_and_cancels_again(
         wait_for(lambda: _state(url, flow_run_id) == "CANCELLED", 60, log, worker)
         assert worker.poll() is None, log()
         text = log()
-        assert text.count("unavailable") == 1, text  # one line per outage, not per retry
+        # one line per outage, not per retry (a server still booting can answer 503 once more)
+        assert 1 <= text.count("unavailable") <= 2, text
         assert "Prefect server back after " in text
     finally:
         stop(worker)
