@@ -42,6 +42,22 @@ def pg_cluster() -> Iterator[Cluster | None]:
     cluster.stop()
 
 
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL of the test's own, for tests that stop it (the session's cluster
+    serves the other tests); skipped or failed per FORECASTER_TEST_POSTGRES."""
+    if PG_MODE == "off":
+        pytest.skip("FORECASTER_TEST_POSTGRES=off")
+    try:
+        cluster = start_cluster()
+    except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
+        if PG_MODE == "required":
+            pytest.fail(f"FORECASTER_TEST_POSTGRES=required but PostgreSQL could not start: {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+    yield cluster
+    cluster.stop()
+
+
 def _new_pg_database(cluster: Cluster) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     engine = make_engine(cluster.admin_url)

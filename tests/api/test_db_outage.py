@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -19,8 +18,7 @@ from api.main import create_app
 from forecaster.config import Settings
 from forecaster.db.session import make_engine, make_session_factory, upgrade
 from tests.api.conftest import TestClient, store_sample
-from tests.conftest import PG_MODE
-from tests.pg import Cluster, start_cluster
+from tests.pg import Cluster
 
 pytestmark = pytest.mark.postgres
 
@@ -33,20 +31,6 @@ READS = [
     "/api/v1/forecasts/seattle-weather",
     "/api/v1/series/seattle-weather/accuracy",
 ]
-
-
-@pytest.fixture
-def own_cluster() -> Iterator[Cluster]:
-    if PG_MODE == "off":
-        pytest.skip("FORECASTER_TEST_POSTGRES=off")
-    try:
-        cluster = start_cluster()
-    except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
-        if PG_MODE == "required":
-            pytest.fail(f"FORECASTER_TEST_POSTGRES=required but PostgreSQL could not start: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    yield cluster
-    cluster.stop()
 
 
 def _database(cluster: Cluster) -> str:

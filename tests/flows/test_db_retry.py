@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 
 from flows import common
 from forecaster.config import get_settings
-from tests.api.test_db_outage import own_cluster  # noqa: F401 - a cluster of its own
 from tests.pg import Cluster
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def flow_url(own_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: F811
+def flow_url(own_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("FORECASTER_DB_RETRY_S", "30")
     get_settings.cache_clear()
     url = own_cluster.admin_url
@@ -33,7 +32,7 @@ def flow_url(own_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def test_a_write_during_an_outage_waits_for_the_database(
-    own_cluster: Cluster,  # noqa: F811
+    own_cluster: Cluster,
     flow_url: str,
 ) -> None:
     factory = common.session_factory(flow_url)
@@ -51,7 +50,7 @@ def test_a_write_during_an_outage_waits_for_the_database(
 
 
 def test_past_the_bound_the_run_error_says_database_unavailable(
-    own_cluster: Cluster,  # noqa: F811
+    own_cluster: Cluster,
     flow_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

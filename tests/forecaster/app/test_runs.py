@@ -6,6 +6,7 @@ import os
 import socket
 
 from forecaster.app.runs import Executor
+from tests.pg import Cluster
 
 
 def test_the_executor_as_a_run_records_it() -> None:
@@ -17,47 +18,34 @@ def test_the_executor_as_a_run_records_it() -> None:
     ]  # fmt: skip
 
 
-def test_time_the_database_was_down_is_not_held_against_a_lease() -> None:
+def test_time_the_database_was_down_is_not_held_against_a_lease(own_cluster: Cluster) -> None:
     """A 20 s PostgreSQL restart: the runs that could not beat meanwhile are not reaped as dead
     when it comes back; a run whose heartbeats do not resume is, a full stale_s later."""
     from datetime import timedelta
 
-    import pytest
     from sqlalchemy import text
 
     from forecaster.app.runs import LeasePolicy, reap
     from forecaster.db.models import Run, utcnow
     from forecaster.db.session import Database, make_engine, upgrade
-    from tests.conftest import PG_MODE
-    from tests.pg import start_cluster
 
-    if PG_MODE == "off":
-        pytest.skip("FORECASTER_TEST_POSTGRES=off")
-    try:
-        cluster = start_cluster()
-    except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
-        if PG_MODE == "required":
-            pytest.fail(f"FORECASTER_TEST_POSTGRES=required but PostgreSQL could not start: {exc}")
-        pytest.skip(f"PostgreSQL not available: {exc}")
-    try:
-        engine = make_engine(cluster.admin_url)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text('CREATE DATABASE "leases"'))
-        engine.dispose()
-        upgrade(cluster.url("leases"))
-        policy = LeasePolicy(heartbeat_s=5.0, stale_s=30.0)
-        with Database(cluster.url("leases")) as db:
-            last_beat = utcnow() - timedelta(seconds=25)  # then the database went down
-            with db.sessions.begin() as session:
-                session.add(Run(kind="retrain", status="running", started_at=last_beat,
-                                heartbeat_at=last_beat, parameters={"series": []}))  # fmt: skip
-            cluster.pause()
-            cluster.resume()
-            db.dispose()
-            now = utcnow() + timedelta(seconds=10)  # 35 s since its last beat, 10 s since up
-            with db.sessions.begin() as session:
-                assert reap(session=session, policy=policy, now=now) == []
-                up = now + timedelta(seconds=policy.stale_s)  # still no beat: it is dead
-                assert reap(session=session, policy=policy, now=up) == [1]
-    finally:
-        cluster.stop()
+    cluster = own_cluster
+    engine = make_engine(cluster.admin_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text('CREATE DATABASE "leases"'))
+    engine.dispose()
+    upgrade(cluster.url("leases"))
+    policy = LeasePolicy(heartbeat_s=5.0, stale_s=30.0)
+    with Database(cluster.url("leases")) as db:
+        last_beat = utcnow() - timedelta(seconds=25)  # then the database went down
+        with db.sessions.begin() as session:
+            session.add(Run(kind="retrain", status="running", started_at=last_beat,
+                            heartbeat_at=last_beat, parameters={"series": []}))  # fmt: skip
+        cluster.pause()
+        cluster.resume()
+        db.dispose()
+        now = utcnow() + timedelta(seconds=10)  # 35 s since its last beat, 10 s since up
+        with db.sessions.begin() as session:
+            assert reap(session=session, policy=policy, now=now) == []
+            up = now + timedelta(seconds=policy.stale_s)  # still no beat: it is dead
+            assert reap(session=session, policy=policy, now=up) == [1]
